@@ -1,0 +1,99 @@
+//! Switchyard's routing engine: parse, validate, compile, decide, simulate.
+//!
+//! Architecture Invariant: this crate does no I/O, reads no clock and draws
+//! no random numbers; callers pass routing keys in. Its Cargo.toml has no
+//! `worker` and no `wasm-bindgen`.
+
+mod ast;
+mod card;
+mod catalog;
+mod guard;
+mod issue;
+mod parse;
+mod payment;
+mod router;
+mod values;
+
+pub use ast::{
+    Action, Cond, FieldKind, FieldRef, FieldType, Leaf, Op, Rule, RuleSet, Val, MAX_DEPTH,
+    MAX_JSON_BYTES, MAX_RULES,
+};
+pub use card::{brand_of, last4_of, luhn_ok, normalise_number, NumberProblem};
+pub use catalog::{fields, FieldInfo};
+pub use issue::{Issue, ValidateOptions, Validation};
+pub use payment::{
+    from_deserializer as payment_input_from, BillingInput, CardInput, Payment, PaymentInput,
+};
+pub use router::{
+    split_hash, Decision, DecisionAction, DeclineInfo, Failure, Router, Simulation, SplitInfo,
+    Tally, TraceEntry, Verdict,
+};
+pub use values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
+
+use issue::{Issues, Pointer};
+use serde_json::Value;
+
+/// The engine's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Reads rule-set JSON text, within the size limit.
+pub(crate) fn read_json(text: &str) -> Result<Value, Issue> {
+    if text.len() > MAX_JSON_BYTES {
+        return Err(Issue {
+            path: String::new(),
+            code: "too_large",
+            message: format!(
+                "a rule set is at most {MAX_JSON_BYTES} bytes of JSON; this one is {}",
+                text.len()
+            ),
+        });
+    }
+    serde_json::from_str(text).map_err(|e| Issue {
+        path: String::new(),
+        code: "invalid_json",
+        message: format!("malformed JSON: {e}"),
+    })
+}
+
+/// Validates rule-set JSON text: every problem at once. Never fails.
+pub fn validate_str(text: &str, opts: &ValidateOptions) -> Validation {
+    match read_json(text) {
+        Ok(v) => validate_value(&v, opts),
+        Err(issue) => Validation {
+            ok: false,
+            errors: vec![issue],
+            warnings: Vec::new(),
+        },
+    }
+}
+
+/// Validates a rule set given as JSON: every problem at once. Never fails.
+pub fn validate_value(v: &Value, opts: &ValidateOptions) -> Validation {
+    let mut out = Issues::default();
+    let _ = parse::parse_ruleset(v, opts, &mut out);
+    Validation {
+        ok: out.errors.is_empty(),
+        errors: out.errors,
+        warnings: out.warnings,
+    }
+}
+
+/// Parses and validates a rule set, with its warnings.
+pub fn parse_ruleset(
+    v: &Value,
+    opts: &ValidateOptions,
+) -> Result<(RuleSet, Vec<Issue>), Vec<Issue>> {
+    let mut out = Issues::default();
+    match parse::parse_ruleset(v, opts, &mut out) {
+        Some(rs) if out.errors.is_empty() => Ok((rs, out.warnings)),
+        _ => Err(out.errors),
+    }
+}
+
+/// A pointer string for `key` under the root, for callers building issues.
+pub fn pointer(keys: &[&str]) -> String {
+    keys.iter()
+        .fold(Pointer::root(), |p, k| p.key(k))
+        .as_str()
+        .to_owned()
+}

@@ -1,0 +1,867 @@
+//! The compiled rule set: decide, explain and simulate.
+//!
+//! Architecture Invariant: `decide` and `explain` return the same decision
+//! for every payment. `decide` looks only at the rules the index admits;
+//! `explain` walks every rule in order to build the trace.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::ast::*;
+use crate::guard::{self, Guard};
+use crate::issue::{Issue, Issues, ValidateOptions};
+use crate::payment::{Fact, Payment};
+
+/// A compiled rule set, built once and used for many decisions.
+#[derive(Debug)]
+pub struct Router {
+    name: Option<String>,
+    rules: Vec<CRule>,
+    default: CAction,
+    processors: Vec<String>,
+    index: Option<Index>,
+}
+
+#[derive(Debug)]
+struct CRule {
+    name: String,
+    cond: Option<Cond>,
+    action: CAction,
+    enabled: bool,
+}
+
+/// Processors are interned: an action holds indices into `Router::processors`.
+#[derive(Debug)]
+enum CAction {
+    Route(Vec<u16>),
+    Split {
+        entries: Vec<u16>,
+        /// Running sums of the weights, in the order written.
+        cumulative: Vec<u64>,
+        fallback: Vec<u16>,
+    },
+    Decline {
+        code: String,
+        message: Option<String>,
+    },
+}
+
+impl Router {
+    /// Parses, validates and compiles rule-set JSON text.
+    pub fn from_json_str(text: &str, opts: &ValidateOptions) -> Result<Router, Vec<Issue>> {
+        let v = crate::read_json(text).map_err(|i| vec![i])?;
+        Router::from_value(&v, opts)
+    }
+
+    /// Validates and compiles a rule set given as JSON.
+    pub fn from_value(v: &Value, opts: &ValidateOptions) -> Result<Router, Vec<Issue>> {
+        let mut out = Issues::default();
+        match crate::parse::parse_ruleset(v, opts, &mut out) {
+            Some(rs) if out.errors.is_empty() => Ok(Router::compile(rs)),
+            _ => Err(out.errors),
+        }
+    }
+
+    /// Compiles a validated rule set.
+    pub fn compile(rs: RuleSet) -> Router {
+        let mut processors: Vec<String> = Vec::new();
+        let mut intern = |p: String| -> u16 {
+            match processors.iter().position(|q| *q == p) {
+                Some(i) => i as u16,
+                None => {
+                    processors.push(p);
+                    (processors.len() - 1) as u16
+                }
+            }
+        };
+        let mut action = |a: Action| match a {
+            Action::Route(ps) => CAction::Route(ps.into_iter().map(&mut intern).collect()),
+            Action::Split { entries, fallback } => {
+                let mut sum = 0u64;
+                let cumulative = entries
+                    .iter()
+                    .map(|(_, w)| {
+                        sum = sum.saturating_add(*w);
+                        sum
+                    })
+                    .collect();
+                CAction::Split {
+                    entries: entries.into_iter().map(|(p, _)| intern(p)).collect(),
+                    cumulative,
+                    fallback: fallback.into_iter().map(&mut intern).collect(),
+                }
+            }
+            Action::Decline { code, message } => CAction::Decline { code, message },
+        };
+        let rules: Vec<CRule> = rs
+            .rules
+            .into_iter()
+            .map(|r| CRule {
+                name: r.name,
+                cond: r.cond,
+                action: action(r.action),
+                enabled: r.enabled,
+            })
+            .collect();
+        let default = action(rs.default);
+        let index = (rules.len() > INDEX_FROM).then(|| Index::build(&rules));
+        Router {
+            name: rs.name,
+            rules,
+            default,
+            processors,
+            index,
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Every processor id the rule set names, in order of first mention.
+    pub fn processors(&self) -> &[String] {
+        &self.processors
+    }
+
+    /// The hot path: the deciding rule and plan, borrowed, with no trace and
+    /// no allocation.
+    pub fn select<'a>(&'a self, p: &Payment, routing_key: &str) -> Verdict<'a> {
+        let rule = match &self.index {
+            Some(ix) => ix.first_match(&self.rules, p),
+            None => self
+                .rules
+                .iter()
+                .position(|r| r.enabled && r.cond.as_ref().is_none_or(|c| holds(c, p))),
+        };
+        self.verdict(rule, routing_key)
+    }
+
+    fn verdict<'a>(&'a self, rule: Option<usize>, routing_key: &str) -> Verdict<'a> {
+        let action = match rule {
+            Some(i) => &self.rules[i].action,
+            None => &self.default,
+        };
+        let pick = match action {
+            CAction::Split { cumulative, .. } => {
+                let total = cumulative.last().copied().unwrap_or(1).max(1);
+                let bucket = split_hash(routing_key) % total;
+                let entry = cumulative.partition_point(|&c| c <= bucket);
+                Some((entry.min(cumulative.len().saturating_sub(1)), bucket, total))
+            }
+            _ => None,
+        };
+        Verdict {
+            router: self,
+            rule,
+            action,
+            pick,
+        }
+    }
+
+    /// The decision, without trace.
+    pub fn decide(&self, p: &Payment, routing_key: &str) -> Decision {
+        self.select(p, routing_key).to_decision()
+    }
+
+    /// The decision with its trace: every rule looked at, in order.
+    pub fn explain(&self, p: &Payment, routing_key: &str) -> Decision {
+        let mut trace = Vec::new();
+        let mut decided = None;
+        for (i, r) in self.rules.iter().enumerate() {
+            let mut entry = TraceEntry {
+                rule_index: Some(i),
+                rule: Some(r.name.clone()),
+                default: false,
+                matched: false,
+                disabled: !r.enabled,
+                failed: None,
+            };
+            if r.enabled {
+                match r.cond.as_ref().map_or(Ok(()), |c| why_not(c, p)) {
+                    Ok(()) => entry.matched = true,
+                    Err(f) => entry.failed = Some(*f),
+                }
+            }
+            let matched = entry.matched;
+            trace.push(entry);
+            if matched {
+                decided = Some(i);
+                break;
+            }
+        }
+        if decided.is_none() {
+            trace.push(TraceEntry {
+                rule_index: None,
+                rule: None,
+                default: true,
+                matched: true,
+                disabled: false,
+                failed: None,
+            });
+        }
+        let mut d = self.verdict(decided, routing_key).to_decision();
+        d.trace = Some(trace);
+        d
+    }
+
+    /// Adds one payment's decision to a tally.
+    pub fn tally(&self, t: &mut Tally, p: &Payment, routing_key: &str) {
+        if t.by_rule.len() != self.rules.len() {
+            t.by_rule = vec![0; self.rules.len()];
+            t.by_processor = vec![0; self.processors.len()];
+        }
+        let v = self.select(p, routing_key);
+        t.total += 1;
+        match v.rule {
+            Some(i) => t.by_rule[i] += 1,
+            None => t.default += 1,
+        }
+        match v.first_processor() {
+            Some(i) => t.by_processor[usize::from(i)] += 1,
+            None => t.declined += 1,
+        }
+    }
+
+    /// Decides every payment (routing key: the payment's own, else its
+    /// position in the list) and counts the outcomes.
+    pub fn simulate<'p, I>(&self, payments: I) -> Simulation
+    where
+        I: IntoIterator<Item = &'p Payment>,
+    {
+        let mut t = Tally::default();
+        for (i, p) in payments.into_iter().enumerate() {
+            match p.routing_key() {
+                Some(k) => self.tally(&mut t, p, k),
+                None => self.tally(&mut t, p, &i.to_string()),
+            }
+        }
+        t.finish(self)
+    }
+}
+
+/// Below this many rules a linear scan beats the index.
+const INDEX_FROM: usize = 16;
+
+/// The split hash of rules.md: the first 8 bytes of SHA-256 of the routing
+/// key, big-endian.
+pub fn split_hash(routing_key: &str) -> u64 {
+    let digest = Sha256::digest(routing_key.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// A decision borrowed from the router: what the hot path returns.
+#[derive(Clone, Copy)]
+pub struct Verdict<'a> {
+    router: &'a Router,
+    rule: Option<usize>,
+    action: &'a CAction,
+    /// For a split: (entry picked, bucket, total weight).
+    pick: Option<(usize, u64, u64)>,
+}
+
+impl<'a> Verdict<'a> {
+    pub fn rule_index(&self) -> Option<usize> {
+        self.rule
+    }
+    pub fn rule_name(&self) -> Option<&'a str> {
+        self.rule.map(|i| self.router.rules[i].name.as_str())
+    }
+    pub fn is_decline(&self) -> bool {
+        matches!(self.action, CAction::Decline { .. })
+    }
+    /// The decline code and message, for a decline.
+    pub fn decline(&self) -> Option<(&'a str, Option<&'a str>)> {
+        match self.action {
+            CAction::Decline { code, message } => Some((code, message.as_deref())),
+            _ => None,
+        }
+    }
+    fn first_processor(&self) -> Option<u16> {
+        match (self.action, self.pick) {
+            (CAction::Route(ps), _) => ps.first().copied(),
+            (CAction::Split { entries, .. }, Some((e, _, _))) => entries.get(e).copied(),
+            _ => None,
+        }
+    }
+    /// The attempt plan, in order.
+    pub fn processors(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let names = &self.router.processors;
+        let (head, tail): (Option<u16>, &'a [u16]) = match (self.action, self.pick) {
+            (CAction::Route(ps), _) => (None, ps.as_slice()),
+            (
+                CAction::Split {
+                    entries, fallback, ..
+                },
+                Some((e, _, _)),
+            ) => (entries.get(e).copied(), fallback.as_slice()),
+            _ => (None, &[]),
+        };
+        head.into_iter()
+            .chain(tail.iter().copied().filter(move |p| Some(*p) != head))
+            .filter_map(move |i| names.get(usize::from(i)).map(String::as_str))
+    }
+    pub fn to_decision(&self) -> Decision {
+        let decline = self.decline().map(|(code, message)| DeclineInfo {
+            code: code.to_owned(),
+            message: message.map(str::to_owned),
+        });
+        let split = match (self.action, self.pick) {
+            (CAction::Split { entries, .. }, Some((e, bucket, total))) => Some(SplitInfo {
+                picked: entries
+                    .get(e)
+                    .and_then(|i| self.router.processors.get(usize::from(*i)))
+                    .cloned()
+                    .unwrap_or_default(),
+                bucket,
+                total_weight: total,
+            }),
+            _ => None,
+        };
+        Decision {
+            action: if decline.is_some() {
+                DecisionAction::Decline
+            } else {
+                DecisionAction::Route
+            },
+            processors: self.processors().map(str::to_owned).collect(),
+            rule: self.rule_name().map(str::to_owned),
+            rule_index: self.rule,
+            decline,
+            split,
+            trace: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionAction {
+    Route,
+    Decline,
+}
+
+/// A decision (rules.md, Decision; docs/engine.md for the details).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub action: DecisionAction,
+    pub processors: Vec<String>,
+    pub rule: Option<String>,
+    pub rule_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline: Option<DeclineInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Vec<TraceEntry>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeclineInfo {
+    pub code: String,
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SplitInfo {
+    pub picked: String,
+    pub bucket: u64,
+    pub total_weight: u64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceEntry {
+    pub rule_index: Option<usize>,
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub default: bool,
+    pub matched: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failure>,
+}
+
+/// The first condition that did not hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub op: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Value>,
+}
+
+/// Counts of a simulation in progress.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    total: u64,
+    declined: u64,
+    default: u64,
+    by_rule: Vec<u64>,
+    by_processor: Vec<u64>,
+}
+
+impl Tally {
+    pub fn finish(&self, r: &Router) -> Simulation {
+        let mut by_processor = BTreeMap::new();
+        for (i, n) in self.by_processor.iter().enumerate() {
+            if *n > 0 {
+                if let Some(name) = r.processors.get(i) {
+                    by_processor.insert(name.clone(), *n);
+                }
+            }
+        }
+        let mut by_rule = BTreeMap::new();
+        for (i, n) in self.by_rule.iter().enumerate() {
+            if *n > 0 {
+                if let Some(rule) = r.rules.get(i) {
+                    by_rule.insert(rule.name.clone(), *n);
+                }
+            }
+        }
+        Simulation {
+            total: self.total,
+            declined: self.declined,
+            by_processor,
+            by_rule,
+            default: self.default,
+        }
+    }
+}
+
+/// The outcome of `simulate` (js.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Simulation {
+    pub total: u64,
+    pub declined: u64,
+    /// The first processor of each plan.
+    pub by_processor: BTreeMap<String, u64>,
+    pub by_rule: BTreeMap<String, u64>,
+    pub default: u64,
+}
+
+// ---------------------------------------------------------------- evaluation
+
+pub(crate) fn holds(c: &Cond, p: &Payment) -> bool {
+    match c {
+        Cond::Leaf(l) => leaf_holds(l, p),
+        Cond::All(cs) => cs.iter().all(|c| holds(c, p)),
+        Cond::Any(cs) => cs.iter().any(|c| holds(c, p)),
+        Cond::Not(c, _) => !holds(c, p),
+    }
+}
+
+fn leaf_holds(l: &Leaf, p: &Payment) -> bool {
+    let Some(f) = p.fact(&l.field) else {
+        return matches!(l.op, Op::Exists(false));
+    };
+    let bin = l.field.kind == FieldKind::CardBin;
+    match &l.op {
+        Op::Exists(b) => *b,
+        Op::Eq(v) => same(f, v, bin),
+        Op::Ne(v) => !same(f, v, bin),
+        Op::In(vs) => vs.iter().any(|v| same(f, v, bin)),
+        Op::NotIn(vs) => !vs.iter().any(|v| same(f, v, bin)),
+        Op::Range(lo, hi) => matches!(f, Fact::Int(x) if *lo <= x && x <= *hi),
+        Op::Prefix(ps) => matches!(f, Fact::Str(s) if ps.iter().any(|p| s.starts_with(&**p))),
+    }
+}
+
+/// Equality; a BIN is cut to the compared value's length (rules.md).
+fn same(f: Fact<'_>, v: &Val, bin: bool) -> bool {
+    match (f, v) {
+        (Fact::Int(a), Val::Int(b)) => a == *b,
+        (Fact::Code(a), Val::Code(b)) => a == *b,
+        (Fact::Bool(a), Val::Bool(b)) => a == *b,
+        (Fact::Str(a), Val::Str(b)) if bin => a.starts_with(&**b),
+        (Fact::Str(a), Val::Str(b)) => a == &**b,
+        _ => false,
+    }
+}
+
+/// `Ok` when the condition holds, else the first leaf that failed.
+fn why_not(c: &Cond, p: &Payment) -> Result<(), Box<Failure>> {
+    match c {
+        Cond::Leaf(l) => {
+            if leaf_holds(l, p) {
+                Ok(())
+            } else {
+                Err(Box::new(Failure {
+                    path: l.path.to_string(),
+                    field: Some(l.field.name()),
+                    op: l.op_name,
+                    value: Some(l.value.clone()),
+                    actual: Some(p.fact_json(&l.field)),
+                }))
+            }
+        }
+        Cond::All(cs) => cs.iter().try_for_each(|c| why_not(c, p)),
+        Cond::Any(cs) => {
+            let mut first = None;
+            for c in cs {
+                match why_not(c, p) {
+                    Ok(()) => return Ok(()),
+                    Err(f) => {
+                        first.get_or_insert(f);
+                    }
+                }
+            }
+            first.map_or(Ok(()), Err)
+        }
+        Cond::Not(c, path) => {
+            if holds(c, p) {
+                Err(Box::new(Failure {
+                    path: path.to_string(),
+                    field: None,
+                    op: "not",
+                    value: None,
+                    actual: None,
+                }))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+// --------------------------------------------------------------------- index
+
+/// Bitsets of rules per indexed value. A payment's candidates are the AND,
+/// over the indexed fields, of the bitset for its value; candidates are then
+/// checked in rule order with the full condition.
+#[derive(Debug)]
+struct Index {
+    words: usize,
+    enabled: Vec<u64>,
+    arena: Vec<u64>,
+    discrete: Vec<DiscreteDim>,
+    amount: Option<AmountDim>,
+    bin: Option<BinDim>,
+}
+
+#[derive(Debug)]
+struct DiscreteDim {
+    field: FieldRef,
+    /// Sorted by value.
+    values: Vec<(u32, u32)>,
+    other: u32,
+    missing: u32,
+}
+
+#[derive(Debug)]
+struct AmountDim {
+    /// Start of each segment, sorted; segment `i` runs to `starts[i+1] - 1`.
+    starts: Vec<u64>,
+    sets: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct BinDim {
+    /// (prefix key, bitset of rules naming that prefix), sorted by key.
+    prefixes: Vec<(u64, u32)>,
+    any: u32,
+    missing: u32,
+}
+
+const DISCRETE: [FieldKind; 8] = [
+    FieldKind::Currency,
+    FieldKind::CardBrand,
+    FieldKind::CardCountry,
+    FieldKind::CardFunding,
+    FieldKind::BillingCountry,
+    FieldKind::CaptureMethod,
+    FieldKind::OffSession,
+    FieldKind::ThreeDSecure,
+];
+
+type Intervals = Vec<(u64, u64)>;
+
+/// Most amount segments indexed; past this the amount is not indexed.
+const MAX_AMOUNT_SEGMENTS: usize = 1024;
+
+/// A BIN prefix as a number: length and digits, so lookups compare integers.
+fn bin_key(prefix: &str) -> Option<u64> {
+    let digits: u64 = prefix.parse().ok()?;
+    Some(((prefix.len() as u64) << 40) | digits)
+}
+
+impl Index {
+    fn build(rules: &[CRule]) -> Index {
+        let words = rules.len().div_ceil(64);
+        let mut ix = Index {
+            words,
+            enabled: vec![0; words],
+            arena: Vec::new(),
+            discrete: Vec::new(),
+            amount: None,
+            bin: None,
+        };
+        for (i, r) in rules.iter().enumerate() {
+            if r.enabled {
+                ix.enabled[i / 64] |= 1 << (i % 64);
+            }
+        }
+        let enabled: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].enabled).collect();
+
+        for kind in DISCRETE {
+            let guards: Vec<(usize, Guard<u32>)> = enabled
+                .iter()
+                .map(|&i| {
+                    (
+                        i,
+                        rules[i]
+                            .cond
+                            .as_ref()
+                            .map_or(Guard::Any, |c| guard::discrete(c, kind)),
+                    )
+                })
+                .collect();
+            if guards.iter().all(|(_, g)| *g == Guard::Any) {
+                continue;
+            }
+            let any = ix.new_set();
+            let mut all_vals: Vec<u32> = Vec::new();
+            for (i, g) in &guards {
+                match g {
+                    Guard::Any => ix.set(any, *i),
+                    Guard::Set { vals, .. } => all_vals.extend(vals),
+                }
+            }
+            all_vals.sort_unstable();
+            all_vals.dedup();
+            let missing = ix.copy_set(any);
+            let mut values = Vec::with_capacity(all_vals.len());
+            for v in &all_vals {
+                values.push((*v, ix.copy_set(any)));
+            }
+            for (i, g) in &guards {
+                if let Guard::Set { vals, missing: m } = g {
+                    for v in vals {
+                        if let Ok(pos) = values.binary_search_by_key(v, |(k, _)| *k) {
+                            ix.set(values[pos].1, *i);
+                        }
+                    }
+                    if *m {
+                        ix.set(missing, *i);
+                    }
+                }
+            }
+            ix.discrete.push(DiscreteDim {
+                field: FieldRef { kind, key: None },
+                values,
+                other: any,
+                missing,
+            });
+        }
+
+        // Amount: segments between every interval bound any rule names.
+        let amount_guards: Vec<(usize, Option<Intervals>)> = enabled
+            .iter()
+            .map(|&i| (i, rules[i].cond.as_ref().and_then(guard::amount)))
+            .collect();
+        if amount_guards.iter().any(|(_, g)| g.is_some()) {
+            let mut starts = vec![0u64];
+            for (_, g) in &amount_guards {
+                for (lo, hi) in g.iter().flatten() {
+                    starts.push(*lo);
+                    if *hi < u64::MAX {
+                        starts.push(hi + 1);
+                    }
+                }
+            }
+            starts.sort_unstable();
+            starts.dedup();
+            if starts.len() <= MAX_AMOUNT_SEGMENTS {
+                let any = ix.new_set();
+                for (i, g) in &amount_guards {
+                    if g.is_none() {
+                        ix.set(any, *i);
+                    }
+                }
+                let sets: Vec<u32> = starts.iter().map(|_| ix.copy_set(any)).collect();
+                for (i, g) in &amount_guards {
+                    for (lo, hi) in g.iter().flatten() {
+                        let from = starts.partition_point(|s| s < lo);
+                        let to = starts.partition_point(|s| s <= hi);
+                        for set in &sets[from..to] {
+                            ix.set(*set, *i);
+                        }
+                    }
+                }
+                ix.amount = Some(AmountDim { starts, sets });
+            }
+        }
+
+        // BIN: rules naming BIN prefixes.
+        let bin_guards: Vec<(usize, Guard<Box<str>>)> = enabled
+            .iter()
+            .map(|&i| (i, rules[i].cond.as_ref().map_or(Guard::Any, guard::bin)))
+            .collect();
+        if bin_guards.iter().any(|(_, g)| *g != Guard::Any) {
+            let any = ix.new_set();
+            let missing = ix.new_set();
+            let mut prefixes: Vec<(u64, u32)> = Vec::new();
+            for (i, g) in &bin_guards {
+                match g {
+                    Guard::Any => {
+                        ix.set(any, *i);
+                        ix.set(missing, *i);
+                    }
+                    Guard::Set { vals, missing: m } => {
+                        if *m {
+                            ix.set(missing, *i);
+                        }
+                        for v in vals {
+                            let Some(key) = bin_key(v) else { continue };
+                            let set = match prefixes.iter().find(|(k, _)| *k == key) {
+                                Some((_, s)) => *s,
+                                None => {
+                                    let s = ix.new_set();
+                                    prefixes.push((key, s));
+                                    s
+                                }
+                            };
+                            ix.set(set, *i);
+                        }
+                    }
+                }
+            }
+            prefixes.sort_unstable();
+            ix.bin = Some(BinDim {
+                prefixes,
+                any,
+                missing,
+            });
+        }
+        ix
+    }
+
+    fn new_set(&mut self) -> u32 {
+        let id = self.arena.len() / self.words.max(1);
+        self.arena.resize(self.arena.len() + self.words, 0);
+        id as u32
+    }
+
+    fn copy_set(&mut self, from: u32) -> u32 {
+        let id = self.new_set();
+        let w = self.words;
+        let (src, dst) = (from as usize * w, id as usize * w);
+        self.arena.copy_within(src..src + w, dst);
+        id
+    }
+
+    fn set(&mut self, set: u32, rule: usize) {
+        self.arena[set as usize * self.words + rule / 64] |= 1 << (rule % 64);
+    }
+
+    fn slice(&self, set: u32) -> &[u64] {
+        let s = set as usize * self.words;
+        &self.arena[s..s + self.words]
+    }
+
+    /// The first enabled rule, in order, whose condition holds.
+    fn first_match(&self, rules: &[CRule], p: &Payment) -> Option<usize> {
+        // Gather the bitsets to AND, without allocating.
+        let mut and: [&[u64]; DISCRETE.len() + 2] = [&[]; DISCRETE.len() + 2];
+        let mut n = 0;
+        for d in &self.discrete {
+            let set = match p.fact(&d.field) {
+                None => d.missing,
+                Some(f) => {
+                    let code = match f {
+                        Fact::Code(c) => c,
+                        Fact::Bool(b) => u32::from(b),
+                        _ => u32::MAX,
+                    };
+                    match d.values.binary_search_by_key(&code, |(k, _)| *k) {
+                        Ok(pos) => d.values[pos].1,
+                        Err(_) => d.other,
+                    }
+                }
+            };
+            and[n] = self.slice(set);
+            n += 1;
+        }
+        if let Some(a) = &self.amount {
+            let seg = a
+                .starts
+                .partition_point(|s| *s <= p.amount.0)
+                .saturating_sub(1);
+            if let Some(set) = a.sets.get(seg) {
+                and[n] = self.slice(*set);
+                n += 1;
+            }
+        }
+        // BIN: the rules with no BIN constraint, OR those naming a prefix of it.
+        let mut or: [&[u64]; 8] = [&[]; 8];
+        let mut m = 0;
+        if let Some(b) = &self.bin {
+            match &p.bin {
+                None => {
+                    and[n] = self.slice(b.missing);
+                    n += 1;
+                }
+                Some(bin) => {
+                    let s = bin.as_str();
+                    for len in 1..=s.len().min(8) {
+                        if let Some(key) = bin_key(&s[..len]) {
+                            if let Ok(pos) = b.prefixes.binary_search_by_key(&key, |(k, _)| *k) {
+                                or[m] = self.slice(b.prefixes[pos].1);
+                                m += 1;
+                            }
+                        }
+                    }
+                    // The ORed prefixes join the "any" set as one more AND operand below.
+                }
+            }
+        }
+        let bin_any = match (&self.bin, &p.bin) {
+            (Some(b), Some(_)) => Some(self.slice(b.any)),
+            _ => None,
+        };
+        let and = &and[..n];
+        let or = &or[..m];
+        for w in 0..self.words {
+            let mut bits = self.enabled[w];
+            for s in and {
+                bits &= s[w];
+            }
+            if bits == 0 {
+                continue;
+            }
+            if let Some(any) = bin_any {
+                let mut b = any[w];
+                for s in or {
+                    b |= s[w];
+                }
+                bits &= b;
+            }
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                if let Some(r) = rules.get(i) {
+                    if r.cond.as_ref().is_none_or(|c| holds(c, p)) {
+                        return Some(i);
+                    }
+                }
+                bits &= bits - 1;
+            }
+        }
+        None
+    }
+}
