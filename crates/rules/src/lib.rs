@@ -25,8 +25,8 @@ pub use payment::{
     from_deserializer as payment_input_from, BillingInput, CardInput, Payment, PaymentInput,
 };
 pub use router::{
-    split_hash, Decision, DecisionAction, DeclineInfo, Failure, Router, Simulation, SplitInfo,
-    Tally, TraceEntry, Verdict,
+    simulate_json, split_hash, Decision, DecisionAction, DeclineInfo, Failure, Router, Simulation,
+    SplitInfo, Tally, TraceEntry, Verdict,
 };
 pub use values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
 

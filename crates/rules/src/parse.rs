@@ -110,7 +110,7 @@ impl Parser<'_> {
                         }
                     }
                     if let Some(r) = self.rule(item, &ip) {
-                        rules.push(r);
+                        rules.push((i, r));
                     }
                 }
             }
@@ -133,16 +133,16 @@ impl Parser<'_> {
             }
             Some(v) => self.action(v, &at.key("default")),
         };
+        // Warnings cover the rules that parsed, even when others did not.
+        self.warnings(&rules, obj);
         if !self.out.errors.is_empty() {
             return None;
         }
-        let rs = RuleSet {
+        Some(RuleSet {
             name,
-            rules,
+            rules: rules.into_iter().map(|(_, r)| r).collect(),
             default: default?,
-        };
-        self.warnings(&rs, obj);
-        Some(rs)
+        })
     }
 
     fn rule(&mut self, v: &Value, at: &Pointer) -> Option<Rule> {
@@ -868,7 +868,7 @@ impl Parser<'_> {
             };
             let w = match e.get("weight") {
                 Some(Value::Number(n)) => match n.as_u64() {
-                    Some(w) if w > 0 && w <= u64::from(u32::MAX) => Some(w),
+                    Some(w) if w > 0 => Some(w),
                     _ => {
                         self.out.error(
                             &ip.key("weight"),
@@ -966,15 +966,20 @@ impl Parser<'_> {
         })
     }
 
-    /// The warnings of rules.md, on a set with no errors.
-    fn warnings(&mut self, rs: &RuleSet, obj: &Map<String, Value>) {
+    /// The warnings of rules.md, over the rules that parsed (with their
+    /// positions in the set).
+    fn warnings(&mut self, rules: &[(usize, Rule)], obj: &Map<String, Value>) {
         let rp = Pointer::root().key("rules");
         let raw_rules = obj.get("rules").and_then(Value::as_array);
         let raw_if = |i: usize| raw_rules.and_then(|r| r.get(i)).and_then(|r| r.get("if"));
-        // The first enabled rule that always matches, and the conditions seen so far.
-        let mut always: Option<usize> = None;
-        for (i, rule) in rs.rules.iter().enumerate() {
+        // The first enabled rule that always matches, and each condition
+        // (as JSON text) of an enabled rule seen so far.
+        let mut always: Option<(usize, &str)> = None;
+        let mut seen: std::collections::HashMap<String, (usize, &str)> = Default::default();
+        for (i, rule) in rules {
+            let i = *i;
             let ip = rp.idx(i);
+
             if !rule.enabled {
                 self.out.warn(
                     &ip.key("enabled"),
@@ -983,23 +988,27 @@ impl Parser<'_> {
                 );
                 continue;
             }
-            if let Some(a) = always {
+            if let Some((a, name)) = always {
                 self.out.warn(
                     &ip,
                     "unreachable_rule",
                     format!(
-                        "rule \"{}\" can never decide: rule {a} (\"{}\") always matches first",
-                        rule.name, rs.rules[a].name
+                        "rule \"{}\" can never decide: rule {a} (\"{name}\") always matches first",
+                        rule.name
                     ),
                 );
-            } else if let Some(same) = (0..i)
-                .find(|&j| rs.rules[j].enabled && raw_if(j).is_some() && raw_if(j) == raw_if(i))
-            {
+            } else if let Some((same, earlier)) = raw_if(i).and_then(|c| seen.get(&c.to_string())) {
                 self.out.warn(
                     &ip,
                     "unreachable_rule",
-                    format!("rule \"{}\" can never decide: rule {same} (\"{}\") has the same condition and comes first", rule.name, rs.rules[same].name),
+                    format!(
+                        "rule \"{}\" can never decide: rule {same} (\"{earlier}\") has the same condition and comes first",
+                        rule.name
+                    ),
                 );
+            }
+            if let Some(c) = raw_if(i) {
+                seen.entry(c.to_string()).or_insert((i, &rule.name));
             }
             if let Some(c) = &rule.cond {
                 if let Some(leaf) = first_amount_comparison(c) {
@@ -1013,7 +1022,7 @@ impl Parser<'_> {
                 }
             }
             if always.is_none() && rule.cond.as_ref().is_none_or(always_holds) {
-                always = Some(i);
+                always = Some((i, &rule.name));
             }
         }
     }

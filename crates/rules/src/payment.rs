@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::ast::{FieldKind, FieldRef};
 use crate::card;
-use crate::issue::{Issue, Issues, Pointer};
+use crate::issue::{did_you_mean, Issue, Issues, Pointer};
 use crate::values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
 
 /// The payment input of rules.md, as it arrives (JSON or a JS object).
@@ -112,9 +112,14 @@ impl Payment {
 
     /// Reads a payment from JSON text.
     pub fn from_json_str(s: &str) -> Result<Payment, Vec<Issue>> {
-        let mut de = serde_json::Deserializer::from_str(s);
-        let input = from_deserializer(&mut de)?;
-        Payment::from_input(input)
+        let v: Value = serde_json::from_str(s).map_err(|e| {
+            vec![Issue {
+                path: String::new(),
+                code: "invalid_json",
+                message: format!("malformed JSON: {e}"),
+            }]
+        })?;
+        Payment::from_value(&v)
     }
 
     /// Validates a wire payment; every problem at once.
@@ -363,56 +368,171 @@ fn clip(s: &str) -> String {
 }
 
 /// Deserialises a payment input from any serde deserializer (JSON, or a JS
-/// value through serde-wasm-bindgen) with the path of the first problem.
-/// Messages never echo input values: a misplaced card number must not come
-/// back in an error.
+/// value through serde-wasm-bindgen): the fast path. On failure it says only
+/// that the input is not a valid payment; [`Payment::from_value`] then finds
+/// every problem with its path.
 pub fn from_deserializer<'de, D>(de: D) -> Result<PaymentInput, Vec<Issue>>
 where
     D: serde::Deserializer<'de>,
 {
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let mut path = Pointer::root();
-        for seg in e.path().iter() {
-            path = match seg {
-                serde_path_to_error::Segment::Seq { index } => path.idx(*index),
-                serde_path_to_error::Segment::Map { key }
-                | serde_path_to_error::Segment::Enum { variant: key } => path.key(key),
-                _ => path,
-            };
-        }
-        let msg = e.inner().to_string();
-        let issue = if let Some(rest) = msg.strip_prefix("unknown field `") {
-            let key = rest.split('`').next().unwrap_or("");
-            let unknown = path.key(key);
-            Issue {
-                path: unknown.as_str().to_owned(),
-                code: "unknown_key",
-                message: format!("unknown key \"{}\" in the payment", clip(key)),
-            }
-        } else if let Some(pos) = msg.find(", expected ") {
-            let expected = msg[pos + ", expected ".len()..]
-                .split(" at line")
-                .next()
-                .unwrap_or("");
-            let expected = if expected == "f64" {
-                "a number"
-            } else {
-                expected
-            };
-            Issue {
-                path: path.as_str().to_owned(),
-                code: "wrong_type",
-                message: format!("{} must be {}", display_path(&path), expected),
-            }
-        } else {
-            Issue {
-                path: path.as_str().to_owned(),
-                code: "wrong_type",
-                message: "a payment must be a JSON object (rules.md, Payment input)".to_owned(),
-            }
-        };
-        vec![issue]
+    PaymentInput::deserialize(de).map_err(|_| {
+        vec![Issue {
+            path: String::new(),
+            code: "wrong_type",
+            message: "not a valid payment (rules.md, Payment input)".to_owned(),
+        }]
     })
+}
+
+const PAYMENT_KEYS: &[&str] = &[
+    "amount",
+    "currency",
+    "card",
+    "billing",
+    "capture_method",
+    "off_session",
+    "three_d_secure",
+    "metadata",
+    "routing_key",
+];
+const CARD_KEYS: &[&str] = &["number", "bin", "brand", "country", "funding", "issuer"];
+
+/// Reads a payment from JSON, reporting every problem with its path. Values
+/// are never echoed: a misplaced card number must not come back in an error.
+fn read_input(v: &Value) -> Result<PaymentInput, Vec<Issue>> {
+    let mut out = Issues::default();
+    let root = Pointer::root();
+    let Some(obj) = v.as_object() else {
+        out.error(
+            &root,
+            "wrong_type",
+            "a payment must be a JSON object (rules.md, Payment input)",
+        );
+        return Err(out.errors);
+    };
+    let mut input = PaymentInput::default();
+    for (k, v) in obj {
+        let at = root.key(k);
+        match k.as_str() {
+            "amount" => match v.as_f64() {
+                Some(a) => input.amount = Some(a),
+                None => out.error(&at, "wrong_type", "amount must be an integer (minor units)"),
+            },
+            "currency" => input.currency = string(v, &at, &mut out),
+            "capture_method" => input.capture_method = string(v, &at, &mut out),
+            "routing_key" => input.routing_key = string(v, &at, &mut out),
+            "off_session" | "three_d_secure" => {
+                let b = match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => {
+                        out.error(&at, "wrong_type", format!("{k} must be true or false"));
+                        None
+                    }
+                };
+                if k == "off_session" {
+                    input.off_session = b;
+                } else {
+                    input.three_d_secure = b;
+                }
+            }
+            "card" => {
+                let Some(card) = v.as_object() else {
+                    out.error(&at, "wrong_type", "card must be an object");
+                    continue;
+                };
+                let mut c = CardInput::default();
+                for (ck, cv) in card {
+                    let cat = at.key(ck);
+                    let slot = match ck.as_str() {
+                        "number" => &mut c.number,
+                        "bin" => &mut c.bin,
+                        "brand" => &mut c.brand,
+                        "country" => &mut c.country,
+                        "funding" => &mut c.funding,
+                        "issuer" => &mut c.issuer,
+                        _ => {
+                            let hint = did_you_mean(ck, CARD_KEYS.iter().copied());
+                            out.error(
+                                &cat,
+                                "unknown_key",
+                                format!("unknown key \"{}\" in card{hint}", clip(ck)),
+                            );
+                            continue;
+                        }
+                    };
+                    *slot = string(cv, &cat, &mut out);
+                }
+                input.card = Some(c);
+            }
+            "billing" => {
+                let Some(b) = v.as_object() else {
+                    out.error(&at, "wrong_type", "billing must be an object");
+                    continue;
+                };
+                let mut bi = BillingInput::default();
+                for (bk, bv) in b {
+                    if bk == "country" {
+                        bi.country = string(bv, &at.key(bk), &mut out);
+                    } else {
+                        let hint = did_you_mean(bk, ["country"]);
+                        out.error(
+                            &at.key(bk),
+                            "unknown_key",
+                            format!("unknown key \"{}\" in billing{hint}", clip(bk)),
+                        );
+                    }
+                }
+                input.billing = Some(bi);
+            }
+            "metadata" => {
+                let Some(m) = v.as_object() else {
+                    out.error(&at, "wrong_type", "metadata must be an object of strings");
+                    continue;
+                };
+                let mut map = BTreeMap::new();
+                for (mk, mv) in m {
+                    if let Some(s) = string(mv, &at.key(mk), &mut out) {
+                        map.insert(mk.clone(), s);
+                    }
+                }
+                input.metadata = Some(map);
+            }
+            _ => {
+                let hint = did_you_mean(k, PAYMENT_KEYS.iter().copied());
+                out.error(
+                    &at,
+                    "unknown_key",
+                    format!("unknown key \"{}\" in the payment{hint}", clip(k)),
+                );
+            }
+        }
+    }
+    if out.errors.is_empty() {
+        return Ok(input);
+    }
+    // Add what the well-typed part still gets wrong (a missing amount, ...).
+    if let Err(more) = Payment::from_input(input) {
+        for m in more {
+            if !out.errors.iter().any(|e| e.path == m.path) {
+                out.errors.push(m);
+            }
+        }
+    }
+    Err(out.errors)
+}
+
+fn string(v: &Value, at: &Pointer, out: &mut Issues) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            out.error(
+                at,
+                "wrong_type",
+                format!("{} must be a string", display_path(at)),
+            );
+            None
+        }
+    }
 }
 
 fn display_path(p: &Pointer) -> String {
@@ -422,8 +542,4 @@ fn display_path(p: &Pointer) -> String {
     } else {
         s
     }
-}
-
-fn read_input(v: &Value) -> Result<PaymentInput, Vec<Issue>> {
-    from_deserializer(v)
 }

@@ -39,8 +39,9 @@ enum CAction {
     Route(Vec<u16>),
     Split {
         entries: Vec<u16>,
-        /// Running sums of the weights, in the order written.
-        cumulative: Vec<u64>,
+        /// Running sums of the weights, in the order written (u128: any
+        /// number of u64 weights adds up without overflow).
+        cumulative: Vec<u128>,
         fallback: Vec<u16>,
     },
     Decline {
@@ -80,11 +81,11 @@ impl Router {
         let mut action = |a: Action| match a {
             Action::Route(ps) => CAction::Route(ps.into_iter().map(&mut intern).collect()),
             Action::Split { entries, fallback } => {
-                let mut sum = 0u64;
+                let mut sum = 0u128;
                 let cumulative = entries
                     .iter()
                     .map(|(_, w)| {
-                        sum = sum.saturating_add(*w);
+                        sum += u128::from(*w);
                         sum
                     })
                     .collect();
@@ -151,9 +152,14 @@ impl Router {
         let pick = match action {
             CAction::Split { cumulative, .. } => {
                 let total = cumulative.last().copied().unwrap_or(1).max(1);
-                let bucket = split_hash(routing_key) % total;
+                let bucket = u128::from(split_hash(routing_key)) % total;
                 let entry = cumulative.partition_point(|&c| c <= bucket);
-                Some((entry.min(cumulative.len().saturating_sub(1)), bucket, total))
+                let sat = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
+                Some((
+                    entry.min(cumulative.len().saturating_sub(1)),
+                    sat(bucket),
+                    sat(total),
+                ))
             }
             _ => None,
         };
@@ -213,18 +219,18 @@ impl Router {
 
     /// Adds one payment's decision to a tally.
     pub fn tally(&self, t: &mut Tally, p: &Payment, routing_key: &str) {
-        if t.by_rule.len() != self.rules.len() {
+        if t.by_rule.len() != self.rules.len() || t.by_processor.len() != self.processors.len() {
             t.by_rule = vec![0; self.rules.len()];
             t.by_processor = vec![0; self.processors.len()];
         }
         let v = self.select(p, routing_key);
         t.total += 1;
-        match v.rule {
-            Some(i) => t.by_rule[i] += 1,
+        match v.rule.and_then(|i| t.by_rule.get_mut(i)) {
+            Some(n) => *n += 1,
             None => t.default += 1,
         }
-        match v.first_processor() {
-            Some(i) => t.by_processor[usize::from(i)] += 1,
+        match v.first_processor().and_then(|i| t.by_processor.get_mut(usize::from(i))) {
+            Some(n) => *n += 1,
             None => t.declined += 1,
         }
     }
@@ -717,6 +723,7 @@ impl Index {
             let any = ix.new_set();
             let missing = ix.new_set();
             let mut prefixes: Vec<(u64, u32)> = Vec::new();
+            let mut seen: std::collections::HashMap<u64, u32> = Default::default();
             for (i, g) in &bin_guards {
                 match g {
                     Guard::Any => {
@@ -729,10 +736,11 @@ impl Index {
                         }
                         for v in vals {
                             let Some(key) = bin_key(v) else { continue };
-                            let set = match prefixes.iter().find(|(k, _)| *k == key) {
-                                Some((_, s)) => *s,
+                            let set = match seen.get(&key) {
+                                Some(s) => *s,
                                 None => {
                                     let s = ix.new_set();
+                                    seen.insert(key, s);
                                     prefixes.push((key, s));
                                     s
                                 }
@@ -863,5 +871,100 @@ impl Index {
             }
         }
         None
+    }
+}
+
+/// Simulates a JSON array of payments (rules.md payment inputs) without
+/// building them all in memory. A payment without `routing_key` is keyed by
+/// its position. The first invalid payment is reported, with its index in
+/// every issue's path.
+pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issue>> {
+    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+
+    struct Run<'r> {
+        router: &'r Router,
+        tally: Tally,
+        /// The first payment that failed validation, with its issues.
+        bad: Option<(usize, Vec<Issue>)>,
+    }
+    impl<'de> Visitor<'de> for &mut Run<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of payments")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            let mut key = String::new();
+            while let Some(input) = seq.next_element::<crate::payment::PaymentInput>()? {
+                match Payment::from_input(input) {
+                    Ok(p) => match p.routing_key() {
+                        Some(k) => self.router.tally(&mut self.tally, &p, k),
+                        None => {
+                            use std::fmt::Write;
+                            key.clear();
+                            let _ = write!(key, "{i}");
+                            self.router.tally(&mut self.tally, &p, &key);
+                        }
+                    },
+                    Err(issues) => {
+                        self.bad = Some((i, issues));
+                        return Err(serde::de::Error::custom("invalid payment"));
+                    }
+                }
+                i += 1;
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for &mut Run<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    let mut run = Run {
+        router,
+        tally: Tally::default(),
+        bad: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = (&mut run).deserialize(&mut de).and_then(|()| de.end());
+    let at = |i: usize, issues: Vec<Issue>| -> Vec<Issue> {
+        issues
+            .into_iter()
+            .map(|mut x| {
+                x.path = format!("/{i}{}", x.path);
+                x.message = format!("payment {i}: {}", x.message);
+                x
+            })
+            .collect()
+    };
+    match (parsed, run.bad) {
+        (_, Some((i, issues))) => Err(at(i, issues)),
+        (Ok(()), None) => Ok(run.tally.finish(router)),
+        (Err(_), None) => {
+            // A payment of the wrong shape: find it, for an issue with a path.
+            let list: Vec<Value> = match serde_json::from_str(text) {
+                Ok(Value::Array(list)) => list,
+                _ => {
+                    return Err(vec![Issue {
+                        path: String::new(),
+                        code: "wrong_type",
+                        message: "simulate takes a JSON array of payments".to_owned(),
+                    }])
+                }
+            };
+            for (i, v) in list.iter().enumerate() {
+                if let Err(issues) = Payment::from_value(v) {
+                    return Err(at(i, issues));
+                }
+            }
+            Err(vec![Issue {
+                path: String::new(),
+                code: "wrong_type",
+                message: "simulate takes a JSON array of payments".to_owned(),
+            }])
+        }
     }
 }

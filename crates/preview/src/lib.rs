@@ -1,0 +1,273 @@
+//! The wasm-bindgen binding of the Switchyard engine (js.md).
+//!
+//! A few lines per export: convert JavaScript values in, call
+//! `switchyard_rules`, convert the answer out. Expected failures become a
+//! `SwitchyardError` (or, for `validate`, data); nothing here panics on input.
+
+use serde::Serialize;
+use switchyard_rules as rules;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeError)]
+    fn make_error(message: &str, issues: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = toJsonText)]
+    fn to_json_text(value: &JsValue) -> Option<String>;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** A problem in a rule set or payment (rules.md, Validation). */
+export interface Issue { path: string; code: string; message: string; }
+export interface ValidationResult { ok: boolean; errors: Issue[]; warnings: Issue[]; }
+export interface Options { processors?: string[]; }
+export interface RouteOptions { trace?: boolean; }
+/** A rule set (rules.md), as an object or JSON text. */
+export type RuleSet = { name?: string; rules?: unknown[]; default: unknown } | string;
+export interface Payment {
+  amount: number; currency: string;
+  card?: { number?: string; bin?: string; brand?: string; country?: string; funding?: string; issuer?: string };
+  billing?: { country?: string };
+  capture_method?: 'automatic' | 'manual'; off_session?: boolean; three_d_secure?: boolean;
+  metadata?: Record<string, string>; routing_key?: string;
+}
+export interface TraceFailure { path: string; field?: string; op: string; value?: unknown; actual?: unknown; }
+export interface TraceEntry {
+  rule_index: number | null; rule: string | null; matched: boolean;
+  default?: boolean; disabled?: boolean; failed?: TraceFailure;
+}
+export interface Decision {
+  action: 'route' | 'decline'; processors: string[];
+  rule: string | null; rule_index: number | null;
+  decline?: { code: string; message: string | null };
+  split?: { picked: string; bucket: number; total_weight: number };
+  trace?: TraceEntry[];
+}
+export interface Simulation {
+  total: number; declined: number; default: number;
+  by_processor: Record<string, number>; by_rule: Record<string, number>;
+}
+export interface FieldInfo { name: string; type: string; operators: string[]; values?: string[]; description: string; }
+/** Thrown for an invalid rule set or payment; `issues` holds every problem. */
+export class SwitchyardError extends Error { issues: Issue[]; }
+"#;
+
+fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    let s = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
+    v.serialize(&s).unwrap_or(JsValue::NULL)
+}
+
+fn error(issues: &[rules::Issue]) -> JsValue {
+    let message = match issues.first() {
+        Some(first) if issues.len() > 1 => format!("{first} (and {} more)", issues.len() - 1),
+        Some(first) => first.to_string(),
+        None => "invalid input".to_owned(),
+    };
+    make_error(&message, to_js(issues))
+}
+
+fn issue(path: &str, code: &'static str, message: String) -> rules::Issue {
+    rules::Issue {
+        path: path.to_owned(),
+        code,
+        message,
+    }
+}
+
+/// A rule set given as JSON text or as an object, as JSON text.
+fn ruleset_text(v: &JsValue) -> Result<String, rules::Issue> {
+    if let Some(s) = v.as_string() {
+        return Ok(s);
+    }
+    if v.is_undefined() || v.is_null() || v.is_function() || v.is_symbol() || v.is_bigint() {
+        return Err(issue(
+            "",
+            "wrong_type",
+            "a rule set must be an object or JSON text".to_owned(),
+        ));
+    }
+    to_json_text(v).ok_or_else(|| {
+        issue(
+            "",
+            "invalid_json",
+            "the rule set cannot be written as JSON".to_owned(),
+        )
+    })
+}
+
+fn options(v: &JsValue) -> Result<rules::ValidateOptions, rules::Issue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(rules::ValidateOptions::default());
+    }
+    let processors =
+        js_sys::Reflect::get(v, &JsValue::from_str("processors")).unwrap_or(JsValue::UNDEFINED);
+    if processors.is_undefined() || processors.is_null() {
+        return Ok(rules::ValidateOptions::default());
+    }
+    let bad = || {
+        issue(
+            "/processors",
+            "wrong_type",
+            "options.processors must be an array of strings".to_owned(),
+        )
+    };
+    if !js_sys::Array::is_array(&processors) {
+        return Err(bad());
+    }
+    let list: Result<Vec<String>, _> = js_sys::Array::from(&processors)
+        .iter()
+        .map(|p| p.as_string().ok_or_else(bad))
+        .collect();
+    Ok(rules::ValidateOptions {
+        processors: Some(list?),
+    })
+}
+
+fn compile(rule_set: &JsValue, opts: &JsValue) -> Result<rules::Router, JsValue> {
+    let opts = options(opts).map_err(|i| error(&[i]))?;
+    let text = ruleset_text(rule_set).map_err(|i| error(&[i]))?;
+    rules::Router::from_json_str(&text, &opts).map_err(|e| error(&e))
+}
+
+fn payment_facts(v: &JsValue) -> Result<rules::Payment, Vec<rules::Issue>> {
+    if let Some(text) = v.as_string() {
+        return rules::Payment::from_json_str(&text);
+    }
+    // The fast path reads the object directly; when that fails, the JSON
+    // path finds every problem with its path.
+    match rules::payment_input_from(serde_wasm_bindgen::Deserializer::from(v.clone())) {
+        Ok(input) => rules::Payment::from_input(input),
+        Err(e) => match to_json_text(v) {
+            Some(text) => rules::Payment::from_json_str(&text),
+            None => Err(e),
+        },
+    }
+}
+
+fn payment(v: &JsValue) -> Result<rules::Payment, JsValue> {
+    payment_facts(v).map_err(|e| error(&e))
+}
+
+/// A routing key for a preview that gives none: 16 random bytes, hex.
+fn random_key() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        return String::new();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Validates a rule set: every problem at once. Never throws for a bad rule set.
+#[wasm_bindgen(unchecked_return_type = "ValidationResult")]
+pub fn validate(
+    #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Options | undefined")] options: JsValue,
+) -> JsValue {
+    let result = match (self::options(&options), ruleset_text(&rule_set)) {
+        (Ok(opts), Ok(text)) => rules::validate_str(&text, &opts),
+        (Err(i), _) | (_, Err(i)) => rules::Validation {
+            ok: false,
+            errors: vec![i],
+            warnings: Vec::new(),
+        },
+    };
+    to_js(&result)
+}
+
+/// The decision for one payment, with its trace.
+#[wasm_bindgen(unchecked_return_type = "Decision")]
+pub fn preview(
+    #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Payment")] payment: JsValue,
+) -> Result<JsValue, JsValue> {
+    let router = compile(&rule_set, &JsValue::UNDEFINED)?;
+    let p = self::payment(&payment)?;
+    let key = p.routing_key().map_or_else(random_key, str::to_owned);
+    Ok(to_js(&router.explain(&p, &key)))
+}
+
+/// A compiled rule set for repeated use.
+#[wasm_bindgen(js_name = Router)]
+pub struct JsRouter {
+    inner: rules::Router,
+}
+
+#[wasm_bindgen(js_class = Router)]
+impl JsRouter {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Options | undefined")] options: JsValue,
+    ) -> Result<JsRouter, JsValue> {
+        Ok(JsRouter {
+            inner: compile(&rule_set, &options)?,
+        })
+    }
+
+    /// The decision for one payment; with `{trace: true}`, its trace too.
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
+    pub fn route(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Payment")] payment: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RouteOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let p = self::payment(&payment)?;
+        let key = p.routing_key().map_or_else(random_key, str::to_owned);
+        let trace = !options.is_undefined()
+            && !options.is_null()
+            && js_sys::Reflect::get(&options, &JsValue::from_str("trace"))
+                .is_ok_and(|t| t.is_truthy());
+        let d = if trace {
+            self.inner.explain(&p, &key)
+        } else {
+            self.inner.decide(&p, &key)
+        };
+        Ok(to_js(&d))
+    }
+
+    /// Decides every payment and counts the outcomes. A payment without a
+    /// `routing_key` is keyed by its position in the list.
+    #[wasm_bindgen(unchecked_return_type = "Simulation")]
+    pub fn simulate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Payment[] | string")] payments: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let text = if let Some(t) = payments.as_string() {
+            t
+        } else if js_sys::Array::is_array(&payments) {
+            // One JSON text for the whole list: crossing into wasm once is
+            // far cheaper than reading a million objects field by field.
+            to_json_text(&payments).ok_or_else(|| {
+                error(&[issue(
+                    "",
+                    "wrong_type",
+                    "the payments cannot be written as JSON".to_owned(),
+                )])
+            })?
+        } else {
+            return Err(error(&[issue(
+                "",
+                "wrong_type",
+                "simulate takes an array of payments".to_owned(),
+            )]));
+        };
+        rules::simulate_json(&self.inner, &text)
+            .map(|s| to_js(&s))
+            .map_err(|e| error(&e))
+    }
+}
+
+/// The field catalogue, for rule editors.
+#[wasm_bindgen(unchecked_return_type = "FieldInfo[]")]
+pub fn fields() -> JsValue {
+    to_js(&rules::fields())
+}
+
+/// The engine's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    rules::VERSION.to_owned()
+}
