@@ -41,7 +41,8 @@ export interface Decision {
   action: 'route' | 'decline'; processors: string[];
   rule: string | null; rule_index: number | null;
   decline?: { code: string; message: string | null };
-  split?: { picked: string; bucket: number; total_weight: number };
+  /** bucket and total_weight are BigInt past 2^53 - 1 (weights that large keep their exact value). */
+  split?: { picked: string; bucket: number | bigint; total_weight: number | bigint };
   trace?: TraceEntry[];
 }
 export interface Simulation {
@@ -53,11 +54,16 @@ export interface FieldInfo { name: string; type: string; operators: string[]; va
 export class SwitchyardError extends Error { issues: Issue[]; }
 "#;
 
-fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
     let s = serde_wasm_bindgen::Serializer::new()
         .serialize_missing_as_null(true)
         .serialize_maps_as_objects(true);
-    v.serialize(&s).unwrap_or(JsValue::NULL)
+    v.serialize(&s).map_err(|e| {
+        make_error(
+            &format!("internal error: {e}"),
+            JsValue::from(js_sys::Array::new()),
+        )
+    })
 }
 
 fn error(issues: &[rules::Issue]) -> JsValue {
@@ -66,7 +72,10 @@ fn error(issues: &[rules::Issue]) -> JsValue {
         Some(first) => first.to_string(),
         None => "invalid input".to_owned(),
     };
-    make_error(&message, to_js(issues))
+    make_error(
+        &message,
+        to_js(issues).unwrap_or_else(|_| js_sys::Array::new().into()),
+    )
 }
 
 fn issue(path: &str, code: &'static str, message: String) -> rules::Issue {
@@ -132,19 +141,20 @@ fn compile(rule_set: &JsValue, opts: &JsValue) -> Result<rules::Router, JsValue>
     rules::Router::from_json_str(&text, &opts).map_err(|e| error(&e))
 }
 
+/// A payment given as an object or JSON text. Objects cross as one JSON
+/// text (getters that throw, cycles and BigInts become a SwitchyardError).
 fn payment_facts(v: &JsValue) -> Result<rules::Payment, Vec<rules::Issue>> {
-    if let Some(text) = v.as_string() {
-        return rules::Payment::from_json_str(&text);
-    }
-    // The fast path reads the object directly; when that fails, the JSON
-    // path finds every problem with its path.
-    match rules::payment_input_from(serde_wasm_bindgen::Deserializer::from(v.clone())) {
-        Ok(input) => rules::Payment::from_input(input),
-        Err(e) => match to_json_text(v) {
-            Some(text) => rules::Payment::from_json_str(&text),
-            None => Err(e),
-        },
-    }
+    let text = match v.as_string() {
+        Some(t) => t,
+        None => to_json_text(v).ok_or_else(|| {
+            vec![issue(
+                "",
+                "wrong_type",
+                "a payment must be an object or JSON text (rules.md, Payment input)".to_owned(),
+            )]
+        })?,
+    };
+    rules::Payment::from_json_str(&text)
 }
 
 fn payment(v: &JsValue) -> Result<rules::Payment, JsValue> {
@@ -174,7 +184,7 @@ pub fn validate(
             warnings: Vec::new(),
         },
     };
-    to_js(&result)
+    to_js(&result).unwrap_or(JsValue::NULL)
 }
 
 /// The decision for one payment, with its trace.
@@ -186,7 +196,7 @@ pub fn preview(
     let router = compile(&rule_set, &JsValue::UNDEFINED)?;
     let p = self::payment(&payment)?;
     let key = p.routing_key().map_or_else(random_key, str::to_owned);
-    Ok(to_js(&router.explain(&p, &key)))
+    to_js(&router.explain(&p, &key))
 }
 
 /// A compiled rule set for repeated use.
@@ -225,7 +235,7 @@ impl JsRouter {
         } else {
             self.inner.decide(&p, &key)
         };
-        Ok(to_js(&d))
+        to_js(&d)
     }
 
     /// Decides every payment and counts the outcomes. A payment without a
@@ -255,15 +265,15 @@ impl JsRouter {
             )]));
         };
         rules::simulate_json(&self.inner, &text)
-            .map(|s| to_js(&s))
             .map_err(|e| error(&e))
+            .and_then(|s| to_js(&s))
     }
 }
 
 /// The field catalogue, for rule editors.
 #[wasm_bindgen(unchecked_return_type = "FieldInfo[]")]
 pub fn fields() -> JsValue {
-    to_js(&rules::fields())
+    to_js(&rules::fields()).unwrap_or(JsValue::NULL)
 }
 
 /// The engine's version.

@@ -1,1 +1,77 @@
-fn main() {}
+//! Criterion benchmarks of the engine (figures in BENCHMARKS.md).
+//!
+//! Rule sets of 10, 100, 1,000 and 10,000 generated rules that look like a
+//! merchant's: currency and region pins, amount thresholds, brands, funding,
+//! BIN blocks, merchant-initiated rules, metadata channels, nesting, splits
+//! and declines. A marked rule sits at the start, in the middle, or nowhere
+//! (the default decides).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use serde_json::{json, Value};
+use std::hint::black_box;
+use switchyard_rules::{Payment, Router, ValidateOptions};
+
+#[path = "../benches/gen.rs"]
+mod gen;
+
+fn decide(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decide");
+    for n in [10usize, 100, 1_000, 10_000] {
+        for (label, at) in [("start", Some(1)), ("middle", Some(n / 2)), ("none", None)] {
+            let rs = gen::rule_set(n, at);
+            let router = Router::from_value(&rs, &ValidateOptions::default()).unwrap();
+            let p = Payment::from_value(&gen::target_payment(at.is_some())).unwrap();
+            let d = router.decide(&p, "order_1");
+            match at {
+                Some(i) => assert_eq!(d.rule_index, Some(i), "{n} {label}"),
+                None => assert_eq!(d.rule_index, None, "{n} {label}"),
+            }
+            g.bench_with_input(BenchmarkId::new(label, n), &(), |b, _| {
+                b.iter(|| {
+                    let v = router.select(black_box(&p), black_box("order_1"));
+                    black_box(v.rule_index())
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    for n in [1_000usize, 10_000] {
+        let rs = gen::rule_set(n, Some(n / 2));
+        let text = rs.to_string();
+        g.bench_with_input(BenchmarkId::new("from_json_str", n), &text, |b, t| {
+            b.iter(|| Router::from_json_str(black_box(t), &ValidateOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn simulate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("simulate");
+    g.sample_size(10);
+    let rs = gen::rule_set(100, Some(50));
+    let router = Router::from_value(&rs, &ValidateOptions::default()).unwrap();
+    let payments: Vec<Value> = (0..1_000_000).map(gen::traffic_payment).collect();
+    let text = Value::Array(payments).to_string();
+    g.bench_function("simulate_json_1M_100_rules", |b| {
+        b.iter(|| switchyard_rules::simulate_json(&router, black_box(&text)).unwrap())
+    });
+    g.finish();
+}
+
+fn payment(c: &mut Criterion) {
+    let v = json!({"amount": 12500, "currency": "eur", "card": {"number": "4000002500003155", "country": "FR", "funding": "credit"},
+                   "billing": {"country": "FR"}, "metadata": {"channel": "web"}});
+    let text = v.to_string();
+    c.bench_function("payment_from_json_str", |b| {
+        b.iter(|| Payment::from_json_str(black_box(&text)).unwrap())
+    });
+}
+
+criterion_group!(benches, decide, compile, simulate, payment);
+criterion_main!(benches);

@@ -99,7 +99,13 @@ where
     let limit = (w.chars().count() / 3).max(2);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = levenshtein(&w, &c.to_ascii_lowercase());
+        let lc = c.to_ascii_lowercase();
+        // A word that begins the candidate (`adyen` for `adyen_eu`) is near.
+        let d = if w.len() >= 3 && lc.starts_with(&w) {
+            1
+        } else {
+            levenshtein(&w, &lc)
+        };
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }

@@ -45,6 +45,18 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// A non-negative whole number, also when written with an exponent or a
+/// fraction of zero (`1e3`, `1000.0`), up to 2^53 for the latter.
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| {
+                f.fract() == 0.0 && *f >= 0.0 && *f <= crate::values::MinorUnits::MAX as f64
+            })
+            .map(|f| f as u64)
+    })
+}
+
 fn is_processor_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -568,7 +580,7 @@ impl Parser<'_> {
 
     fn amount(&mut self, v: &Value, at: &Pointer) -> Option<u64> {
         match v {
-            Value::Number(n) => match n.as_u64() {
+            Value::Number(n) => match whole(n) {
                 Some(u) if u <= MAX_AMOUNT => Some(u),
                 _ => {
                     self.out.error(
@@ -867,7 +879,7 @@ impl Parser<'_> {
                 }
             };
             let w = match e.get("weight") {
-                Some(Value::Number(n)) => match n.as_u64() {
+                Some(Value::Number(n)) => match whole(n) {
                     Some(w) if w > 0 => Some(w),
                     _ => {
                         self.out.error(

@@ -15,23 +15,23 @@ use crate::values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, M
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub amount: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub currency: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "map_only")]
     pub card: Option<CardInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "map_only")]
     pub billing: Option<BillingInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub capture_method: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub off_session: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub three_d_secure: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub metadata: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub routing_key: Option<String>,
 }
 
@@ -40,17 +40,17 @@ pub struct PaymentInput {
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub number: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub bin: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub brand: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub country: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub funding: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub issuer: Option<String>,
 }
 
@@ -70,8 +70,50 @@ impl std::fmt::Debug for CardInput {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BillingInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some")]
     pub country: Option<String>,
+}
+
+/// Deserialises a struct from a JSON object only: serde's derived impls
+/// also take arrays (fields by position), which a payment must not be.
+fn map_only<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Only<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(Only(std::marker::PhantomData))
+}
+
+/// A present value: `null` is refused (the JSON path calls it the wrong
+/// type), a missing key is `None` through `#[serde(default)]`.
+fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A payment input that is a JSON object (not an array, not null).
+pub(crate) struct StrictInput(pub(crate) PaymentInput);
+
+impl<'de> Deserialize<'de> for StrictInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match map_only(d)? {
+            Some(p) => Ok(StrictInput(p)),
+            None => Err(serde::de::Error::custom("not a payment")),
+        }
+    }
 }
 
 /// A validated payment: the facts rules can test.
@@ -112,6 +154,14 @@ impl Payment {
 
     /// Reads a payment from JSON text.
     pub fn from_json_str(s: &str) -> Result<Payment, Vec<Issue>> {
+        // Fast path: straight into the strict wire type. Only when that
+        // fails is the text read again to find every problem with its path.
+        let mut de = serde_json::Deserializer::from_str(s);
+        if let Ok(StrictInput(input)) = StrictInput::deserialize(&mut de) {
+            if de.end().is_ok() {
+                return Payment::from_input(input);
+            }
+        }
         let v: Value = serde_json::from_str(s).map_err(|e| {
             vec![Issue {
                 path: String::new(),

@@ -229,7 +229,10 @@ impl Router {
             Some(n) => *n += 1,
             None => t.default += 1,
         }
-        match v.first_processor().and_then(|i| t.by_processor.get_mut(usize::from(i))) {
+        match v
+            .first_processor()
+            .and_then(|i| t.by_processor.get_mut(usize::from(i)))
+        {
             Some(n) => *n += 1,
             None => t.declined += 1,
         }
@@ -379,8 +382,20 @@ pub struct DeclineInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SplitInfo {
     pub picked: String,
+    #[serde(serialize_with = "exact_integer")]
     pub bucket: u64,
+    #[serde(serialize_with = "exact_integer")]
     pub total_weight: u64,
+}
+
+/// An integer that stays exact everywhere: a JSON number, and in
+/// JavaScript a Number up to 2^53 - 1, a BigInt past it.
+fn exact_integer<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    if *v <= crate::values::MinorUnits::MAX {
+        s.serialize_u64(*v)
+    } else {
+        s.serialize_u128(u128::from(*v))
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -895,7 +910,7 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             let mut i = 0usize;
             let mut key = String::new();
-            while let Some(input) = seq.next_element::<crate::payment::PaymentInput>()? {
+            while let Some(crate::payment::StrictInput(input)) = seq.next_element()? {
                 match Payment::from_input(input) {
                     Ok(p) => match p.routing_key() {
                         Some(k) => self.router.tally(&mut self.tally, &p, k),

@@ -1,0 +1,233 @@
+//! The processor boundary: what the worker asks of a processor (`Call`),
+//! the HTTP request an adapter builds for it (`WireRequest`), what came back
+//! (`Delivery`) and what that means for routing (`Outcome`).
+//!
+//! An adapter is pure: `build` and `parse`. The worker sends the request and
+//! hands back the delivery. Adding a processor (Stripe, Adyen, Checkout.com,
+//! Braintree) is adding one file that implements [`Adapter`] and one arm in
+//! [`crate::adapter_for`]; the worker's flow does not change.
+
+use crate::card::{CardFacts, CardSecret};
+use crate::decline::Decline;
+
+/// One request to a processor. `key` is the processor-side idempotency key,
+/// derived from the payment id, the operation and the attempt, so that a
+/// retried call is deduplicated by the processor.
+#[derive(Debug)]
+pub enum Call<'a> {
+    Authorize {
+        key: &'a str,
+        payment_id: &'a str,
+        amount: u64,
+        currency: &'a str,
+        /// Capture at once (`capture_method=automatic`).
+        capture: bool,
+        card: &'a CardSecret,
+        facts: &'a CardFacts,
+    },
+    Capture {
+        key: &'a str,
+        reference: &'a str,
+        amount: u64,
+        currency: &'a str,
+    },
+    Void {
+        key: &'a str,
+        reference: &'a str,
+    },
+    Refund {
+        key: &'a str,
+        reference: &'a str,
+        amount: u64,
+        currency: &'a str,
+    },
+}
+
+impl Call<'_> {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Call::Authorize { .. } => "authorize",
+            Call::Capture { .. } => "capture",
+            Call::Void { .. } => "void",
+            Call::Refund { .. } => "refund",
+        }
+    }
+    pub fn key(&self) -> &str {
+        match self {
+            Call::Authorize { key, .. }
+            | Call::Capture { key, .. }
+            | Call::Void { key, .. }
+            | Call::Refund { key, .. } => key,
+        }
+    }
+}
+
+/// An HTTP request to a processor. The body may hold card data, so `Debug`
+/// shows the method and URL only, and the body is read through `body()` by
+/// the transport alone.
+pub struct WireRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl WireRequest {
+    pub fn new(
+        method: &'static str,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) -> Self {
+        WireRequest {
+            method,
+            url,
+            headers,
+            body,
+        }
+    }
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+impl std::fmt::Debug for WireRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WireRequest({} {})", self.method, self.url)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl WireResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the transport observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The processor answered.
+    Answered(WireResponse),
+    /// The request was certainly not sent (connection refused, DNS failure).
+    NotSent(String),
+    /// Sent, but no answer: timeout, connection lost. The processor may have
+    /// acted on it.
+    Lost(String),
+}
+
+/// What an answer means for the payment and for routing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: authorized (or captured, voided, refunded). `reference` is the
+    /// processor's id of the payment (or of the refund).
+    Approved { reference: String },
+    /// Refused by the issuer or the processor's risk checks.
+    Declined(Decline),
+    /// Certainly not acted on (not sent, 429, an explicit "not processed"):
+    /// another processor may be tried.
+    NotProcessed { reason: String },
+    /// May or may not have been acted on (timeout after sending, connection
+    /// lost, unexplained 5xx): never move to another processor.
+    Unknown { reason: String },
+}
+
+pub trait Adapter {
+    /// The processor type (`sandbox`, `stripe`, ...).
+    fn kind(&self) -> &'static str;
+    /// Builds the HTTP request for a call.
+    fn build(&self, call: &Call<'_>) -> WireRequest;
+    /// Reads what came back.
+    fn parse(&self, call: &Call<'_>, delivery: &Delivery) -> Outcome;
+    /// How long to wait for an answer before treating the call as lost.
+    fn timeout_ms(&self) -> u32;
+}
+
+/// The processor-side idempotency key of one call: the payment, the
+/// operation, and its sequence number (the n-th confirmation, capture, ...),
+/// and the processor's position in the plan. A retry of the same call gets
+/// the same key; a different call never does.
+pub fn processor_idempotency_key(payment_id: &str, op: &str, seq: u32, processor: &str) -> String {
+    format!("{payment_id}-{op}-{seq}-{processor}")
+}
+
+/// Outcome from a generic HTTP status, for adapters: 429 and 503 with an
+/// explicit "not processed" signal are safe to move on from; other 5xx are
+/// unknown.
+pub fn outcome_of_status(status: u16, explicit_not_processed: bool) -> Option<Outcome> {
+    match status {
+        429 => Some(Outcome::NotProcessed {
+            reason: "rate limited (429)".to_owned(),
+        }),
+        500..=599 if explicit_not_processed => Some(Outcome::NotProcessed {
+            reason: format!("processor unavailable ({status}), request not processed"),
+        }),
+        500..=599 => Some(Outcome::Unknown {
+            reason: format!("processor error ({status})"),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_and_distinct() {
+        let a = processor_idempotency_key("pi_1", "authorize", 1, "sandbox_a");
+        assert_eq!(
+            a,
+            processor_idempotency_key("pi_1", "authorize", 1, "sandbox_a")
+        );
+        assert_ne!(
+            a,
+            processor_idempotency_key("pi_1", "authorize", 2, "sandbox_a")
+        );
+        assert_ne!(
+            a,
+            processor_idempotency_key("pi_1", "authorize", 1, "sandbox_b")
+        );
+        assert_ne!(
+            a,
+            processor_idempotency_key("pi_1", "capture", 1, "sandbox_a")
+        );
+    }
+
+    #[test]
+    fn wire_request_debug_hides_body() {
+        let r = WireRequest::new(
+            "POST",
+            "https://x/".into(),
+            vec![],
+            "number=4242424242424242".into(),
+        );
+        assert!(!format!("{r:?}").contains("4242"));
+    }
+
+    #[test]
+    fn status_outcomes() {
+        assert!(matches!(
+            outcome_of_status(429, false),
+            Some(Outcome::NotProcessed { .. })
+        ));
+        assert!(matches!(
+            outcome_of_status(503, true),
+            Some(Outcome::NotProcessed { .. })
+        ));
+        assert!(matches!(
+            outcome_of_status(502, false),
+            Some(Outcome::Unknown { .. })
+        ));
+        assert_eq!(outcome_of_status(200, false), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! Processor configuration of one mode: ids, types, and the sandbox's
+//! simulated behaviour. Read from the worker's `SWITCHYARD_TEST_PROCESSORS` /
+//! `SWITCHYARD_LIVE_PROCESSORS` (JSON arrays); credentials are separate
+//! secrets (`SWITCHYARD_<MODE>_<ID>_SECRET`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessorKind {
+    Sandbox,
+    Stripe,
+    Adyen,
+    Checkout,
+    Braintree,
+}
+
+impl ProcessorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessorKind::Sandbox => "sandbox",
+            ProcessorKind::Stripe => "stripe",
+            ProcessorKind::Adyen => "adyen",
+            ProcessorKind::Checkout => "checkout",
+            ProcessorKind::Braintree => "braintree",
+        }
+    }
+}
+
+/// How a sandbox processor misbehaves, to show routing and retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureMode {
+    /// Every call is refused before processing (503 with an explicit
+    /// not-processed signal): safe to move on.
+    Outage,
+    /// A new authorization is recorded, but its answer never arrives in
+    /// time; a retry with the same idempotency key gets the stored answer.
+    TimeoutAfterAccept,
+    /// Answers, slowly (`slow_ms`).
+    Slow,
+    /// Answers 429 to every call.
+    RateLimited,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorConfig {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ProcessorKind,
+    /// The processor's API base (real processors only).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Merchant account / processing channel (real processors only).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Sandbox: simulated processing time of every call.
+    #[serde(default = "default_latency")]
+    pub latency_ms: u32,
+    /// How long the worker waits for an answer.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u32,
+    /// Sandbox: a failure mode.
+    #[serde(default)]
+    pub failure: Option<FailureMode>,
+    /// Sandbox, `slow`: the extra time of every call.
+    #[serde(default = "default_slow")]
+    pub slow_ms: u32,
+}
+
+fn default_latency() -> u32 {
+    40
+}
+fn default_timeout() -> u32 {
+    8000
+}
+fn default_slow() -> u32 {
+    1500
+}
+
+impl ProcessorConfig {
+    pub fn sandbox(id: &str) -> ProcessorConfig {
+        ProcessorConfig {
+            id: id.to_owned(),
+            kind: ProcessorKind::Sandbox,
+            base_url: None,
+            account: None,
+            latency_ms: default_latency(),
+            timeout_ms: default_timeout(),
+            failure: None,
+            slow_ms: default_slow(),
+        }
+    }
+}
+
+/// With no configuration: three healthy sandbox processors.
+pub fn default_processors() -> Vec<ProcessorConfig> {
+    ["sandbox_a", "sandbox_b", "sandbox_c"]
+        .iter()
+        .map(|id| ProcessorConfig::sandbox(id))
+        .collect()
+}
+
+/// The example rule set that is active in test mode when none was ever
+/// activated: it routes every payment of a new user.
+pub fn example_ruleset() -> serde_json::Value {
+    serde_json::json!({
+        "name": "example: sandbox routing",
+        "rules": [
+            {
+                "name": "large EUR payments to sandbox_b",
+                "if": { "all": [
+                    { "field": "currency", "eq": "eur" },
+                    { "field": "amount", "gte": 10000 }
+                ]},
+                "then": { "route": ["sandbox_b", "sandbox_a"] }
+            },
+            {
+                "name": "US cards: 70/30 split",
+                "if": { "field": "card.country", "eq": "US" },
+                "then": {
+                    "split": [
+                        { "processor": "sandbox_a", "weight": 70 },
+                        { "processor": "sandbox_c", "weight": 30 }
+                    ],
+                    "fallback": ["sandbox_b"]
+                }
+            }
+        ],
+        "default": { "route": ["sandbox_a", "sandbox_b", "sandbox_c"] }
+    })
+}
+
+/// Parses a processors list; every id must match `[a-z0-9_-]{1,64}` and be
+/// unique.
+pub fn parse_processors(json: &str) -> Result<Vec<ProcessorConfig>, String> {
+    let list: Vec<ProcessorConfig> =
+        serde_json::from_str(json).map_err(|e| format!("invalid processors configuration: {e}"))?;
+    if list.is_empty() {
+        return Err("the processors configuration is empty".to_owned());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &list {
+        let ok_id = !p.id.is_empty()
+            && p.id.len() <= 64
+            && p.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok_id {
+            return Err(format!("invalid processor id {:?}", p.id));
+        }
+        if !seen.insert(p.id.clone()) {
+            return Err(format!("processor id {:?} is configured twice", p.id));
+        }
+        if p.kind != ProcessorKind::Sandbox && p.base_url.is_none() {
+            return Err(format!("processor {:?} needs a base_url", p.id));
+        }
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_defaults() {
+        let l = parse_processors(r#"[{"id":"s1","type":"sandbox","failure":"outage"}]"#);
+        let l = l.unwrap_or_default();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].failure, Some(FailureMode::Outage));
+        assert_eq!(l[0].latency_ms, 40);
+        assert!(parse_processors("[]").is_err());
+        assert!(parse_processors(r#"[{"id":"A","type":"sandbox"}]"#).is_err());
+        assert!(
+            parse_processors(r#"[{"id":"a","type":"sandbox"},{"id":"a","type":"sandbox"}]"#)
+                .is_err()
+        );
+        assert!(parse_processors(r#"[{"id":"a","type":"stripe"}]"#).is_err());
+        assert!(parse_processors(r#"[{"id":"a","type":"sandbox","bogus":1}]"#).is_err());
+        assert_eq!(default_processors().len(), 3);
+    }
+}

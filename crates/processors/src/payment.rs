@@ -1,0 +1,703 @@
+//! The payment model: a PaymentIntent's state machine, its attempts and its
+//! refunds, and their Stripe-shaped JSON.
+//!
+//! Architecture Invariant: the state only moves forward
+//! (`requires_payment_method`/`requires_confirmation` → `processing` →
+//! `requires_capture` → `succeeded`, or → `canceled`; a decline goes back to
+//! `requires_payment_method`, as with Stripe), and money fields only grow:
+//! `amount_refunded <= refund_reserved <= amount_received`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::card::CardFacts;
+use crate::decline::Decline;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    Processing,
+    RequiresCapture,
+    Canceled,
+    Succeeded,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::RequiresPaymentMethod => "requires_payment_method",
+            Status::RequiresConfirmation => "requires_confirmation",
+            Status::Processing => "processing",
+            Status::RequiresCapture => "requires_capture",
+            Status::Canceled => "canceled",
+            Status::Succeeded => "succeeded",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessorDetails {
+    pub processor: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reference: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Authorized,
+    SoftDecline,
+    HardDecline,
+    /// Certainly not processed (outage, 429, unknown processor): moved on.
+    NotProcessed,
+    /// No answer: the processor may have acted; never moved on.
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub processor: String,
+    pub outcome: AttemptOutcome,
+    /// The processor's own code (issuer response code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routing {
+    pub ruleset: Option<String>,
+    pub rule: Option<String>,
+    pub rule_index: Option<usize>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    pub message: String,
+}
+
+/// An operation under way at a processor. While it is set, other operations
+/// that need the processor wait (429 `lock_timeout`); after `stale_after_ms`
+/// a retry takes it over with the same processor idempotency keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub op: String,
+    pub seq: u32,
+    pub started_ms: u64,
+    /// A confirmation's attempt plan: a takeover retries exactly these
+    /// processors (with the same keys), even if the active rule set changed.
+    #[serde(default)]
+    pub plan: Vec<String>,
+}
+
+/// A refusal of the state machine, with Stripe's code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<&'static str>,
+}
+
+fn refuse(code: &'static str, message: String) -> Refusal {
+    Refusal {
+        status: 400,
+        code,
+        message,
+        param: None,
+    }
+}
+
+/// How long an operation may stay pending before a retry may take it over.
+pub const STALE_AFTER_MS: u64 = 60_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub livemode: bool,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub amount: u64,
+    pub currency: String,
+    pub status: Status,
+    pub capture_method: String,
+    pub confirmation_method: String,
+    pub metadata: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub payment_method: Option<String>,
+    pub card: Option<CardFacts>,
+    pub amount_capturable: u64,
+    pub amount_received: u64,
+    pub amount_refunded: u64,
+    /// Refunds succeeded or under way.
+    pub refund_reserved: u64,
+    pub processor: Option<ProcessorDetails>,
+    pub routing: Routing,
+    pub last_payment_error: Option<LastError>,
+    pub canceled_at: Option<u64>,
+    pub cancellation_reason: Option<String>,
+    pub confirmations: u32,
+    pub captures: u32,
+    pub voids: u32,
+    pub refunds: u32,
+    pub pending: Option<Pending>,
+}
+
+/// The result of running an attempt plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfirmResult {
+    Authorized(ProcessorDetails),
+    Declined(Decline),
+    /// No processor processed the request (all down or unknown).
+    NoneAvailable,
+    /// A processor may have acted and did not answer: left in `processing`.
+    Unknown,
+}
+
+impl PaymentIntent {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        livemode: bool,
+        created: u64,
+        amount: u64,
+        currency: String,
+        capture_method: String,
+        metadata: BTreeMap<String, String>,
+        description: Option<String>,
+    ) -> PaymentIntent {
+        PaymentIntent {
+            id,
+            livemode,
+            created,
+            amount,
+            currency,
+            status: Status::RequiresPaymentMethod,
+            capture_method,
+            confirmation_method: "automatic".to_owned(),
+            metadata,
+            description,
+            payment_method: None,
+            card: None,
+            amount_capturable: 0,
+            amount_received: 0,
+            amount_refunded: 0,
+            refund_reserved: 0,
+            processor: None,
+            routing: Routing {
+                ruleset: None,
+                rule: None,
+                rule_index: None,
+                attempts: Vec::new(),
+            },
+            last_payment_error: None,
+            canceled_at: None,
+            cancellation_reason: None,
+            confirmations: 0,
+            captures: 0,
+            voids: 0,
+            refunds: 0,
+            pending: None,
+        }
+    }
+
+    fn unexpected(&self, action: &str) -> Refusal {
+        refuse(
+            "payment_intent_unexpected_state",
+            format!(
+                "You cannot {action} this PaymentIntent because it has a status of {}.",
+                self.status.as_str()
+            ),
+        )
+    }
+
+    /// Refuses while another processor operation is under way (unless stale,
+    /// or the same operation being retried).
+    fn check_pending(&self, op: &str, now_ms: u64) -> Result<Option<u32>, Refusal> {
+        match &self.pending {
+            None => Ok(None),
+            Some(p) if p.op == op && now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS => {
+                Ok(Some(p.seq))
+            }
+            Some(_) => Err(Refusal {
+                status: 429,
+                code: "lock_timeout",
+                message: "This object cannot be accessed right now because another API request is currently accessing it. Please retry in a moment.".to_owned(),
+                param: None,
+            }),
+        }
+    }
+
+    /// Sets the payment method (card facts) given with create or confirm.
+    pub fn attach(&mut self, payment_method: String, card: CardFacts) -> Result<(), Refusal> {
+        match self.status {
+            Status::RequiresPaymentMethod | Status::RequiresConfirmation => {
+                self.payment_method = Some(payment_method);
+                self.card = Some(card);
+                self.status = Status::RequiresConfirmation;
+                Ok(())
+            }
+            _ => Err(self.unexpected("update the payment method of")),
+        }
+    }
+
+    /// The plan of the confirmation under way, if any.
+    pub fn pending_plan(&self) -> Option<&[String]> {
+        self.pending
+            .as_ref()
+            .filter(|p| p.op == "confirm" && !p.plan.is_empty())
+            .map(|p| p.plan.as_slice())
+    }
+
+    /// Records the attempt plan of the confirmation under way.
+    pub fn set_pending_plan(&mut self, plan: Vec<String>) {
+        if let Some(p) = self.pending.as_mut() {
+            p.plan = plan;
+        }
+    }
+
+    /// Starts a confirmation: returns its sequence number (for the
+    /// processor idempotency keys). A stale confirmation is taken over with
+    /// its own number, so that the processors deduplicate the retry.
+    pub fn begin_confirm(&mut self, now_ms: u64) -> Result<u32, Refusal> {
+        if let Some(seq) = self.check_pending("confirm", now_ms)? {
+            let plan = self.pending.take().map(|p| p.plan).unwrap_or_default();
+            self.pending = Some(Pending {
+                op: "confirm".into(),
+                seq,
+                started_ms: now_ms,
+                plan,
+            });
+            return Ok(seq);
+        }
+        match self.status {
+            Status::RequiresConfirmation => {}
+            Status::RequiresPaymentMethod => {
+                return Err(Refusal {
+                    status: 400,
+                    code: "payment_intent_unexpected_state",
+                    message: "You cannot confirm this PaymentIntent because it's missing a payment method. Provide payment_method or payment_method_data.".into(),
+                    param: Some("payment_method"),
+                })
+            }
+            _ => return Err(self.unexpected("confirm")),
+        }
+        self.confirmations += 1;
+        self.status = Status::Processing;
+        self.last_payment_error = None;
+        self.pending = Some(Pending {
+            op: "confirm".into(),
+            seq: self.confirmations,
+            started_ms: now_ms,
+            plan: Vec::new(),
+        });
+        Ok(self.confirmations)
+    }
+
+    pub fn finish_confirm(&mut self, attempts: Vec<Attempt>, result: ConfirmResult) {
+        self.routing.attempts.extend(attempts);
+        match result {
+            ConfirmResult::Authorized(details) => {
+                self.processor = Some(details);
+                self.pending = None;
+                if self.capture_method == "manual" {
+                    self.status = Status::RequiresCapture;
+                    self.amount_capturable = self.amount;
+                } else {
+                    self.status = Status::Succeeded;
+                    self.amount_received = self.amount;
+                }
+            }
+            ConfirmResult::Declined(d) => {
+                self.pending = None;
+                self.status = Status::RequiresPaymentMethod;
+                self.last_payment_error = Some(LastError {
+                    kind: "card_error".into(),
+                    code: d.code,
+                    decline_code: Some(d.decline_code),
+                    message: d.message,
+                });
+            }
+            ConfirmResult::NoneAvailable => {
+                self.pending = None;
+                self.status = Status::RequiresPaymentMethod;
+                self.last_payment_error = Some(LastError {
+                    kind: "api_error".into(),
+                    code: "processor_unavailable".into(),
+                    decline_code: None,
+                    message:
+                        "No processor could take the payment; it was not charged. Try again later."
+                            .into(),
+                });
+            }
+            ConfirmResult::Unknown => {
+                // Stays `processing`, pending kept: a retry (after the stale
+                // delay) asks the same processor with the same key.
+            }
+        }
+    }
+
+    /// Starts a capture; returns (sequence, amount to capture).
+    pub fn begin_capture(
+        &mut self,
+        amount_to_capture: Option<u64>,
+        now_ms: u64,
+    ) -> Result<(u32, u64), Refusal> {
+        let resumed = self.check_pending("capture", now_ms)?;
+        if self.status != Status::RequiresCapture {
+            return Err(self.unexpected("capture"));
+        }
+        let amount = amount_to_capture.unwrap_or(self.amount_capturable);
+        if amount == 0 || amount > self.amount_capturable {
+            return Err(Refusal {
+                status: 400,
+                code: "amount_too_large",
+                message: format!(
+                    "The amount to capture ({amount}) must be positive and at most the amount capturable ({}).",
+                    self.amount_capturable
+                ),
+                param: Some("amount_to_capture"),
+            });
+        }
+        let seq = match resumed {
+            Some(seq) => seq,
+            None => {
+                self.captures += 1;
+                self.captures
+            }
+        };
+        self.pending = Some(Pending {
+            op: "capture".into(),
+            seq,
+            started_ms: now_ms,
+            plan: Vec::new(),
+        });
+        Ok((seq, amount))
+    }
+
+    /// `ok`: the processor captured `amount`.
+    pub fn finish_capture(&mut self, amount: u64, ok: bool) {
+        self.pending = None;
+        if ok {
+            self.status = Status::Succeeded;
+            self.amount_received = amount;
+            self.amount_capturable = 0;
+        }
+    }
+
+    /// Starts a cancellation: `Ok(None)` when it is done at once (nothing
+    /// authorized), `Ok(Some(seq))` when the authorization must be voided.
+    pub fn begin_cancel(
+        &mut self,
+        reason: Option<String>,
+        now_secs: u64,
+        now_ms: u64,
+    ) -> Result<Option<u32>, Refusal> {
+        let resumed = self.check_pending("void", now_ms)?;
+        match self.status {
+            Status::RequiresPaymentMethod | Status::RequiresConfirmation => {
+                self.status = Status::Canceled;
+                self.canceled_at = Some(now_secs);
+                self.cancellation_reason = reason;
+                Ok(None)
+            }
+            Status::RequiresCapture => {
+                let seq = match resumed {
+                    Some(seq) => seq,
+                    None => {
+                        self.voids += 1;
+                        self.voids
+                    }
+                };
+                self.cancellation_reason = reason;
+                self.pending = Some(Pending {
+                    op: "void".into(),
+                    seq,
+                    started_ms: now_ms,
+                    plan: Vec::new(),
+                });
+                Ok(Some(seq))
+            }
+            _ => Err(self.unexpected("cancel")),
+        }
+    }
+
+    pub fn finish_cancel(&mut self, ok: bool, now_secs: u64) {
+        self.pending = None;
+        if ok {
+            self.status = Status::Canceled;
+            self.canceled_at = Some(now_secs);
+            self.amount_capturable = 0;
+        }
+    }
+
+    /// Reserves a refund of `amount` (default: what is left); returns the
+    /// amount and the refund's sequence number. Refunds never exceed the
+    /// captured amount, counting those still under way.
+    pub fn begin_refund(&mut self, amount: Option<u64>) -> Result<(u64, u32), Refusal> {
+        if self.status != Status::Succeeded {
+            return Err(refuse(
+                "charge_not_refundable",
+                format!(
+                    "This PaymentIntent cannot be refunded because it has a status of {}.",
+                    self.status.as_str()
+                ),
+            ));
+        }
+        let left = self.amount_received.saturating_sub(self.refund_reserved);
+        let amount = amount.unwrap_or(left);
+        if left == 0 {
+            return Err(refuse(
+                "charge_already_refunded",
+                format!("PaymentIntent {} has already been refunded.", self.id),
+            ));
+        }
+        if amount == 0 || amount > left {
+            return Err(Refusal {
+                status: 400,
+                code: "amount_too_large",
+                message: format!(
+                    "Refund amount ({amount}) is greater than unrefunded amount on charge ({left})."
+                ),
+                param: Some("amount"),
+            });
+        }
+        self.refund_reserved += amount;
+        self.refunds += 1;
+        Ok((amount, self.refunds))
+    }
+
+    pub fn finish_refund(&mut self, amount: u64, ok: bool) {
+        if ok {
+            self.amount_refunded += amount;
+        } else {
+            self.refund_reserved = self.refund_reserved.saturating_sub(amount);
+        }
+    }
+
+    /// The Stripe-shaped object, with `processor_details` and `routing`.
+    pub fn to_json(&self) -> Value {
+        let card = self.card.as_ref().map(|c| {
+            json!({
+                "type": "card",
+                "card": {
+                    "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
+                    "exp_year": c.exp_year, "funding": c.funding, "country": c.country,
+                }
+            })
+        });
+        json!({
+            "id": self.id,
+            "object": "payment_intent",
+            "amount": self.amount,
+            "amount_capturable": self.amount_capturable,
+            "amount_received": self.amount_received,
+            "amount_refunded": self.amount_refunded,
+            "capture_method": self.capture_method,
+            "confirmation_method": self.confirmation_method,
+            "canceled_at": self.canceled_at,
+            "cancellation_reason": self.cancellation_reason,
+            "created": self.created,
+            "currency": self.currency,
+            "description": self.description,
+            "last_payment_error": self.last_payment_error,
+            "livemode": self.livemode,
+            "metadata": self.metadata,
+            "payment_method": self.payment_method,
+            "payment_method_details": card,
+            "payment_method_types": ["card"],
+            "status": self.status.as_str(),
+            "processor_details": self.processor,
+            "routing": self.routing,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub payment_intent: String,
+    pub status: RefundStatus,
+    pub reason: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub created: u64,
+    pub livemode: bool,
+    pub processor: Option<ProcessorDetails>,
+    pub failure_reason: Option<String>,
+    pub seq: u32,
+}
+
+impl Refund {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "refund",
+            "amount": self.amount,
+            "currency": self.currency,
+            "payment_intent": self.payment_intent,
+            "status": match self.status {
+                RefundStatus::Pending => "pending",
+                RefundStatus::Succeeded => "succeeded",
+                RefundStatus::Failed => "failed",
+            },
+            "reason": self.reason,
+            "metadata": self.metadata,
+            "created": self.created,
+            "livemode": self.livemode,
+            "failure_reason": self.failure_reason,
+            "processor_details": self.processor,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pi(capture: &str) -> PaymentIntent {
+        let mut p = PaymentIntent::new(
+            "pi_1".into(),
+            false,
+            1,
+            1000,
+            "usd".into(),
+            capture.into(),
+            BTreeMap::new(),
+            None,
+        );
+        let facts = CardFacts {
+            brand: "visa".into(),
+            bin: "42424242".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2030,
+            funding: "credit".into(),
+            country: Some("US".into()),
+        };
+        let r = p.attach("pm_card_visa".into(), facts);
+        assert!(r.is_ok());
+        p
+    }
+
+    fn details() -> ProcessorDetails {
+        ProcessorDetails {
+            processor: "sandbox_a".into(),
+            kind: "sandbox".into(),
+            reference: "sbx_1".into(),
+        }
+    }
+
+    #[test]
+    fn manual_capture_then_partial_refunds() {
+        let mut p = pi("manual");
+        assert_eq!(p.begin_confirm(0), Ok(1));
+        // A second confirmation while the first runs waits.
+        assert_eq!(p.begin_confirm(10).map_err(|r| r.status), Err(429));
+        p.finish_confirm(vec![], ConfirmResult::Authorized(details()));
+        assert_eq!(p.status, Status::RequiresCapture);
+        assert_eq!(p.amount_capturable, 1000);
+        assert!(p.begin_refund(None).is_err());
+        let (seq, amount) = p.begin_capture(Some(700), 0).unwrap_or_default();
+        assert_eq!((seq, amount), (1, 700));
+        p.finish_capture(amount, true);
+        assert_eq!(p.status, Status::Succeeded);
+        assert_eq!(p.amount_received, 700);
+        assert_eq!(p.begin_refund(Some(500)).map(|r| r.0), Ok(500));
+        assert_eq!(
+            p.begin_refund(Some(300)).map_err(|r| r.code),
+            Err("amount_too_large")
+        );
+        assert_eq!(p.begin_refund(None).map(|r| r.0), Ok(200));
+        assert_eq!(
+            p.begin_refund(None).map_err(|r| r.code),
+            Err("charge_already_refunded")
+        );
+        p.finish_refund(200, false);
+        assert_eq!(p.begin_refund(Some(150)).map(|r| r.0), Ok(150));
+        p.finish_refund(500, true);
+        p.finish_refund(150, true);
+        assert_eq!(p.amount_refunded, 650);
+        assert!(p.amount_refunded <= p.refund_reserved && p.refund_reserved <= p.amount_received);
+    }
+
+    #[test]
+    fn decline_and_cancel() {
+        let mut p = pi("automatic");
+        assert!(p.begin_confirm(0).is_ok());
+        p.finish_confirm(
+            vec![],
+            ConfirmResult::Declined(Decline::from_stripe_code("insufficient_funds", None)),
+        );
+        assert_eq!(p.status, Status::RequiresPaymentMethod);
+        let e = p.last_payment_error.clone().map(|e| e.decline_code);
+        assert_eq!(e, Some(Some("insufficient_funds".into())));
+        assert!(p.begin_confirm(0).is_err(), "needs a new payment method");
+        assert_eq!(p.begin_cancel(None, 5, 5), Ok(None));
+        assert_eq!(p.status, Status::Canceled);
+        assert!(p.begin_cancel(None, 5, 5).is_err());
+    }
+
+    #[test]
+    fn unknown_outcome_stays_processing_and_is_resumed_with_the_same_seq() {
+        let mut p = pi("automatic");
+        assert_eq!(p.begin_confirm(0), Ok(1));
+        p.set_pending_plan(vec!["a".into(), "b".into()]);
+        p.finish_confirm(vec![], ConfirmResult::Unknown);
+        assert_eq!(
+            p.pending_plan(),
+            Some(&["a".to_owned(), "b".to_owned()][..])
+        );
+        assert_eq!(p.status, Status::Processing);
+        assert_eq!(
+            p.begin_confirm(1000).map_err(|r| r.code),
+            Err("lock_timeout")
+        );
+        assert_eq!(p.begin_confirm(STALE_AFTER_MS + 1), Ok(1));
+        assert_eq!(
+            p.pending_plan().map(<[String]>::len),
+            Some(2),
+            "the takeover keeps the plan"
+        );
+        p.finish_confirm(vec![], ConfirmResult::Authorized(details()));
+        assert_eq!(p.status, Status::Succeeded);
+        assert_eq!(p.to_json()["status"], "succeeded");
+        assert_eq!(p.to_json()["processor_details"]["type"], "sandbox");
+    }
+
+    #[test]
+    fn cancel_of_an_authorization_voids() {
+        let mut p = pi("manual");
+        assert!(p.begin_confirm(0).is_ok());
+        p.finish_confirm(vec![], ConfirmResult::Authorized(details()));
+        assert_eq!(
+            p.begin_cancel(Some("requested_by_customer".into()), 1, 1),
+            Ok(Some(1))
+        );
+        p.finish_cancel(true, 2);
+        assert_eq!(p.status, Status::Canceled);
+        assert_eq!(p.amount_capturable, 0);
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End-to-end tests of the edge worker against `wrangler dev` (workerd, local).
+#
+# Builds the worker once (worker-build --release, local wasm-bindgen, wasm-opt
+# and esbuild: nothing is downloaded), starts `wrangler dev` on 127.0.0.1 on a
+# free port with a fresh state directory, runs tests/e2e/*.test.mjs with
+# Node's test runner (the official `stripe` SDK drives the worker), stops
+# wrangler, then scans the state directory and the logs for card data.
+#
+# Needs: cargo + wasm32-unknown-unknown, worker-build 0.8.7 and wasm-bindgen
+# 0.2.130 in PATH or ~/.cargo/bin, node >= 20, `npm ci` done.
+# Env: E2E_SKIP_BUILD=1 reuses build/; E2E_KEEP=1 keeps the state directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$ROOT/node_modules/.bin/esbuild}"
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+
+if [ "${E2E_SKIP_BUILD:-}" != 1 ]; then
+  echo "e2e: building the worker" >&2
+  worker-build --release
+fi
+[ -f build/worker/shim.mjs ] || { echo "e2e: build/worker/shim.mjs missing" >&2; exit 1; }
+
+ART="$ROOT/tests/artifacts/e2e"
+mkdir -p "$ART"
+STATE="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-e2e-state.XXXXXX")"
+LOG="$ART/wrangler.log"
+: > "$LOG"
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+PORT="${E2E_PORT:-$(free_port)}"
+
+# The processors of the test run: the three default sandboxes plus one down
+# one that times out after accepting and a slow one, to exercise routing.
+E2E_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5},{"id":"sandbox_c","type":"sandbox","latency_ms":5},{"id":"sandbox_down","type":"sandbox","failure":"outage"},{"id":"sandbox_timeout","type":"sandbox","failure":"timeout_after_accept","timeout_ms":1000},{"id":"sandbox_slow","type":"sandbox","failure":"slow","slow_ms":400}]'
+
+# Live mode, to check that test and live stay apart (sandbox processors
+# under their own ids; a real deployment configures real ones).
+E2E_LIVE_KEY="sk_live_switchyard_e2e_$(date +%s)"
+E2E_LIVE_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5}]'
+
+WPID=""
+stop_wrangler() {
+  if [ -n "$WPID" ] && kill -0 "$WPID" 2>/dev/null; then
+    # wrangler was started with setsid: stop its whole process group.
+    kill -TERM -- "-$WPID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$WPID" 2>/dev/null || true
+  fi
+  WPID=""
+}
+cleanup() {
+  stop_wrangler
+  if [ "${E2E_KEEP:-}" = 1 ]; then echo "e2e: state kept in $STATE" >&2; else rm -rf "$STATE"; fi
+}
+trap cleanup EXIT INT TERM
+
+# WORKER_BUILD=true: wrangler's [build] command becomes a no-op (built above).
+WORKER_BUILD=true setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
+  --persist-to "$STATE" --show-interactive-dev-session=false \
+  --var "SWITCHYARD_TEST_PROCESSORS:$E2E_PROCESSORS" \
+  --var "SWITCHYARD_LIVE_SECRET_KEY:$E2E_LIVE_KEY" \
+  --var "SWITCHYARD_LIVE_PROCESSORS:$E2E_LIVE_PROCESSORS" \
+  >>"$LOG" 2>&1 &
+WPID=$!
+
+BASE="http://127.0.0.1:$PORT"
+for i in $(seq 1 120); do
+  if curl -s -o /dev/null "$BASE/v1/" 2>/dev/null; then break; fi
+  if ! kill -0 "$WPID" 2>/dev/null; then echo "e2e: wrangler exited" >&2; tail -40 "$LOG" >&2; exit 1; fi
+  sleep 0.5
+  [ "$i" = 120 ] && { echo "e2e: wrangler did not start" >&2; tail -40 "$LOG" >&2; exit 1; }
+done
+echo "e2e: wrangler dev on $BASE (state $STATE)" >&2
+
+export E2E_BASE_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
+export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS
+status=0
+node --test --test-concurrency=1 tests/e2e/[0-8]*.test.mjs || status=$?
+stop_wrangler
+# Last: scan everything the run left on disk (state, logs) for card data.
+node --test tests/e2e/99-card-data-scan.test.mjs || status=$?
+exit $status

@@ -1,0 +1,227 @@
+//! `GET /v1/routing/metrics`: per processor over a time window. Attempts are
+//! recorded in one Durable Object per mode after each processor call.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use switchyard_processors::payment::{Attempt, AttemptOutcome};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Stub,
+};
+
+use super::payments::do_call;
+use super::{json_response, now_ms, Call};
+use crate::auth::Mode;
+use crate::error::ApiError;
+
+fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
+    Ok(env
+        .durable_object("METRICS")?
+        .id_from_name(mode.as_str())?
+        .get_stub()?)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Row {
+    processor: String,
+    outcome: String,
+    latency_ms: f64,
+    recovered: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RecordMsg {
+    now_ms: u64,
+    rows: Vec<Row>,
+}
+
+fn outcome_name(o: AttemptOutcome) -> &'static str {
+    match o {
+        AttemptOutcome::Authorized => "authorized",
+        AttemptOutcome::SoftDecline => "soft_decline",
+        AttemptOutcome::HardDecline => "hard_decline",
+        AttemptOutcome::NotProcessed => "not_processed",
+        AttemptOutcome::Unknown => "unknown",
+    }
+}
+
+/// Records the attempts of one confirmation. Best effort: a failure here
+/// never fails the payment.
+pub(crate) async fn record(env: &Env, mode: Mode, attempts: &[Attempt]) {
+    if attempts.is_empty() {
+        return;
+    }
+    let last = attempts.len() - 1;
+    let rows = attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Row {
+            processor: a.processor.clone(),
+            outcome: outcome_name(a.outcome).to_owned(),
+            latency_ms: a.latency_ms as f64,
+            // Authorized after an earlier processor in the plan failed.
+            recovered: if i == last
+                && i > 0
+                && a.outcome == AttemptOutcome::Authorized
+                && attempts[..i].iter().any(|p| p.processor != a.processor)
+            {
+                1.0
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    let msg = RecordMsg {
+        now_ms: now_ms(),
+        rows,
+    };
+    if let Ok(s) = stub(env, mode) {
+        let _ = do_call(&s, "/record", Some(&msg)).await;
+    }
+}
+
+pub(crate) async fn get(
+    call: &Call,
+    env: &Env,
+    query: Option<String>,
+) -> Result<Response, ApiError> {
+    let mut window_s: u64 = 3600;
+    for (k, v) in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+    {
+        if k == "window" {
+            window_s = v
+                .parse::<u64>()
+                .ok()
+                .filter(|w| (1..=30 * 86400).contains(w))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "window",
+                        "parameter_invalid_integer",
+                        "window is a number of seconds, 1 to 2592000.",
+                    )
+                })?;
+        }
+    }
+    let a = do_call::<()>(
+        &stub(env, call.principal.mode)?,
+        &format!(
+            "/query?since={}&window={window_s}",
+            now_ms().saturating_sub(window_s * 1000)
+        ),
+        None,
+    )
+    .await?;
+    Ok(json_response(a.status, &a.body))
+}
+
+#[durable_object]
+pub struct MetricsObject {
+    sql: SqlStorage,
+    ready: bool,
+}
+
+impl DurableObject for MetricsObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let ready = sql
+            .exec(
+                "CREATE TABLE IF NOT EXISTS attempts (ts REAL NOT NULL, processor TEXT NOT NULL, \
+                 outcome TEXT NOT NULL, latency_ms REAL NOT NULL, recovered INTEGER NOT NULL)",
+                None,
+            )
+            .is_ok();
+        Self { sql, ready }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if !self.ready {
+            return Ok(super::error_response(&ApiError::internal(
+                "metrics storage is unavailable",
+            )));
+        }
+        let url = req.url()?;
+        if url.path() == "/record" {
+            let text = req.text().await.unwrap_or_default();
+            if let Ok(m) = serde_json::from_str::<RecordMsg>(&text) {
+                for r in m.rows {
+                    self.sql.exec(
+                        "INSERT INTO attempts (ts, processor, outcome, latency_ms, recovered) VALUES (?, ?, ?, ?, ?)",
+                        vec![
+                            SqlStorageValue::from(m.now_ms as f64),
+                            SqlStorageValue::from(r.processor),
+                            SqlStorageValue::from(r.outcome),
+                            SqlStorageValue::from(r.latency_ms),
+                            SqlStorageValue::from(r.recovered as i64),
+                        ],
+                    )?;
+                }
+                // Keep 30 days.
+                let horizon = m.now_ms.saturating_sub(30 * 86_400_000) as f64;
+                self.sql.exec(
+                    "DELETE FROM attempts WHERE ts < ?",
+                    vec![SqlStorageValue::from(horizon)],
+                )?;
+            }
+            return Ok(json_response(200, &json!({"ok": true})));
+        }
+        let mut since = 0.0;
+        let mut window = 0u64;
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "since" => since = v.parse().unwrap_or(0.0),
+                "window" => window = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT processor, outcome, latency_ms, recovered FROM attempts WHERE ts >= ? ORDER BY processor",
+                vec![SqlStorageValue::from(since)],
+            )?
+            .to_array()?;
+        Ok(json_response(200, &summarise(&rows, window)))
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len() - 1))
+        .copied()
+}
+
+fn summarise(rows: &[Row], window: u64) -> Value {
+    let mut by: std::collections::BTreeMap<&str, Vec<&Row>> = Default::default();
+    for r in rows {
+        by.entry(r.processor.as_str()).or_default().push(r);
+    }
+    let mut out = Map::new();
+    for (p, rs) in by {
+        let count = |o: &str| rs.iter().filter(|r| r.outcome == o).count();
+        let attempts = rs.len();
+        let authorized = count("authorized");
+        let mut lat: Vec<f64> = rs.iter().map(|r| r.latency_ms).collect();
+        lat.sort_by(|a, b| a.total_cmp(b));
+        out.insert(
+            p.to_owned(),
+            json!({
+                "attempts": attempts,
+                "authorized": authorized,
+                "soft_declines": count("soft_decline"),
+                "hard_declines": count("hard_decline"),
+                "errors": count("not_processed") + count("unknown"),
+                "authorization_rate": if attempts > 0 { authorized as f64 / attempts as f64 } else { 0.0 },
+                "latency_ms": { "p50": percentile(&lat, 50.0), "p95": percentile(&lat, 95.0) },
+                "recovered_by_retry": rs.iter().filter(|r| r.recovered > 0.0).count(),
+            }),
+        );
+    }
+    json!({ "object": "routing_metrics", "window_seconds": window, "processors": out })
+}

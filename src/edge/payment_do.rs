@@ -1,0 +1,630 @@
+//! One Durable Object per payment (named `<mode>:<payment id>`, SQLite
+//! storage): its state machine, attempts, refunds and idempotency records.
+//!
+//! Architecture Invariant: no handler of this object awaits anything. Each
+//! request is a synchronous run of SQL reads, a state transition and SQL
+//! writes, so requests on one payment are serialised and a transition is
+//! never interleaved with another. The processor calls happen in the front
+//! worker between `begin` and `finish` (protocol.rs); card numbers and CVCs
+//! never reach this object.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::Value;
+use switchyard_processors::decline::Decline;
+use switchyard_processors::payment::{
+    ConfirmResult, PaymentIntent, ProcessorDetails, Refund, RefundStatus, Refusal,
+};
+use switchyard_rules::{CardInput, DecisionAction, Payment, PaymentInput, Router, ValidateOptions};
+use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
+
+use super::{json_response, store};
+use crate::error::ApiError;
+use crate::protocol::{Answer, BeginRequest, BeginResponse, FinishRequest, Op, Work, WorkResult};
+
+thread_local! {
+    /// Compiled rule sets by id (rule sets are immutable once stored).
+    static ROUTERS: RefCell<HashMap<String, Rc<Router>>> = RefCell::new(HashMap::new());
+}
+
+/// The compiled router of a rule set, from the cache when possible.
+pub(crate) fn router_for(id: &str, ruleset: &Value) -> Result<Rc<Router>, ApiError> {
+    if let Some(r) = ROUTERS.with(|m| m.borrow().get(id).cloned()) {
+        return Ok(r);
+    }
+    let router = Router::from_value(ruleset, &ValidateOptions::default()).map_err(|issues| {
+        ApiError::issues(
+            "ruleset",
+            "ruleset_invalid",
+            "the active rule set is invalid",
+            issues,
+        )
+    })?;
+    let router = Rc::new(router);
+    ROUTERS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 64 {
+            m.clear();
+        }
+        m.insert(id.to_owned(), router.clone());
+    });
+    Ok(router)
+}
+
+#[durable_object]
+pub struct PaymentObject {
+    sql: SqlStorage,
+    ready: bool,
+}
+
+impl DurableObject for PaymentObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let ready = store::init(&sql).is_ok();
+        Self { sql, ready }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if !self.ready {
+            return Ok(super::error_response(&ApiError::internal(
+                "payment storage is unavailable",
+            )));
+        }
+        let path = req.path();
+        let text = req.text().await.unwrap_or_default();
+        // From here on: no awaits.
+        let answer = match path.as_str() {
+            "/begin" => match serde_json::from_str::<BeginRequest>(&text) {
+                Ok(b) => self.begin(b).and_then(|r| {
+                    serde_json::to_value(&r)
+                        .map(|v| Answer {
+                            status: 200,
+                            body: v,
+                        })
+                        .map_err(|e| ApiError::internal(e.to_string()))
+                }),
+                Err(e) => Err(ApiError::internal(format!("bad begin message: {e}"))),
+            },
+            "/finish" => match serde_json::from_str::<FinishRequest>(&text) {
+                Ok(f) => self.finish(f),
+                Err(e) => Err(ApiError::internal(format!("bad finish message: {e}"))),
+            },
+            "/get" => self.get(),
+            p if p.starts_with("/refund/") => self.get_refund(&p["/refund/".len()..]),
+            _ => Err(ApiError::internal("unknown payment object call")),
+        };
+        Ok(match answer {
+            Ok(a) => json_response(a.status, &a.body),
+            Err(e) => json_response(e.status, &e.body()),
+        })
+    }
+}
+
+fn refusal(r: Refusal) -> ApiError {
+    let mut e = if r.status == 429 {
+        let mut e = ApiError::invalid("", r.code, r.message);
+        e.status = 429;
+        e.kind = "invalid_request_error";
+        e
+    } else {
+        ApiError::invalid(r.param.unwrap_or(""), r.code, r.message)
+    };
+    if r.param.is_none() {
+        e.param = None;
+    }
+    e
+}
+
+fn card_error_answer(pi: &PaymentIntent, d: &Decline) -> Answer {
+    let mut e = ApiError::invalid("", &d.code, d.message.clone());
+    e.status = 402;
+    e.kind = "card_error";
+    e.param = None;
+    e.decline_code = Some(d.decline_code.clone());
+    e.payment_intent = Some(pi.to_json());
+    Answer {
+        status: 402,
+        body: e.body(),
+    }
+}
+
+fn error_answer(e: &ApiError) -> Answer {
+    Answer {
+        status: e.status,
+        body: e.body(),
+    }
+}
+
+impl PaymentObject {
+    fn load(&self) -> Result<Option<PaymentIntent>, ApiError> {
+        store::get(&self.sql, "payment")
+    }
+
+    fn save(&self, pi: &PaymentIntent) -> Result<(), ApiError> {
+        store::put(&self.sql, "payment", pi)
+    }
+
+    fn get(&self) -> Result<Answer, ApiError> {
+        match self.load()? {
+            Some(pi) => Ok(Answer {
+                status: 200,
+                body: pi.to_json(),
+            }),
+            None => Err(ApiError::not_found(
+                Some("intent"),
+                "No such payment_intent.",
+            )),
+        }
+    }
+
+    fn get_refund(&self, id: &str) -> Result<Answer, ApiError> {
+        match store::get::<Refund>(&self.sql, &format!("refund:{id}"))? {
+            Some(r) => Ok(Answer {
+                status: 200,
+                body: r.to_json(),
+            }),
+            None => Err(ApiError::not_found(
+                Some("id"),
+                format!("No such refund: '{id}'"),
+            )),
+        }
+    }
+
+    fn begin(&self, b: BeginRequest) -> Result<BeginResponse, ApiError> {
+        if let Some(idem) = &b.idem {
+            match store::claim(&self.sql, idem, b.now_ms) {
+                Ok(store::IdemCheck::Replay(a)) => {
+                    return Ok(BeginResponse::Replay {
+                        status: a.status,
+                        body: a.body,
+                    })
+                }
+                Ok(store::IdemCheck::Claimed) => {}
+                Err(e) => {
+                    return Ok(BeginResponse::Done {
+                        status: e.status,
+                        body: e.body(),
+                    })
+                }
+            }
+        }
+        let result = self.begin_claimed(&b);
+        let (answer, started) = match result {
+            Ok(BeginResponse::Work { work }) => return Ok(BeginResponse::Work { work }),
+            Ok(other) => (other, true),
+            Err((e, started)) => (
+                BeginResponse::Done {
+                    status: e.status,
+                    body: e.body(),
+                },
+                started,
+            ),
+        };
+        if let (Some(idem), BeginResponse::Done { status, body }) = (&b.idem, &answer) {
+            if started {
+                store::complete(
+                    &self.sql,
+                    &idem.key,
+                    &Answer {
+                        status: *status,
+                        body: body.clone(),
+                    },
+                )?;
+            } else {
+                store::release(&self.sql, &idem.key)?;
+            }
+        }
+        Ok(answer)
+    }
+
+    /// The operation proper. Errors carry whether the request had started
+    /// executing (then its answer is stored for the idempotency key).
+    fn begin_claimed(&self, b: &BeginRequest) -> Result<BeginResponse, (ApiError, bool)> {
+        let started = |e: ApiError| (e, true);
+        let not_started = |e: ApiError| (e, false);
+        let existing = self.load().map_err(not_started)?;
+        let now_secs = b.now_ms / 1000;
+        let mut pi = match (b.op, existing) {
+            (Op::Create, Some(pi)) => {
+                // Only reachable when an abandoned create (same idempotency
+                // key, hence same id) is retried: resume it.
+                if !(b.confirm
+                    && matches!(
+                        pi.status,
+                        switchyard_processors::payment::Status::RequiresConfirmation
+                            | switchyard_processors::payment::Status::Processing
+                    ))
+                {
+                    return Ok(BeginResponse::Done {
+                        status: 200,
+                        body: pi.to_json(),
+                    });
+                }
+                pi
+            }
+            (Op::Create, None) => {
+                let Some(c) = &b.create else {
+                    return Err(not_started(ApiError::internal("create without fields")));
+                };
+                let mut pi = PaymentIntent::new(
+                    b.payment_id.clone(),
+                    b.livemode,
+                    now_secs,
+                    c.amount,
+                    c.currency.clone(),
+                    c.capture_method.clone(),
+                    c.metadata.clone(),
+                    c.description.clone(),
+                );
+                if let Some(a) = &b.attach {
+                    pi.attach(a.payment_method.clone(), a.card.clone())
+                        .map_err(|r| not_started(refusal(r)))?;
+                }
+                if !b.confirm {
+                    self.save(&pi).map_err(started)?;
+                    return Ok(BeginResponse::Done {
+                        status: 200,
+                        body: pi.to_json(),
+                    });
+                }
+                pi
+            }
+            (op, None) => {
+                let message = format!("No such payment_intent: '{}'", b.payment_id);
+                return Err(not_started(if op == Op::Refund {
+                    // A parameter naming a missing object: 400, as Stripe.
+                    ApiError::invalid("payment_intent", "resource_missing", message)
+                } else {
+                    ApiError::not_found(Some("intent"), message)
+                }));
+            }
+            (_, Some(pi)) => pi,
+        };
+        match b.op {
+            Op::Create | Op::Confirm => {
+                let resuming = pi.status == switchyard_processors::payment::Status::Processing;
+                if let (Some(a), false) = (&b.attach, resuming) {
+                    if pi.payment_method.as_deref() != Some(a.payment_method.as_str()) {
+                        pi.attach(a.payment_method.clone(), a.card.clone())
+                            .map_err(|r| started(refusal(r)))?;
+                    }
+                } else if b.attach.is_none()
+                    && !pi
+                        .payment_method
+                        .as_deref()
+                        .is_some_and(|pm| pm.starts_with("pm_card_"))
+                {
+                    // (Also when resuming an abandoned confirmation: the
+                    // processors must be asked again with the same card.)
+                    // Raw card data is never kept: it must come with the
+                    // confirmation.
+                    return Err(started(ApiError::invalid(
+                        "payment_method_data",
+                        "payment_intent_unexpected_state",
+                        "You cannot confirm this PaymentIntent without card data: card numbers are not stored, pass payment_method_data (or a test payment method) with the confirmation.",
+                    )));
+                }
+                self.confirm(pi, b, now_secs).map_err(started)
+            }
+            Op::Capture => {
+                let (seq, amount) = pi
+                    .begin_capture(b.amount, b.now_ms)
+                    .map_err(|r| started(refusal(r)))?;
+                self.save(&pi).map_err(started)?;
+                self.work(&pi, Op::Capture, seq, amount, None)
+                    .map_err(started)
+            }
+            Op::Cancel => {
+                match pi
+                    .begin_cancel(b.reason.clone(), now_secs, b.now_ms)
+                    .map_err(|r| started(refusal(r)))?
+                {
+                    None => {
+                        self.save(&pi).map_err(started)?;
+                        Ok(BeginResponse::Done {
+                            status: 200,
+                            body: pi.to_json(),
+                        })
+                    }
+                    Some(seq) => {
+                        self.save(&pi).map_err(started)?;
+                        self.work(&pi, Op::Cancel, seq, pi.amount_capturable, None)
+                            .map_err(started)
+                    }
+                }
+            }
+            Op::Refund => {
+                let (amount, seq) = pi.begin_refund(b.amount).map_err(|r| started(refusal(r)))?;
+                let id = crate::protocol::refund_id(&pi.id, seq);
+                let refund = Refund {
+                    id: id.clone(),
+                    amount,
+                    currency: pi.currency.clone(),
+                    payment_intent: pi.id.clone(),
+                    status: RefundStatus::Pending,
+                    reason: b.reason.clone(),
+                    metadata: b.metadata.clone().unwrap_or_default(),
+                    created: now_secs,
+                    livemode: pi.livemode,
+                    processor: None,
+                    failure_reason: None,
+                    seq,
+                };
+                store::put(&self.sql, &format!("refund:{id}"), &refund).map_err(started)?;
+                self.save(&pi).map_err(started)?;
+                self.work(&pi, Op::Refund, seq, amount, Some(id))
+                    .map_err(started)
+            }
+        }
+    }
+
+    fn work(
+        &self,
+        pi: &PaymentIntent,
+        op: Op,
+        seq: u32,
+        amount: u64,
+        refund_id: Option<String>,
+    ) -> Result<BeginResponse, ApiError> {
+        let Some(p) = &pi.processor else {
+            return Err(ApiError::internal("payment has no processor"));
+        };
+        Ok(BeginResponse::Work {
+            work: Box::new(Work {
+                op,
+                payment_id: pi.id.clone(),
+                seq,
+                amount,
+                currency: pi.currency.clone(),
+                plan: vec![p.processor.clone()],
+                capture: false,
+                reference: Some(p.reference.clone()),
+                card: None,
+                payment_method: None,
+                refund_id,
+            }),
+        })
+    }
+
+    /// Routes with the active rule set and starts the confirmation.
+    fn confirm(
+        &self,
+        mut pi: PaymentIntent,
+        b: &BeginRequest,
+        _now_secs: u64,
+    ) -> Result<BeginResponse, ApiError> {
+        let Some(rs) = &b.ruleset else {
+            return Err(ApiError::internal("confirmation without a rule set"));
+        };
+        let router = router_for(&rs.id, &rs.ruleset)?;
+        let card = pi.card.clone();
+        let input = PaymentInput {
+            amount: Some(pi.amount as f64),
+            currency: Some(pi.currency.clone()),
+            card: card.as_ref().map(|c| CardInput {
+                number: None,
+                bin: Some(c.bin.clone()),
+                brand: Some(c.brand.clone()),
+                country: c.country.clone(),
+                funding: Some(c.funding.clone()),
+                issuer: None,
+            }),
+            billing: None,
+            capture_method: Some(pi.capture_method.clone()),
+            off_session: None,
+            three_d_secure: None,
+            metadata: if pi.metadata.is_empty() {
+                None
+            } else {
+                Some(pi.metadata.clone())
+            },
+            routing_key: None,
+        };
+        let payment = Payment::from_input(input).map_err(|issues| {
+            ApiError::issues(
+                "",
+                "payment_invalid",
+                "the payment cannot be routed",
+                issues,
+            )
+        })?;
+        let resumed_plan = pi.pending_plan().map(<[String]>::to_vec);
+        let seq = pi.begin_confirm(b.now_ms).map_err(refusal)?;
+        if let Some(plan) = resumed_plan {
+            // A takeover of an abandoned confirmation: the same plan, the
+            // same processor keys, whatever the active rule set is now.
+            self.save(&pi)?;
+            return Ok(self.confirm_work(&pi, seq, plan, card));
+        }
+        let decision = router.decide(&payment, &pi.id);
+        pi.routing.ruleset = Some(rs.id.clone());
+        pi.routing.rule = decision.rule.clone();
+        pi.routing.rule_index = decision.rule_index;
+        if decision.action == DecisionAction::Decline {
+            let (code, message) = decision
+                .decline
+                .as_ref()
+                .map(|d| (d.code.clone(), d.message.clone()))
+                .unwrap_or_else(|| ("generic_decline".to_owned(), None));
+            let d = Decline::by_rule(&code, message.as_deref());
+            pi.finish_confirm(Vec::new(), ConfirmResult::Declined(d.clone()));
+            self.save(&pi)?;
+            let a = card_error_answer(&pi, &d);
+            return Ok(BeginResponse::Done {
+                status: a.status,
+                body: a.body,
+            });
+        }
+        pi.set_pending_plan(decision.processors.clone());
+        self.save(&pi)?;
+        Ok(self.confirm_work(&pi, seq, decision.processors.clone(), card))
+    }
+
+    fn confirm_work(
+        &self,
+        pi: &PaymentIntent,
+        seq: u32,
+        plan: Vec<String>,
+        card: Option<switchyard_processors::card::CardFacts>,
+    ) -> BeginResponse {
+        BeginResponse::Work {
+            work: Box::new(Work {
+                op: Op::Confirm,
+                payment_id: pi.id.clone(),
+                seq,
+                amount: pi.amount,
+                currency: pi.currency.clone(),
+                plan,
+                capture: pi.capture_method != "manual",
+                reference: None,
+                card,
+                payment_method: pi.payment_method.clone(),
+                refund_id: None,
+            }),
+        }
+    }
+
+    fn finish(&self, f: FinishRequest) -> Result<Answer, ApiError> {
+        let Some(mut pi) = self.load()? else {
+            return Err(ApiError::not_found(
+                Some("intent"),
+                "No such payment_intent.",
+            ));
+        };
+        let w = &f.work;
+        let now_secs = f.now_ms / 1000;
+        // A finish for an operation that is no longer pending (a duplicate
+        // after a takeover) changes nothing.
+        let pending_matches = |op: &str| {
+            pi.pending
+                .as_ref()
+                .is_some_and(|p| p.op == op && p.seq == w.seq)
+        };
+        let answer = match w.op {
+            Op::Create | Op::Confirm => {
+                if pending_matches("confirm") {
+                    let result = match &f.result {
+                        WorkResult::Authorized { details } => {
+                            ConfirmResult::Authorized(details.clone())
+                        }
+                        WorkResult::Declined { decline } => {
+                            ConfirmResult::Declined(decline.clone())
+                        }
+                        WorkResult::Unknown => ConfirmResult::Unknown,
+                        _ => ConfirmResult::NoneAvailable,
+                    };
+                    pi.finish_confirm(f.attempts.clone(), result);
+                    self.save(&pi)?;
+                }
+                match (&f.result, &pi.last_payment_error) {
+                    (WorkResult::Declined { decline }, _) => card_error_answer(&pi, decline),
+                    (WorkResult::NoneAvailable, _) => {
+                        let mut e = ApiError::processors_unavailable(
+                            "No processor could take the payment; it was not charged.",
+                        );
+                        e.payment_intent = Some(pi.to_json());
+                        error_answer(&e)
+                    }
+                    _ => Answer {
+                        status: 200,
+                        body: pi.to_json(),
+                    },
+                }
+            }
+            Op::Capture => {
+                let ok = matches!(f.result, WorkResult::Done { .. });
+                if pending_matches("capture") {
+                    if ok || !matches!(f.result, WorkResult::Failed { unknown: true, .. }) {
+                        pi.finish_capture(w.amount, ok);
+                    }
+                    self.save(&pi)?;
+                }
+                match &f.result {
+                    WorkResult::Failed { message, .. } => error_answer(
+                        &ApiError::processors_unavailable(format!("The capture failed: {message}")),
+                    ),
+                    _ => Answer {
+                        status: 200,
+                        body: pi.to_json(),
+                    },
+                }
+            }
+            Op::Cancel => {
+                let ok = matches!(f.result, WorkResult::Done { .. });
+                if pending_matches("void") {
+                    if ok || !matches!(f.result, WorkResult::Failed { unknown: true, .. }) {
+                        pi.finish_cancel(ok, now_secs);
+                    }
+                    self.save(&pi)?;
+                }
+                match &f.result {
+                    WorkResult::Failed { message, .. } => {
+                        error_answer(&ApiError::processors_unavailable(format!(
+                            "The cancellation failed: {message}"
+                        )))
+                    }
+                    _ => Answer {
+                        status: 200,
+                        body: pi.to_json(),
+                    },
+                }
+            }
+            Op::Refund => {
+                let id = w.refund_id.clone().unwrap_or_default();
+                let key = format!("refund:{id}");
+                let Some(mut refund) = store::get::<Refund>(&self.sql, &key)? else {
+                    return Err(ApiError::not_found(Some("id"), "No such refund."));
+                };
+                if refund.status == RefundStatus::Pending {
+                    match &f.result {
+                        WorkResult::Done { reference } => {
+                            refund.status = RefundStatus::Succeeded;
+                            refund.processor = pi.processor.clone().map(|p| ProcessorDetails {
+                                reference: reference.clone(),
+                                ..p
+                            });
+                            pi.finish_refund(refund.amount, true);
+                        }
+                        WorkResult::Failed {
+                            unknown: false,
+                            message,
+                        } => {
+                            refund.status = RefundStatus::Failed;
+                            refund.failure_reason = Some(message.clone());
+                            pi.finish_refund(refund.amount, false);
+                        }
+                        // Unknown: stays pending, the amount stays reserved.
+                        _ => {}
+                    }
+                    store::put(&self.sql, &key, &refund)?;
+                    self.save(&pi)?;
+                }
+                match (&f.result, refund.status) {
+                    (
+                        WorkResult::Failed {
+                            message,
+                            unknown: false,
+                        },
+                        RefundStatus::Failed,
+                    ) => {
+                        let mut e = ApiError::processors_unavailable(format!(
+                            "The processor refused the refund: {message}"
+                        ));
+                        e.payment_intent = None;
+                        error_answer(&e)
+                    }
+                    _ => Answer {
+                        status: 200,
+                        body: refund.to_json(),
+                    },
+                }
+            }
+        };
+        if let Some(idem) = &f.idem {
+            store::complete(&self.sql, &idem.key, &answer)?;
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,199 @@
+//! The sandbox processor's own system: one Durable Object per simulated
+//! processor (`<mode>:<processor id>`), holding its ledger (payments,
+//! captures, refunds) and its idempotency records, answering like a
+//! processor's test environment. The decisions are
+//! `switchyard_processors::sandbox::simulate`; this file is the I/O.
+//!
+//! It reads card numbers from the request to decide, and stores none.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchyard_processors::sandbox::{
+    simulate, Behaviour, SandboxPayment, SandboxRequest, BEHAVIOUR_HEADER,
+};
+use worker::{
+    durable_object, Delay, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue,
+    State,
+};
+
+use super::{json_response, random_token, store};
+
+#[durable_object]
+pub struct SandboxObject {
+    sql: SqlStorage,
+    ready: bool,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    status: f64,
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    op: String,
+    n: f64,
+}
+
+impl DurableObject for SandboxObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let ready = store::init(&sql).is_ok()
+            && sql
+                .exec(
+                    "CREATE TABLE IF NOT EXISTS answers (k TEXT PRIMARY KEY, op TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL)",
+                    None,
+                )
+                .is_ok();
+        Self { sql, ready }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if !self.ready {
+            return Ok(json_response(
+                500,
+                &json!({"status": "error", "message": "sandbox storage unavailable"}),
+            ));
+        }
+        let path = req.path();
+        if path == "/stats" {
+            return Ok(json_response(200, &self.stats()));
+        }
+        let op = path.rsplit('/').next().unwrap_or("").to_owned();
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let behaviour: Option<Behaviour> = req
+            .headers()
+            .get(BEHAVIOUR_HEADER)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_str(&b).ok());
+        let text = req.text().await.unwrap_or_default();
+        // A retry with a known key gets the stored answer at once.
+        if !key.is_empty() {
+            if let Some((status, body)) = self.stored(&key) {
+                return Ok(answer(status, &body, false));
+            }
+        }
+        let parsed: Result<SandboxRequest, _> = serde_json::from_str(&text);
+        drop(text);
+        let Ok(sreq) = parsed else {
+            return Ok(answer(
+                400,
+                &json!({"status": "invalid", "message": "unreadable request"}),
+                false,
+            ));
+        };
+        let existing: Option<SandboxPayment> = sreq.payment.as_deref().and_then(|r| {
+            store::get(&self.sql, &format!("payment:{r}"))
+                .ok()
+                .flatten()
+        });
+        let prefix = if op == "refund" { "sbr_" } else { "sbx_" };
+        let reference = format!("{prefix}{}", random_token(20));
+        let reply = simulate(
+            &op,
+            &sreq,
+            existing.as_ref(),
+            &reference,
+            behaviour.as_ref(),
+        );
+        drop(sreq);
+        // Not-processed answers are not stored: a retry is processed anew.
+        let processed = !reply.not_processed && reply.status != 429;
+        if processed && !key.is_empty() {
+            if let Some(l) = &reply.ledger {
+                let _ = store::put(&self.sql, &format!("payment:{}", l.reference), l);
+            }
+            let _ = self.sql.exec(
+                "INSERT OR IGNORE INTO answers (k, op, status, body) VALUES (?, ?, ?, ?)",
+                vec![
+                    SqlStorageValue::from(key.clone()),
+                    SqlStorageValue::from(op.clone()),
+                    SqlStorageValue::from(i64::from(reply.status)),
+                    SqlStorageValue::from(reply.body.to_string()),
+                ],
+            );
+        }
+        // Simulated processing time, after the ledger is written (the
+        // processor has accepted the request by now).
+        let b = behaviour.unwrap_or(Behaviour {
+            latency_ms: 0,
+            failure: None,
+            slow_ms: 0,
+            hold_ms: 0,
+        });
+        let mut wait = u64::from(b.latency_ms);
+        match b.failure {
+            Some(switchyard_processors::FailureMode::Slow) => wait += u64::from(b.slow_ms),
+            Some(switchyard_processors::FailureMode::TimeoutAfterAccept) if op == "authorize" => {
+                wait += u64::from(b.hold_ms)
+            }
+            _ => {}
+        }
+        if wait > 0 {
+            Delay::from(Duration::from_millis(wait)).await;
+        }
+        Ok(answer(reply.status, &reply.body, reply.not_processed))
+    }
+}
+
+fn answer(status: u16, body: &Value, not_processed: bool) -> Response {
+    let r = json_response(status, body);
+    if not_processed {
+        let _ = r.headers().set("sandbox-not-processed", "true");
+    }
+    r
+}
+
+impl SandboxObject {
+    fn stored(&self, key: &str) -> Option<(u16, Value)> {
+        let rows: Vec<Stored> = self
+            .sql
+            .exec(
+                "SELECT status, body FROM answers WHERE k = ?",
+                vec![SqlStorageValue::from(key.to_owned())],
+            )
+            .ok()?
+            .to_array()
+            .ok()?;
+        let r = rows.into_iter().next()?;
+        Some((
+            r.status as u16,
+            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+        ))
+    }
+
+    /// Requests processed, by operation, and approved authorizations.
+    fn stats(&self) -> Value {
+        let counts: Vec<Count> = self
+            .sql
+            .exec("SELECT op, COUNT(*) AS n FROM answers GROUP BY op", None)
+            .and_then(|c| c.to_array())
+            .unwrap_or_default();
+        let approved: Vec<Count> = self
+            .sql
+            .exec(
+                "SELECT op, COUNT(*) AS n FROM answers WHERE status = 200 GROUP BY op",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .unwrap_or_default();
+        let mut processed = serde_json::Map::new();
+        for c in counts {
+            processed.insert(c.op, json!(c.n as u64));
+        }
+        let mut ok = serde_json::Map::new();
+        for c in approved {
+            ok.insert(c.op, json!(c.n as u64));
+        }
+        json!({ "processed": processed, "approved": ok })
+    }
+}

@@ -1,0 +1,295 @@
+//! The messages between the front worker and the payment Durable Object,
+//! ids, and request fingerprints. Pure.
+//!
+//! A payment operation is two calls to the payment's object: `begin`
+//! (idempotency check, state transition, routing decision: all synchronous
+//! inside the object, so calls on one payment are serialised) and, when a
+//! processor must be called, `finish` with what the processors answered.
+//! The processor calls are made by the front worker between the two, so the
+//! card number and CVC never enter the object, its storage or its messages.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use switchyard_processors::card::CardFacts;
+use switchyard_processors::decline::Decline;
+use switchyard_processors::payment::{Attempt, ProcessorDetails};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Create,
+    Confirm,
+    Capture,
+    Cancel,
+    Refund,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idem {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateFields {
+    pub amount: u64,
+    pub currency: String,
+    pub capture_method: String,
+    pub metadata: BTreeMap<String, String>,
+    pub description: Option<String>,
+}
+
+/// A payment method given with the call: its id and the card facts (the
+/// secret part stays in the front worker).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    pub payment_method: String,
+    pub card: CardFacts,
+}
+
+/// The active rule set of the mode, as the rule-set object gave it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActiveRuleset {
+    pub id: String,
+    pub ruleset: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BeginRequest {
+    pub op: Op,
+    pub payment_id: String,
+    pub livemode: bool,
+    pub now_ms: u64,
+    pub idem: Option<Idem>,
+    /// `create` only.
+    pub create: Option<CreateFields>,
+    pub attach: Option<Attach>,
+    /// `create`: confirm at once.
+    pub confirm: bool,
+    /// For a confirmation: the rule set to route with.
+    pub ruleset: Option<ActiveRuleset>,
+    /// Capture: `amount_to_capture`; refund: `amount`.
+    pub amount: Option<u64>,
+    /// Cancel: `cancellation_reason`; refund: `reason`.
+    pub reason: Option<String>,
+    /// Refund metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Metadata / description updates on confirm.
+    pub refund_id: Option<String>,
+}
+
+/// What the front worker must do at the processors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Work {
+    pub op: Op,
+    pub payment_id: String,
+    pub seq: u32,
+    pub amount: u64,
+    pub currency: String,
+    /// Confirm: the attempt plan. Others: the processor that took the payment.
+    pub plan: Vec<String>,
+    pub capture: bool,
+    /// Capture/void/refund: the processor's reference of the payment.
+    pub reference: Option<String>,
+    /// The card facts to send with an authorization.
+    pub card: Option<CardFacts>,
+    pub payment_method: Option<String>,
+    pub refund_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BeginResponse {
+    /// The answer is final (stored for the idempotency key, if any).
+    Done { status: u16, body: Value },
+    /// Replay of a stored answer.
+    Replay { status: u16, body: Value },
+    /// Call the processors, then `finish`.
+    Work { work: Box<Work> },
+}
+
+/// The result of the processor calls, reported to `finish`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkResult {
+    Authorized {
+        details: ProcessorDetails,
+    },
+    Declined {
+        decline: Decline,
+    },
+    NoneAvailable,
+    Unknown,
+    /// Capture/void/refund done; `reference` of the refund for refunds.
+    Done {
+        reference: String,
+    },
+    /// Capture/void/refund refused or failed; state unchanged.
+    Failed {
+        message: String,
+        unknown: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishRequest {
+    pub work: Work,
+    pub idem: Option<Idem>,
+    pub now_ms: u64,
+    pub attempts: Vec<Attempt>,
+    pub result: WorkResult,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+// ---- ids and fingerprints -----------------------------------------------------
+
+const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Length of the random part of payment ids (`pi_` + 24).
+pub const ID_LEN: usize = 24;
+
+fn base62(bytes: &[u8], n: usize) -> String {
+    bytes
+        .iter()
+        .cycle()
+        .take(n)
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The payment id of a create with an idempotency key: derived from the
+/// mode and the key, so that a retry after a crash reaches the same payment.
+pub fn payment_id_for_key(mode: &str, key: &str) -> String {
+    let h = Sha256::digest(format!("{mode}\u{0}{key}").as_bytes());
+    format!("pi_{}", base62(&h, ID_LEN))
+}
+
+/// A payment id from random bytes.
+pub fn payment_id_from_random(random: &[u8]) -> String {
+    format!("pi_{}", base62(random, ID_LEN))
+}
+
+/// Refund ids carry their payment's id: `re_<payment's 24>` + 8 more.
+pub fn refund_id(payment_id: &str, seq: u32) -> String {
+    let tail = payment_id.strip_prefix("pi_").unwrap_or(payment_id);
+    let h = Sha256::digest(format!("{payment_id}\u{0}refund\u{0}{seq}").as_bytes());
+    format!("re_{tail}{}", base62(&h, 8))
+}
+
+/// The payment id inside a refund id.
+pub fn payment_of_refund(refund_id: &str) -> Option<String> {
+    let rest = refund_id.strip_prefix("re_")?;
+    let head = rest.get(..ID_LEN)?;
+    if rest.len() != ID_LEN + 8 || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(format!("pi_{head}"))
+}
+
+/// Whether `id` looks like one of our payment ids.
+pub fn is_payment_id(id: &str) -> bool {
+    id.strip_prefix("pi_")
+        .is_some_and(|r| r.len() == ID_LEN && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*k).clone()).to_string());
+                out.push(':');
+                if let Some(x) = m.get(*k) {
+                    canonical(x, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A digest of a request (method, path, parameters), to tell a retry from a
+/// different request under the same idempotency key. It is a hash: the
+/// card data in the parameters is not recoverable from it.
+pub fn fingerprint(method: &str, path: &str, params: &Value) -> String {
+    let mut s = String::new();
+    canonical(params, &mut s);
+    let h = Sha256::digest(format!("{method} {path}\n{s}").as_bytes());
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        let a = payment_id_for_key("test", "k1");
+        assert!(is_payment_id(&a), "{a}");
+        assert_eq!(a, payment_id_for_key("test", "k1"));
+        assert_ne!(a, payment_id_for_key("live", "k1"));
+        let r = refund_id(&a, 1);
+        assert_eq!(payment_of_refund(&r), Some(a.clone()));
+        assert_ne!(r, refund_id(&a, 2));
+        assert_eq!(payment_of_refund("re_short"), None);
+        assert_eq!(
+            payment_of_refund("re_ééééééééééééééééééééééééééééééééééé"),
+            None
+        );
+        assert!(!is_payment_id("pi_../../x"));
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_only() {
+        let a = fingerprint(
+            "POST",
+            "/v1/x",
+            &json!({"a": "1", "b": {"c": "2", "d": "3"}}),
+        );
+        let b = fingerprint(
+            "POST",
+            "/v1/x",
+            &json!({"b": {"d": "3", "c": "2"}, "a": "1"}),
+        );
+        let c = fingerprint(
+            "POST",
+            "/v1/x",
+            &json!({"a": "2", "b": {"c": "2", "d": "3"}}),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(
+            a,
+            fingerprint(
+                "POST",
+                "/v1/y",
+                &json!({"a": "1", "b": {"c": "2", "d": "3"}})
+            )
+        );
+    }
+}

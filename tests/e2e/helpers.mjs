@@ -1,0 +1,113 @@
+// Shared helpers of the end-to-end tests (run by scripts/e2e.sh, which starts
+// `wrangler dev` and sets E2E_BASE_URL).
+import Stripe from 'stripe';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const BASE = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:8787';
+export const SK = process.env.E2E_SECRET_KEY ?? 'sk_test_switchyard_sandbox';
+export const PK = process.env.E2E_PUBLISHABLE_KEY ?? 'pk_test_switchyard_sandbox';
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The official Stripe SDK pointed at a worker. */
+export function stripeFor(base = BASE, key = SK) {
+  const u = new URL(base);
+  return new Stripe(key, {
+    host: u.hostname,
+    port: Number(u.port),
+    protocol: u.protocol.replace(':', ''),
+    maxNetworkRetries: 0,
+    telemetry: false,
+  });
+}
+
+/** A raw call: JSON body by default, `form: true` for Stripe's encoding. */
+export async function api(method, p, body, { key = SK, headers = {}, form = false, base = BASE } = {}) {
+  const h = { ...headers };
+  if (key !== null) h.authorization = `Bearer ${key}`;
+  let payload;
+  if (body !== undefined) {
+    if (form) {
+      h['content-type'] = 'application/x-www-form-urlencoded';
+      payload = typeof body === 'string' ? body : new URLSearchParams(body).toString();
+    } else {
+      h['content-type'] = 'application/json';
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+    }
+  }
+  const res = await fetch(base + p, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export function uniqueKey(prefix = 'k') {
+  return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2)}`;
+}
+
+export async function freePort() {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a second `wrangler dev` (already built: the [build] command is made a
+ * no-op) on a free port with the given state directory; returns {base, stop}.
+ */
+export async function startWrangler({ stateDir, logFile, vars = {} }) {
+  const port = await freePort();
+  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
+    '--persist-to', stateDir, '--show-interactive-dev-session=false'];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn('npx', args, {
+    cwd: ROOT,
+    detached: true, // own process group, so that stop() ends workerd too
+    stdio: ['ignore', out, out],
+    env: { ...process.env, WORKER_BUILD: 'true', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try { await fetch(base + '/v1/'); break; } catch { /* not yet */ }
+    if (child.exitCode !== null) throw new Error(`wrangler exited (${child.exitCode}); see ${logFile}`);
+    if (Date.now() > deadline) { stopGroup(child); throw new Error(`wrangler did not start; see ${logFile}`); }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return {
+    base,
+    async stop() {
+      stopGroup(child);
+      const t = Date.now() + 10_000;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < t) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      fs.closeSync(out);
+    },
+  };
+}
+
+function stopGroup(child) {
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+}
+
+/** A Stripe SDK error's useful fields, or the value itself. */
+export async function stripeError(promise) {
+  try {
+    const v = await promise;
+    return { ok: true, value: v };
+  } catch (e) {
+    return { ok: false, error: e };
+  }
+}

@@ -1,0 +1,1267 @@
+// Switchyard rule preview: write a rule set, check it, try payments on it,
+// simulate traffic and compare it with the current rule set. Everything runs
+// in this page on the wasm routing engine (www/pkg, ../shared/spec/js.md);
+// no rule or card data leaves the browser.
+//
+// Storage: only rule sets are stored (localStorage): the draft, the "current"
+// rule set for comparisons and the known-processor list. Payment form values,
+// and the card number above all, live in the DOM only.
+
+import { indexJson, placePointer, lineCol } from './lib/jsonloc.js';
+import { parseTraffic } from './lib/traffic.js';
+import { EXAMPLES, DEFAULT_EXAMPLE } from './lib/examples.js';
+import { describeTraceEntry, formatMoney, outcomeOf } from './lib/explain.js';
+
+const STORE = {
+  draft: 'switchyard.preview.draft.v1',
+  current: 'switchyard.preview.current.v1',
+  processors: 'switchyard.preview.processors.v1',
+};
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+};
+// replaceChildren that skips null/false (conditional parts).
+const setKids = (node, ...kids) => node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+const fmt = (n) => Number(n).toLocaleString('en-US');
+const pct = (n, total) => (total ? `${((100 * n) / total).toFixed(1)}%` : '0%');
+
+// Exposed for the browser tests and the measurement script: timings only,
+// never payment data.
+const metrics = (window.__switchyardMetrics = { validations: [] });
+
+let engine = null; // the wasm module's exports
+
+// ---------------------------------------------------------------------------
+// Storage (rule sets only)
+
+function load(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+function save(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    /* private mode or quota: the page still works, it just forgets */
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Toasts
+
+let toastTimer = 0;
+function toast(message, kind = 'info') {
+  const t = $('toast');
+  t.textContent = message;
+  t.dataset.kind = kind;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 2600);
+}
+
+// ---------------------------------------------------------------------------
+// Editor: a textarea over a layer of issue marks, with a line-number gutter.
+
+const source = $('source');
+const backdrop = $('backdrop');
+const gutter = $('gutter');
+
+const state = {
+  text: '',
+  index: null, // indexJson result for the draft
+  result: null, // validate() result
+  marks: [], // [{start, end, severity, issue}]
+  valid: false,
+  router: null, // Router for the draft, built lazily
+  routerText: null,
+  traffic: null, // { name, payments }
+  simShown: false,
+};
+
+function knownProcessors() {
+  return $('known-processors')
+    .value.split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+function engineOptions() {
+  const p = knownProcessors();
+  return p.length ? { processors: p } : undefined;
+}
+
+// Marks are absolutely placed boxes over the text (the editor's font is
+// monospaced, so a place is line x line-height by column x character width).
+// A keystroke therefore costs O(issues) in the DOM, not a re-render of the
+// whole text: a 100-rule set stays well within one frame.
+const marksLayer = $('marks');
+let charWidth = 0;
+let lineHeightPx = 0;
+function lineHeight() {
+  if (!lineHeightPx) lineHeightPx = parseFloat(getComputedStyle(source).lineHeight) || 20;
+  return lineHeightPx;
+}
+function measureCharWidth() {
+  const probe = el('span', { class: 'measure' }, 'x'.repeat(100));
+  backdrop.append(probe);
+  charWidth = probe.getBoundingClientRect().width / 100 || 7.8;
+  probe.remove();
+}
+
+function visualColumn(lineText, index) {
+  let col = 0;
+  for (let k = 0; k < index && k < lineText.length; k++) col = lineText[k] === '\t' ? col + 2 - (col % 2) : col + 1;
+  return col;
+}
+
+function renderMarks() {
+  if (!charWidth) measureCharWidth();
+  const text = state.text;
+  const lh = lineHeight();
+  const boxes = [];
+  for (const m of state.marks) {
+    let start = Math.min(m.start, text.length);
+    const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    let end = Math.min(Math.max(m.end, start), lineEnd); // one line at most
+    if (end === start) {
+      // a place with no width (end of text, empty line): one character wide
+      if (start === lineEnd && start > lineStart) start -= 1;
+      end = start + 1;
+    }
+    const lineText = text.slice(lineStart, lineEnd);
+    const { line } = lineCol(text, lineStart);
+    const c0 = visualColumn(lineText, start - lineStart);
+    const c1 = Math.max(c0 + 1, visualColumn(lineText, end - lineStart));
+    boxes.push(
+      el('mark', { class: m.severity, style: `top:${(line - 1) * lh}px;left:${c0 * charWidth}px;width:${(c1 - c0) * charWidth}px;height:${lh}px` }, text.slice(start, end)),
+    );
+  }
+  setKids(marksLayer, ...boxes);
+}
+
+let gutterLineCount = 0;
+let gutterMarked = [];
+function renderGutter() {
+  let lines = 1;
+  const text = state.text;
+  for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) lines++;
+  if (lines !== gutterLineCount) {
+    let html = '';
+    for (let k = 1; k <= lines + 3; k++) html += k <= lines ? `<div class="ln">${k}</div>` : '<div class="ln">&nbsp;</div>';
+    gutter.innerHTML = html;
+    gutterLineCount = lines;
+    gutterMarked = [];
+    syncScroll();
+  }
+  for (const node of gutterMarked) node.classList.remove('error', 'warning');
+  gutterMarked = [];
+  const byLine = new Map();
+  for (const m of state.marks) {
+    const { line } = lineCol(text, m.start);
+    if (byLine.get(line) !== 'error') byLine.set(line, m.severity);
+  }
+  for (const [line, sev] of byLine) {
+    const node = gutter.children[line - 1];
+    if (node) {
+      node.classList.add(sev);
+      gutterMarked.push(node);
+    }
+  }
+}
+
+function syncScroll() {
+  marksLayer.style.transform = `translate(${-source.scrollLeft}px, ${-source.scrollTop}px)`;
+  gutter.scrollTop = source.scrollTop;
+}
+
+function goTo(start, end = start) {
+  source.focus();
+  source.setSelectionRange(start, end);
+  // Scroll the place into the middle of the editor.
+  const { line } = lineCol(state.text, start);
+  const lh = parseFloat(getComputedStyle(source).lineHeight) || 20;
+  const target = (line - 1) * lh - source.clientHeight / 2 + lh;
+  source.scrollTop = Math.max(0, target);
+  syncScroll();
+}
+
+function goToPointer(pointer) {
+  if (!state.index) return;
+  const place = placePointer(state.index.nodes, pointer, '');
+  goTo(place.start, place.end);
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+function validateDraft() {
+  const t0 = performance.now();
+  const text = state.text;
+  const index = indexJson(text);
+  state.index = index;
+  let result;
+  try {
+    result = engine.validate(text, engineOptions());
+  } catch (e) {
+    // validate never throws for a bad rule set (js.md); anything else is a bug worth showing
+    result = { ok: false, errors: [{ path: '', code: 'internal', message: String(e && e.message ? e.message : e) }], warnings: [] };
+  }
+  state.result = result;
+  state.valid = !!result.ok;
+  const marks = [];
+  const place = (issue, severity) => {
+    let where;
+    if (issue.code === 'invalid_json' && !index.ok) {
+      const off = index.error.offset;
+      where = { start: off, end: Math.min(text.length, off + 1), exact: true };
+    } else {
+      where = placePointer(index.nodes, issue.path, issue.code);
+    }
+    marks.push({ ...where, severity, issue });
+  };
+  for (const i of result.errors ?? []) place(i, 'error');
+  for (const i of result.warnings ?? []) place(i, 'warning');
+  state.marks = marks;
+  renderMarks();
+  renderGutter();
+  renderIssues();
+  renderStatus();
+  const ms = performance.now() - t0;
+  metrics.validations.push(ms);
+  if (metrics.validations.length > 200) metrics.validations.shift();
+  metrics.lastValidationMs = ms;
+  document.body.dataset.validatedAt = String(performance.now());
+}
+
+function renderStatus() {
+  const s = $('status');
+  const r = state.result;
+  const ne = r.errors?.length ?? 0;
+  const nw = r.warnings?.length ?? 0;
+  s.className = 'status ' + (ne ? 'bad' : nw ? 'warn' : 'good');
+  if (ne) {
+    s.textContent = `${ne} error${ne > 1 ? 's' : ''}${nw ? ` · ${nw} warning${nw > 1 ? 's' : ''}` : ''}`;
+  } else {
+    const rules = state.index?.ok && Array.isArray(state.index.value?.rules) ? state.index.value.rules.length : 0;
+    s.textContent = `Valid · ${rules} rule${rules === 1 ? '' : 's'}${nw ? ` · ${nw} warning${nw > 1 ? 's' : ''}` : ''}`;
+  }
+  s.dataset.errors = String(ne);
+  s.dataset.warnings = String(nw);
+}
+
+// "did you mean `currency`?" in an engine message: offer to apply it.
+const SUGGESTION = /did you mean\s+[`"']?([A-Za-z0-9_.\-/*]+)[`"']?\s*\??/i;
+
+function applySuggestion(mark, suggestion) {
+  const text = state.text;
+  let { start, end } = mark;
+  // Replace inside the quotes of a string token, keep the quotes.
+  if (text[start] === '"' && text[end - 1] === '"' && end - start >= 2) {
+    start += 1;
+    end -= 1;
+  }
+  source.focus();
+  source.setSelectionRange(start, end);
+  // execCommand keeps the browser's undo history; fall back to a plain edit.
+  if (!document.execCommand || !document.execCommand('insertText', false, suggestion)) {
+    source.setRangeText(suggestion, start, end, 'end');
+    onDraftInput();
+  }
+}
+
+function renderIssues() {
+  const box = $('issues');
+  setKids(box);
+  const caret = source.selectionStart;
+  const sorted = [...state.marks].sort((a, b) => (a.severity === b.severity ? a.start - b.start : a.severity === 'error' ? -1 : 1));
+  for (const m of sorted) {
+    const { line, col } = lineCol(state.text, m.start);
+    const match = SUGGESTION.exec(m.issue.message ?? '');
+    const row = el(
+      'div',
+      {
+        class: `issue ${m.severity}${caret >= m.start && caret <= m.end ? ' at-caret' : ''}`,
+        dataset: { code: m.issue.code, path: m.issue.path, line: String(line), col: String(col) },
+      },
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'issue-main',
+          title: `Go to line ${line}, column ${col}`,
+          onclick: () => goTo(m.start, m.end),
+        },
+        el('span', { class: 'sev', 'aria-label': m.severity }, m.severity === 'error' ? '✕' : '!'),
+        el('span', { class: 'where' }, `Ln ${line}, Col ${col}`),
+        el('span', { class: 'msg' }, m.issue.message),
+        el('span', { class: 'code' }, m.issue.code, m.issue.path ? ` · ${m.issue.path}` : ''),
+      ),
+      match && m.exact
+        ? el('button', { type: 'button', class: 'fix', title: 'Apply the suggestion', onclick: () => applySuggestion(m, match[1]) }, `Use “${match[1]}”`)
+        : null,
+    );
+    box.append(row);
+  }
+  box.hidden = sorted.length === 0;
+}
+
+function highlightIssueAtCaret() {
+  const caret = source.selectionStart;
+  for (const row of $('issues').children) row.classList.remove('at-caret');
+  const sorted = [...state.marks].sort((a, b) => (a.severity === b.severity ? a.start - b.start : a.severity === 'error' ? -1 : 1));
+  sorted.forEach((m, k) => {
+    if (caret >= m.start && caret <= m.end) $('issues').children[k]?.classList.add('at-caret');
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The draft router (compiled once per draft text)
+
+function draftRouter() {
+  if (!state.valid) return null;
+  if (state.router && state.routerText === state.text) return state.router;
+  if (state.router) state.router.free();
+  state.router = null;
+  try {
+    state.router = new engine.Router(state.text, engineOptions());
+    state.routerText = state.text;
+  } catch (e) {
+    state.routerText = null;
+    throw e;
+  }
+  return state.router;
+}
+
+// ---------------------------------------------------------------------------
+// Draft changes
+
+let saveTimer = 0;
+let followTimer = 0;
+function onDraftInput() {
+  state.text = source.value;
+  validateDraft();
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => save(STORE.draft, state.text), 250);
+  schedulePreview();
+  // Keep a shown simulation in step with the draft, without re-running on every key.
+  clearTimeout(followTimer);
+  if (state.simShown && state.valid && state.traffic) followTimer = setTimeout(() => runSimulation(), 400);
+}
+
+// Chromium's editing commands (insertText, paste) take seconds on a textarea
+// holding thousands of lines; past this size the editor sets its text
+// directly, giving up undo for that one change.
+const UNDOABLE_LIMIT = 20000;
+
+function setDraft(text, { keepUndo = true } = {}) {
+  source.focus();
+  if (keepUndo && document.execCommand && text.length + source.value.length < UNDOABLE_LIMIT) {
+    source.select();
+    if (document.execCommand('insertText', false, text)) {
+      source.setSelectionRange(0, 0);
+      source.scrollTop = 0;
+      return; // the input event ran onDraftInput
+    }
+  }
+  source.value = text;
+  onDraftInput();
+}
+
+function formatDraft() {
+  const idx = indexJson(source.value);
+  if (!idx.ok) {
+    toast('Fix the JSON syntax first', 'bad');
+    return;
+  }
+  setDraft(JSON.stringify(idx.value, null, 2) + '\n');
+}
+
+// Tab indents; Escape then Tab leaves the editor (keyboard users are never trapped).
+let escaped = false;
+source.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') {
+    escaped = true;
+    return;
+  }
+  if (e.key === 'Tab' && !escaped && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    e.preventDefault();
+    const { selectionStart: s, selectionEnd: end, value } = source;
+    if (e.shiftKey) {
+      const lineStart = value.lastIndexOf('\n', s - 1) + 1;
+      if (value.startsWith('  ', lineStart)) {
+        source.setSelectionRange(lineStart, lineStart + 2);
+        document.execCommand('delete');
+        source.setSelectionRange(Math.max(lineStart, s - 2), Math.max(lineStart, end - 2));
+      }
+    } else {
+      document.execCommand('insertText', false, '  ');
+    }
+    return;
+  }
+  if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey) {
+    // Keep the indentation of the current line.
+    const { selectionStart: s, value } = source;
+    const lineStart = value.lastIndexOf('\n', s - 1) + 1;
+    const indent = /^[ \t]*/.exec(value.slice(lineStart))[0];
+    const before = value[s - 1];
+    const extra = before === '{' || before === '[' ? '  ' : '';
+    e.preventDefault();
+    document.execCommand('insertText', false, '\n' + indent + extra);
+    return;
+  }
+  escaped = false;
+});
+source.addEventListener('input', onDraftInput);
+source.addEventListener('paste', (e) => {
+  const text = e.clipboardData?.getData('text/plain');
+  if (!text || text.length + source.value.length < UNDOABLE_LIMIT) return; // the browser's paste, with undo
+  e.preventDefault();
+  source.setRangeText(text, source.selectionStart, source.selectionEnd, 'end');
+  onDraftInput();
+});
+source.addEventListener('scroll', syncScroll);
+source.addEventListener('keyup', highlightIssueAtCaret);
+source.addEventListener('click', highlightIssueAtCaret);
+
+// ---------------------------------------------------------------------------
+// Payment tester
+
+const form = $('payment-form');
+form.addEventListener('submit', (e) => e.preventDefault());
+
+function luhnOk(digits) {
+  let sum = 0;
+  let dbl = false;
+  for (let k = digits.length - 1; k >= 0; k--) {
+    let d = digits.charCodeAt(k) - 48;
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum % 10 === 0;
+}
+
+function readPayment() {
+  const p = {};
+  const amountRaw = $('pf-amount').value.trim().replace(/[\s_,]/g, '');
+  p.amount = /^-?\d+$/.test(amountRaw) ? Number(amountRaw) : amountRaw;
+  p.currency = $('pf-currency').value.trim();
+  const card = {};
+  const cardRaw = $('pf-card').value.replace(/[\s-]/g, '');
+  const hint = $('pf-card-hint');
+  if (cardRaw) {
+    if (/^\d{6,8}$/.test(cardRaw)) {
+      card.bin = cardRaw;
+      hint.textContent = `Read as a BIN (${cardRaw.length} digits). Stays on this page: never stored, never sent.`;
+    } else {
+      card.number = cardRaw;
+      hint.textContent = /^\d{12,19}$/.test(cardRaw)
+        ? `Card number, ${luhnOk(cardRaw) ? 'Luhn check passes' : 'Luhn check fails'} · BIN ${cardRaw.slice(0, 8)}. Stays on this page: never stored, never sent.`
+        : 'A card number has 12 to 19 digits; a BIN 6 to 8. Stays on this page: never stored, never sent.';
+    }
+  } else {
+    hint.textContent = 'Stays on this page: never stored, never sent.';
+  }
+  if ($('pf-brand').value) card.brand = $('pf-brand').value;
+  const country = $('pf-country').value.trim();
+  if (country) card.country = country.toUpperCase();
+  if ($('pf-funding').value) card.funding = $('pf-funding').value;
+  const issuer = $('pf-issuer').value.trim();
+  if (issuer) card.issuer = issuer;
+  if (Object.keys(card).length) p.card = card;
+  const billing = $('pf-billing').value.trim();
+  if (billing) p.billing = { country: billing.toUpperCase() };
+  if ($('pf-capture').value) p.capture_method = $('pf-capture').value;
+  if ($('pf-offsession').value) p.off_session = $('pf-offsession').value === 'true';
+  if ($('pf-3ds').value) p.three_d_secure = $('pf-3ds').value === 'true';
+  const metadata = {};
+  for (const line of $('pf-metadata').value.split('\n')) {
+    const t = line.trim();
+    if (!t) continue;
+    const eq = t.indexOf('=');
+    if (eq < 0) metadata[t] = '';
+    else metadata[t.slice(0, eq).trim()] = t.slice(eq + 1).trim();
+  }
+  if (Object.keys(metadata).length) p.metadata = metadata;
+  const key = $('pf-key').value.trim();
+  if (key) p.routing_key = key;
+  const words = formatMoney(typeof p.amount === 'number' ? p.amount : NaN, p.currency);
+  $('pf-amount-words').textContent = words ? `= ${words}` : 'minor units';
+  return p;
+}
+
+function clearFieldErrors() {
+  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+}
+
+function markFieldErrors(issues) {
+  for (const issue of issues) {
+    const path = issue.path ?? '';
+    let best = null;
+    for (const input of form.querySelectorAll('[data-path]')) {
+      const p = input.dataset.path;
+      if (path === p || path.startsWith(p + '/')) best = input;
+      if (!best && path.startsWith('/card/bin') && p === '/card/number') best = input;
+    }
+    if (best) best.setAttribute('aria-invalid', 'true');
+  }
+}
+
+function renderChips(processors) {
+  return el(
+    'ol',
+    { class: 'plan' },
+    processors.map((p, k) => el('li', { class: 'chip', dataset: { processor: p } }, el('span', { class: 'ord' }, String(k + 1)), p)),
+  );
+}
+
+// The decision follows the draft one frame later: validation feedback is
+// painted first, then the payment is decided on the new rule set.
+let previewPending = false;
+function schedulePreview() {
+  if (previewPending) return;
+  previewPending = true;
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      previewPending = false;
+      runPreview();
+    }, 0),
+  );
+}
+
+function runPreview() {
+  const box = $('decision');
+  const trace = $('trace');
+  clearFieldErrors();
+  const payment = readPayment();
+  if (!state.valid) {
+    box.className = 'decision idle';
+    setKids(box, el('p', {}, 'Fix the rule set’s errors to try a payment on it.'));
+    setKids(trace);
+    return;
+  }
+  let d;
+  try {
+    d = engine.preview(state.text, payment);
+  } catch (e) {
+    const issues = e && Array.isArray(e.issues) ? e.issues : [];
+    markFieldErrors(issues);
+    box.className = 'decision invalid';
+    box.dataset.action = 'invalid';
+    setKids(box, 
+      el('div', { class: 'verdict' }, el('span', { class: 'badge bad' }, 'Payment not valid')),
+      el('ul', { class: 'payment-issues' }, (issues.length ? issues : [{ path: '', message: String(e?.message ?? e) }]).map((i) => el('li', {}, el('code', {}, i.path || '/'), ' ', i.message))),
+    );
+    setKids(trace);
+    return;
+  }
+  box.dataset.action = d.action;
+  box.dataset.rule = d.rule ?? '';
+  box.dataset.processors = (d.processors ?? []).join(',');
+  const who =
+    d.rule === null || d.rule === undefined
+      ? el('p', { class: 'by' }, 'No rule matched: the ', el('button', { type: 'button', class: 'link', onclick: () => goToPointer('/default') }, 'default'), ' decided.')
+      : el('p', { class: 'by' }, 'Decided by rule ', el('strong', {}, `${d.rule_index}`), ' ', el('button', { type: 'button', class: 'link', title: 'Show the rule in the editor', onclick: () => goToPointer(`/rules/${d.rule_index}`) }, `“${d.rule}”`), '.');
+  if (d.action === 'decline') {
+    box.className = 'decision declined';
+    setKids(box, 
+      el('div', { class: 'verdict' }, el('span', { class: 'badge bad' }, 'Decline'), el('code', { class: 'decline-code' }, d.decline?.code ?? ''), d.decline?.message ? el('span', { class: 'muted' }, ` ${d.decline.message}`) : null),
+      who,
+    );
+  } else {
+    box.className = 'decision routed';
+    setKids(box, 
+      el('div', { class: 'verdict' }, el('span', { class: 'badge good' }, 'Route'), renderChips(d.processors ?? [])),
+      who,
+      d.split ? el('p', { class: 'muted split' }, `Split picked ${d.split.picked}: bucket ${d.split.bucket} of ${d.split.total_weight}, from routing key ${payment.routing_key ? `“${payment.routing_key}”` : '(random: no key given)'}.`) : null,
+    );
+  }
+  // The trace, in words.
+  const outcome = d.action === 'decline' ? `decline, ${d.decline?.code ?? ''}` : (d.processors ?? []).join(' → ');
+  const entries = (d.trace ?? []).map((t) => {
+    const e = { raw: t, ...describeTraceEntry(t, payment.currency) };
+    if (t.matched) e.detail = t.default ? `no rule matched; default decides: ${outcome}` : `matched, decides: ${outcome}`;
+    return e;
+  });
+  setKids(trace, 
+    ...entries.map((e) =>
+      el(
+        'li',
+        { class: `t ${e.status}`, dataset: { status: e.status, rule: e.title } },
+        el('button', { type: 'button', class: 't-main', title: 'Show in the editor', onclick: () => goToPointer(e.path) },
+          el('span', { class: 't-icon', 'aria-label': e.status }, e.status === 'matched' ? '✓' : e.status === 'disabled' ? '–' : '✕'),
+          el('span', { class: 't-name' }, e.raw.default ? 'default' : el('span', {}, el('span', { class: 'idx' }, String(e.raw.rule_index)), e.title)),
+          el('span', { class: 't-detail' }, e.status === 'failed' ? el('span', {}, el('span', { class: 'cond' }, e.detail), e.actual ? el('span', { class: 'actual' }, ` — ${e.actual}`) : null) : e.detail),
+        ),
+      ),
+    ),
+  );
+  const rules = state.index?.value?.rules;
+  const looked = (d.trace ?? []).filter((t) => !t.default).length;
+  if (Array.isArray(rules) && d.rule_index !== null && d.rule_index !== undefined && rules.length > looked) {
+    const rest = rules.length - looked;
+    trace.append(el('li', { class: 't skipped' }, el('span', { class: 'muted' }, `${rest} later rule${rest > 1 ? 's' : ''} not looked at`)));
+  }
+}
+
+form.addEventListener('input', runPreview);
+form.addEventListener('change', runPreview);
+
+// ---------------------------------------------------------------------------
+// Charts (chart.js from www/vendor; tables carry the same numbers)
+
+const PALETTE = ['#7c3aed', '#db2777', '#0891b2', '#65a30d', '#b45309', '#4f46e5', '#be123c', '#0d9488', '#ca8a04', '#9333ea'];
+const DECLINED_COLOR = '#94a3b8';
+const DEFAULT_COLOR = '#64748b';
+// A processor keeps its colour in every chart and table, run after run.
+const PINNED = { stripe: '#635bff', adyen_eu: '#0f766e', adyen: '#0f766e', checkout: '#d97706', braintree: '#2563eb' };
+function colorFor(name) {
+  if (name === 'declined') return DECLINED_COLOR;
+  if (PINNED[name]) return PINNED[name];
+  let h = 0;
+  for (let k = 0; k < name.length; k++) h = (h * 31 + name.charCodeAt(k)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
+const charts = {};
+function drawChart(id, config) {
+  if (!window.Chart) return false;
+  const existing = charts[id];
+  if (existing && existing.config.type === config.type) {
+    existing.data = config.data;
+    existing.options = config.options;
+    existing.update('none');
+    return true;
+  }
+  existing?.destroy();
+  charts[id] = new window.Chart($(id), config);
+  return true;
+}
+
+const chartFont = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 12 };
+function baseOptions(extra = {}) {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    plugins: { legend: { display: false }, tooltip: { enabled: true } },
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Traffic
+
+let sampleCache = null; // parsed once per page load
+async function loadSample() {
+  if (!sampleCache) {
+    $('traffic-info').textContent = 'Loading the sample…';
+    const res = await fetch('sample-payments.json');
+    if (!res.ok) throw new Error(`could not load sample-payments.json (HTTP ${res.status})`);
+    sampleCache = parseTraffic(await res.text(), 'sample-payments.json');
+  }
+  setTraffic('sample-payments.json', sampleCache);
+}
+
+function setTraffic(name, payments) {
+  state.traffic = { name, payments };
+  const msg = `${name} · ${fmt(payments.length)} payments`;
+  $('traffic-info').textContent = msg;
+  $('compare-traffic-info').textContent = `Traffic: ${msg}`;
+}
+
+async function readFileText(input) {
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file) return null;
+  return { name: file.name, text: await file.text() };
+}
+
+function issueText(e) {
+  const issues = e && Array.isArray(e.issues) ? e.issues : [];
+  if (!issues.length) return String(e?.message ?? e);
+  const shown = issues.slice(0, 5).map((i) => {
+    const m = /^\/(\d+)(\/.*)?$/.exec(i.path ?? '');
+    return m ? `payment ${Number(m[1]) + 1}${m[2] ? ` (${m[2]})` : ''}: ${i.message}` : `${i.path || '/'}: ${i.message}`;
+  });
+  return shown.join('\n') + (issues.length > 5 ? `\n… and ${issues.length - 5} more` : '');
+}
+
+function showError(id, message) {
+  const box = $(id);
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+// ---------------------------------------------------------------------------
+// Simulation
+
+function countsTable(table, rows, total, kind) {
+  setKids(table, 
+    el('thead', {}, el('tr', {}, el('th', {}, kind === 'processor' ? 'Processor' : 'Rule'), el('th', { class: 'num' }, 'Payments'), el('th', { class: 'num' }, 'Share'))),
+    el(
+      'tbody',
+      {},
+      rows.map((r) =>
+        el(
+          'tr',
+          { dataset: { [kind]: r.key, count: String(r.count) }, class: r.count === 0 ? 'zero' : null },
+          el('td', {}, el('span', { class: 'swatch', style: `background:${r.color}` }), r.label),
+          el('td', { class: 'num' }, fmt(r.count)),
+          el('td', { class: 'num' }, pct(r.count, total)),
+        ),
+      ),
+    ),
+  );
+}
+
+function runSimulation() {
+  showError('sim-error', '');
+  if (!state.traffic) return;
+  if (!state.valid) {
+    showError('sim-error', 'Fix the rule set’s errors to simulate traffic.');
+    return;
+  }
+  const t0 = performance.now();
+  let res;
+  try {
+    res = draftRouter().simulate(state.traffic.payments);
+  } catch (e) {
+    showError('sim-error', `The traffic has payments the engine cannot route:\n${issueText(e)}`);
+    $('sim-result').hidden = true;
+    return;
+  }
+  const t1 = performance.now();
+  const total = res.total;
+  const proc = Object.entries(res.by_processor ?? {})
+    .map(([key, count]) => ({ key, label: key, count, color: colorFor(key) }))
+    .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+  if (res.declined) proc.push({ key: 'declined', label: 'declined', count: res.declined, color: DECLINED_COLOR });
+
+  const byRule = res.by_rule ?? {};
+  const ruleNames = Array.isArray(state.index?.value?.rules) ? state.index.value.rules.map((r) => r?.name) : Object.keys(byRule);
+  // Rules are coloured by what they do: route (teal), split (blue), decline (red).
+  const ruleList = Array.isArray(state.index?.value?.rules) ? state.index.value.rules : [];
+  const actionColor = (r) => (r?.then?.decline ? '#dc2626' : r?.then?.split ? '#2563eb' : '#0f766e');
+  const rules = ruleNames.map((name, k) => ({ key: name, label: `${k} · ${name}`, count: byRule[name] ?? 0, color: actionColor(ruleList[k]) }));
+  for (const [name, count] of Object.entries(byRule)) if (!ruleNames.includes(name)) rules.push({ key: name, label: name, count, color: '#0f766e' });
+  rules.push({ key: '(default)', label: 'default', count: res.default ?? 0, color: DEFAULT_COLOR });
+
+  $('sim-result').hidden = false;
+  state.simShown = true;
+  const declinedShare = pct(res.declined ?? 0, total);
+  setKids($('sim-stats'), 
+    stat('Payments', fmt(total)),
+    stat('Routed', fmt(total - (res.declined ?? 0))),
+    stat('Declined by rules', `${fmt(res.declined ?? 0)}`, declinedShare),
+    stat('Decided by default', fmt(res.default ?? 0), pct(res.default ?? 0, total)),
+    el('div', { class: 'stat timing', id: 'sim-timing' }),
+  );
+  countsTable($('table-processors'), proc, total, 'processor');
+  countsTable($('table-rules'), rules, total, 'rule');
+
+  drawChart('chart-processors', {
+    type: 'doughnut',
+    data: { labels: proc.map((r) => r.label), datasets: [{ data: proc.map((r) => r.count), backgroundColor: proc.map((r) => r.color), borderWidth: 2, borderColor: '#fff' }] },
+    options: baseOptions({ cutout: '60%' }),
+  });
+  const ruleBoxHeight = Math.max(140, Math.min(420, 26 * rules.length + 30));
+  $('chart-rules').parentElement.style.height = `${ruleBoxHeight}px`;
+  drawChart('chart-rules', {
+    type: 'bar',
+    data: { labels: rules.map((r) => r.label), datasets: [{ data: rules.map((r) => r.count), backgroundColor: rules.map((r) => r.color), borderRadius: 4, maxBarThickness: 22 }] },
+    options: baseOptions({
+      indexAxis: 'y',
+      scales: { x: { beginAtZero: true, ticks: { font: chartFont } }, y: { ticks: { font: chartFont, autoSkip: false, callback: shortLabel } } },
+    }),
+  });
+  const t2 = performance.now();
+  metrics.lastSimulation = { payments: total, simulateMs: t1 - t0, drawMs: t2 - t1, totalMs: t2 - t0 };
+  $('sim-timing').textContent = `Simulated in ${(t1 - t0).toFixed(0)} ms, drawn in ${(t2 - t1).toFixed(0)} ms`;
+  $('sim-result').dataset.total = String(total);
+  $('sim-result').dataset.runs = String(Number($('sim-result').dataset.runs ?? 0) + 1);
+}
+
+function shortLabel(value) {
+  const label = this.getLabelForValue(value);
+  return label.length > 28 ? label.slice(0, 27) + '…' : label;
+}
+
+function stat(label, value, sub) {
+  return el('div', { class: 'stat' }, el('div', { class: 'stat-value' }, value), el('div', { class: 'stat-label' }, label, sub ? el('span', { class: 'muted' }, ` · ${sub}`) : null));
+}
+
+async function ensureTraffic() {
+  if (!state.traffic) await loadSample();
+}
+
+$('sample-btn').addEventListener('click', async () => {
+  try {
+    await loadSample();
+    runSimulation();
+  } catch (e) {
+    showError('sim-error', String(e.message ?? e));
+  }
+});
+$('traffic-btn').addEventListener('click', () => $('traffic-file').click());
+$('traffic-file').addEventListener('change', async () => {
+  const f = await readFileText($('traffic-file'));
+  if (!f) return;
+  try {
+    setTraffic(f.name, parseTraffic(f.text, f.name));
+    runSimulation();
+  } catch (e) {
+    showError('sim-error', String(e.message ?? e));
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Compare: current vs draft
+
+let baselineText = '';
+let baselineTimer = 0;
+
+function setBaseline(text, { persist = true } = {}) {
+  baselineText = text ?? '';
+  if (persist) save(STORE.current, baselineText || null);
+  $('baseline-source').value = baselineText;
+  renderBaselineInfo();
+}
+
+function renderBaselineInfo() {
+  const info = $('baseline-info');
+  showError('baseline-error', '');
+  if (!baselineText) {
+    info.textContent = 'not set: make the draft current, open a file or paste one';
+    $('compare-btn').disabled = true;
+    return;
+  }
+  const r = engine.validate(baselineText, engineOptions());
+  if (!r.ok) {
+    info.textContent = 'invalid';
+    showError('baseline-error', `The current rule set is not valid:\n${r.errors.slice(0, 4).map((i) => `${i.path || '/'}: ${i.message}`).join('\n')}`);
+    $('compare-btn').disabled = true;
+    return;
+  }
+  let name = '';
+  let n = 0;
+  try {
+    const v = JSON.parse(baselineText);
+    name = v.name ?? '';
+    n = v.rules?.length ?? 0;
+  } catch {
+    /* validated above */
+  }
+  info.textContent = `${name ? `“${name}” · ` : ''}${n} rule${n === 1 ? '' : 's'}`;
+  $('compare-btn').disabled = false;
+}
+
+function runCompare() {
+  showError('compare-error', '');
+  if (!state.valid) {
+    showError('compare-error', 'Fix the draft’s errors to compare it.');
+    return;
+  }
+  let current;
+  try {
+    current = new engine.Router(baselineText, engineOptions());
+  } catch (e) {
+    showError('compare-error', `The current rule set is not valid: ${e.message}`);
+    return;
+  }
+  const t0 = performance.now();
+  const draft = draftRouter();
+  const payments = state.traffic.payments;
+  const flows = new Map();
+  const before = new Map();
+  const after = new Map();
+  let changed = 0;
+  let ruleChanged = 0;
+  try {
+    for (let k = 0; k < payments.length; k++) {
+      const a = current.route(payments[k]);
+      const b = draft.route(payments[k]);
+      const oa = outcomeOf(a);
+      const ob = outcomeOf(b);
+      before.set(oa, (before.get(oa) ?? 0) + 1);
+      after.set(ob, (after.get(ob) ?? 0) + 1);
+      if (oa !== ob) {
+        changed++;
+        const key = `${oa}\u0000${ob}`;
+        flows.set(key, (flows.get(key) ?? 0) + 1);
+      }
+      if ((a.rule ?? null) !== (b.rule ?? null)) ruleChanged++;
+    }
+  } catch (e) {
+    showError('compare-error', `The traffic has payments the engine cannot route:\n${issueText(e)}`);
+    return;
+  } finally {
+    current.free();
+  }
+  const total = payments.length;
+  const ms = performance.now() - t0;
+  metrics.lastCompare = { payments: total, ms };
+  $('compare-result').hidden = false;
+  $('compare-result').dataset.changed = String(changed);
+  $('compare-result').dataset.total = String(total);
+  setKids($('compare-stats'), 
+    stat('Change processor', fmt(changed), `${pct(changed, total)} of ${fmt(total)}`),
+    stat('Stay where they are', fmt(total - changed)),
+    stat('Decided by another rule', fmt(ruleChanged)),
+    el('div', { class: 'stat timing' }, `Routed twice in ${ms.toFixed(0)} ms`),
+  );
+
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort((x, y) => (x === 'declined') - (y === 'declined') || (after.get(y) ?? 0) - (after.get(x) ?? 0) || x.localeCompare(y));
+  names.forEach((n) => colorFor(n));
+  drawChart('chart-compare', {
+    type: 'bar',
+    data: {
+      labels: names,
+      datasets: [
+        { label: 'Current', data: names.map((n) => before.get(n) ?? 0), backgroundColor: '#cbd5e1', borderRadius: 4, maxBarThickness: 34 },
+        { label: 'Draft', data: names.map((n) => after.get(n) ?? 0), backgroundColor: names.map(colorFor), borderRadius: 4, maxBarThickness: 34 },
+      ],
+    },
+    options: baseOptions({ plugins: { legend: { display: true, position: 'top', labels: { font: chartFont, boxWidth: 12 } } }, scales: { y: { beginAtZero: true, ticks: { font: chartFont } }, x: { ticks: { font: chartFont } } } }),
+  });
+
+  const procTable = $('compare-processors');
+  setKids(
+    procTable,
+    el('thead', {}, el('tr', {}, el('th', {}, 'Processor'), el('th', { class: 'num' }, 'Current'), el('th', { class: 'num' }, 'Draft'), el('th', { class: 'num' }, 'Change'))),
+    el(
+      'tbody',
+      {},
+      names.map((n) => {
+        const a = before.get(n) ?? 0;
+        const b = after.get(n) ?? 0;
+        const delta = b - a;
+        return el(
+          'tr',
+          { dataset: { processor: n, current: String(a), draft: String(b) } },
+          el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(n)}` }), n),
+          el('td', { class: 'num' }, fmt(a)),
+          el('td', { class: 'num' }, fmt(b)),
+          el('td', { class: `num delta ${delta > 0 ? 'up' : delta < 0 ? 'down' : ''}` }, delta === 0 ? '—' : `${delta > 0 ? '▲ +' : '▼ −'}${fmt(Math.abs(delta))}`),
+        );
+      }),
+    ),
+  );
+
+  const rows = [...flows.entries()].map(([k, count]) => {
+    const [from, to] = k.split('\u0000');
+    return { from, to, count };
+  }).sort((x, y) => y.count - x.count || x.from.localeCompare(y.from) || x.to.localeCompare(y.to));
+  const max = rows[0]?.count ?? 1;
+  const table = $('compare-flows');
+  if (!rows.length) {
+    setKids(table, el('tbody', {}, el('tr', {}, el('td', { class: 'muted' }, 'No payment changes processor. The draft routes this traffic exactly like the current rule set.'))));
+  } else {
+    setKids(table, 
+      el('thead', {}, el('tr', {}, el('th', {}, 'From'), el('th', {}, ''), el('th', {}, 'To'), el('th', { class: 'num' }, 'Payments'), el('th', { class: 'num' }, 'Share'), el('th', { class: 'barcol' }, ''))),
+      el(
+        'tbody',
+        {},
+        rows.map((r) =>
+          el(
+            'tr',
+            { dataset: { from: r.from, to: r.to, count: String(r.count) } },
+            el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(r.from)}` }), r.from),
+            el('td', { class: 'arrow', 'aria-label': 'to' }, '→'),
+            el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(r.to)}` }), r.to),
+            el('td', { class: 'num' }, fmt(r.count)),
+            el('td', { class: 'num' }, pct(r.count, total)),
+            el('td', { class: 'barcol' }, el('span', { class: 'bar', style: `width:${Math.max(2, (100 * r.count) / max)}%;background:${colorFor(r.to)}` })),
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+$('compare-btn').addEventListener('click', async () => {
+  const btn = $('compare-btn');
+  try {
+    btn.disabled = true;
+    btn.textContent = 'Comparing…';
+    await ensureTraffic();
+    await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0))); // let the label paint
+    runCompare();
+  } catch (e) {
+    showError('compare-error', String(e.message ?? e));
+  } finally {
+    btn.textContent = 'Compare on the loaded traffic';
+    btn.disabled = !baselineText;
+  }
+});
+$('baseline-from-draft').addEventListener('click', () => {
+  if (!state.valid) {
+    toast('The draft has errors: fix them first', 'bad');
+    return;
+  }
+  setBaseline(state.text);
+  toast('The draft is now the current rule set');
+});
+$('baseline-open').addEventListener('click', () => $('baseline-file').click());
+$('baseline-file').addEventListener('change', async () => {
+  const f = await readFileText($('baseline-file'));
+  if (f) setBaseline(f.text);
+});
+$('baseline-edit-btn').addEventListener('click', () => {
+  const ta = $('baseline-source');
+  ta.hidden = !ta.hidden;
+  $('baseline-edit-btn').setAttribute('aria-expanded', String(!ta.hidden));
+  if (!ta.hidden) ta.focus();
+});
+$('baseline-source').addEventListener('input', () => {
+  clearTimeout(baselineTimer);
+  baselineTimer = setTimeout(() => setBaseline($('baseline-source').value), 200);
+});
+
+// ---------------------------------------------------------------------------
+// Field catalogue
+
+function sampleValue(f) {
+  if (f.name === 'currency') return 'eur';
+  if (/country/.test(f.name)) return 'FR';
+  if (f.name === 'card.bin') return '424242';
+  if (f.name === 'amount' || f.type === 'integer') return 10000;
+  if (f.type === 'boolean') return true;
+  if (Array.isArray(f.values) && f.values.length) return f.values[0];
+  return '';
+}
+
+function insertCondition(f) {
+  const op = (f.operators ?? ['eq']).includes('eq') ? 'eq' : f.operators?.[0] ?? 'eq';
+  let name = f.name;
+  if (name.endsWith('*') || name.includes('KEY')) name = name.replace(/\*|KEY/, 'channel');
+  const v = op === 'exists' ? true : sampleValue(f);
+  const snippet = `{ "field": ${JSON.stringify(name)}, ${JSON.stringify(op)}: ${JSON.stringify(v)} }`;
+  source.focus();
+  document.execCommand('insertText', false, snippet);
+  toast(`Inserted a ${name} condition`);
+}
+
+// Long value lists (every ISO 4217 currency) show a few, the rest on demand.
+function renderValues(values) {
+  if (!Array.isArray(values) || !values.length) return el('span', { class: 'muted' }, '—');
+  const chip = (v) => el('code', { class: 'val' }, String(v));
+  if (values.length <= 12) return values.map(chip);
+  const more = el('button', { type: 'button', class: 'link more' }, `+${values.length - 10} more`);
+  const wrap = el('div', {}, values.slice(0, 10).map(chip), more);
+  more.addEventListener('click', () => {
+    more.remove();
+    wrap.append(...values.slice(10).map(chip));
+  });
+  return wrap;
+}
+
+function renderCatalogue(list) {
+  const table = $('catalogue');
+  setKids(table, 
+    el('thead', {}, el('tr', {}, el('th', {}, 'Field'), el('th', {}, 'Type'), el('th', {}, 'Operators'), el('th', {}, 'Values'))),
+    el(
+      'tbody',
+      {},
+      list.map((f) =>
+        el(
+          'tr',
+          { dataset: { field: f.name } },
+          el('td', {}, el('button', { type: 'button', class: 'field-btn', title: `Insert a ${f.name} condition at the cursor`, onclick: () => insertCondition(f) }, f.name), f.description ? el('div', { class: 'desc' }, f.description) : null),
+          el('td', { class: 'muted' }, f.type),
+          el('td', {}, (f.operators ?? []).map((o) => el('code', { class: 'op' }, o))),
+          el('td', { class: 'values' }, renderValues(f.values)),
+        ),
+      ),
+    ),
+  );
+}
+
+function fillSelect(select, values) {
+  for (const v of values ?? []) select.append(el('option', { value: v }, v));
+}
+
+// ---------------------------------------------------------------------------
+// Tabs (arrow keys move between them, as in the ARIA tabs pattern)
+
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+function selectTab(tab, focus = true) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  if (focus) tab.focus();
+  // Charts measure their box: redraw when their pane becomes visible.
+  for (const c of Object.values(charts)) c.resize();
+}
+for (const t of tabs) {
+  t.addEventListener('click', () => selectTab(t));
+  t.addEventListener('keydown', (e) => {
+    const k = tabs.indexOf(t);
+    let next = null;
+    if (e.key === 'ArrowRight') next = tabs[(k + 1) % tabs.length];
+    else if (e.key === 'ArrowLeft') next = tabs[(k - 1 + tabs.length) % tabs.length];
+    else if (e.key === 'Home') next = tabs[0];
+    else if (e.key === 'End') next = tabs[tabs.length - 1];
+    if (next) {
+      e.preventDefault();
+      selectTab(next);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Sharing: copy, download, open
+
+function ruleSetFileName() {
+  const name = state.index?.ok ? state.index.value?.name : null;
+  const slug = typeof name === 'string' ? name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') : '';
+  return `${slug || 'rule-set'}.json`;
+}
+
+async function copyJson() {
+  try {
+    await navigator.clipboard.writeText(state.text);
+  } catch {
+    const ta = el('textarea', { style: 'position:fixed;opacity:0' });
+    ta.value = state.text;
+    document.body.append(ta);
+    ta.select();
+    document.execCommand('copy');
+    ta.remove();
+  }
+  toast('Rule set JSON copied');
+}
+
+function downloadJson() {
+  const blob = new Blob([state.text.endsWith('\n') ? state.text : state.text + '\n'], { type: 'application/json' });
+  const a = el('a', { href: URL.createObjectURL(blob), download: ruleSetFileName() });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  toast(`Downloaded ${ruleSetFileName()}`);
+}
+
+$('copy-btn').addEventListener('click', copyJson);
+$('download-btn').addEventListener('click', downloadJson);
+$('format-btn').addEventListener('click', formatDraft);
+$('open-btn').addEventListener('click', () => $('open-file').click());
+$('open-file').addEventListener('change', async () => {
+  const f = await readFileText($('open-file'));
+  if (f) {
+    setDraft(f.text);
+    toast(`Opened ${f.name}`);
+  }
+});
+$('example-select').addEventListener('change', (e) => {
+  const ex = EXAMPLES.find((x) => x.id === e.target.value);
+  e.target.value = '';
+  if (!ex) return;
+  setDraft(JSON.stringify(ex.ruleSet, null, 2) + '\n');
+  toast(`Loaded “${ex.title}” (Ctrl+Z undoes)`);
+});
+
+document.addEventListener('keydown', (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  if (mod && !e.shiftKey && e.key.toLowerCase() === 's') {
+    e.preventDefault();
+    downloadJson();
+  } else if (mod && e.shiftKey && e.key.toLowerCase() === 'c') {
+    e.preventDefault();
+    copyJson();
+  } else if (e.altKey && e.shiftKey && e.key.toLowerCase() === 'f') {
+    e.preventDefault();
+    formatDraft();
+  }
+});
+
+$('known-processors').addEventListener('input', () => {
+  const list = knownProcessors();
+  save(STORE.processors, list.length ? list.join(', ') : null);
+  $('known-summary').textContent = list.length ? `(${list.length})` : '(any)';
+  if (state.router) state.router.free();
+  state.router = null;
+  onDraftInput();
+  renderBaselineInfo();
+});
+
+// ---------------------------------------------------------------------------
+// Boot
+
+async function boot() {
+  try {
+    const mod = await import('./pkg/switchyard.js');
+    await mod.default();
+    engine = mod;
+  } catch (e) {
+    const box = $('boot-error');
+    box.hidden = false;
+    box.textContent = `The routing engine did not load (www/pkg/switchyard.js): ${e.message ?? e}. Build it with scripts/build-pkg.sh.`;
+    document.body.dataset.ready = 'error';
+    return;
+  }
+  $('engine-version').textContent = `engine ${engine.version()}`;
+  for (const ex of EXAMPLES) $('example-select').append(el('option', { value: ex.id, title: ex.blurb }, ex.title));
+
+  const catalogue = engine.fields();
+  renderCatalogue(catalogue);
+  const byName = new Map(catalogue.map((f) => [f.name, f]));
+  fillSelect($('pf-brand'), byName.get('card.brand')?.values);
+  fillSelect($('pf-funding'), byName.get('card.funding')?.values);
+  $('pf-funding').value = 'credit';
+
+  const known = load(STORE.processors);
+  if (known) {
+    $('known-processors').value = known;
+    $('known-summary').textContent = `(${knownProcessors().length})`;
+  }
+  if (!window.Chart) {
+    $('sim-error').hidden = false;
+    $('sim-error').textContent = 'Charts are unavailable (www/vendor/chart.umd.min.js is missing: run scripts/vendor.sh); the tables below still show every count.';
+  }
+
+  const draft = load(STORE.draft);
+  source.value = draft ?? JSON.stringify(DEFAULT_EXAMPLE.ruleSet, null, 2) + '\n';
+  state.text = source.value;
+  onDraftInput();
+  setBaseline(load(STORE.current) ?? '', { persist: false });
+  document.fonts?.ready.then(() => {
+    charWidth = 0;
+    lineHeightPx = 0;
+    renderMarks();
+  });
+  window.addEventListener('resize', () => {
+    charWidth = 0;
+    lineHeightPx = 0;
+    renderMarks();
+  });
+  document.body.dataset.ready = 'true';
+}
+
+boot();
