@@ -39,12 +39,16 @@ free_port() {
 PORT="${E2E_PORT:-$(free_port)}"
 
 # The processors of the test run: the three default sandboxes plus one down
-# one that times out after accepting and a slow one, to exercise routing.
-E2E_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5},{"id":"sandbox_c","type":"sandbox","latency_ms":5},{"id":"sandbox_down","type":"sandbox","failure":"outage"},{"id":"sandbox_timeout","type":"sandbox","failure":"timeout_after_accept","timeout_ms":1000},{"id":"sandbox_slow","type":"sandbox","failure":"slow","slow_ms":400}]'
+# one that times out after accepting, a slow one and one whose answers are
+# always lost (reconciliation), to exercise routing.
+E2E_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5},{"id":"sandbox_c","type":"sandbox","latency_ms":5},{"id":"sandbox_down","type":"sandbox","failure":"outage"},{"id":"sandbox_timeout","type":"sandbox","failure":"timeout_after_accept","timeout_ms":1000},{"id":"sandbox_slow","type":"sandbox","failure":"slow","slow_ms":400},{"id":"sandbox_lost","type":"sandbox","failure":"lost_answers","timeout_ms":500}]'
 
 # Live mode, to check that test and live stay apart (sandbox processors
 # under their own ids; a real deployment configures real ones).
 E2E_LIVE_KEY="sk_live_switchyard_e2e_$(date +%s)"
+# Configured keys replace the documented defaults.
+E2E_SECRET_KEY="sk_test_switchyard_e2e_$(date +%s)"
+E2E_PUBLISHABLE_KEY="pk_test_switchyard_e2e_$(date +%s)"
 E2E_LIVE_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5}]'
 
 WPID=""
@@ -68,6 +72,8 @@ WORKER_BUILD=true setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
   --persist-to "$STATE" --show-interactive-dev-session=false \
   --var "SWITCHYARD_TEST_PROCESSORS:$E2E_PROCESSORS" \
   --var "SWITCHYARD_LIVE_SECRET_KEY:$E2E_LIVE_KEY" \
+  --var "SWITCHYARD_TEST_SECRET_KEY:$E2E_SECRET_KEY" \
+  --var "SWITCHYARD_TEST_PUBLISHABLE_KEY:$E2E_PUBLISHABLE_KEY" \
   --var "SWITCHYARD_LIVE_PROCESSORS:$E2E_LIVE_PROCESSORS" \
   >>"$LOG" 2>&1 &
 WPID=$!
@@ -82,7 +88,7 @@ done
 echo "e2e: wrangler dev on $BASE (state $STATE)" >&2
 
 export E2E_BASE_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
-export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS
+export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS E2E_SECRET_KEY E2E_PUBLISHABLE_KEY
 status=0
 node --test --test-concurrency=1 tests/e2e/[0-8]*.test.mjs || status=$?
 stop_wrangler

@@ -37,13 +37,13 @@ lock_version() { # the version of crate $1 in Cargo.lock
   awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 wbg=$(lock_version wasm-bindgen)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$wbg" ]; then
   say "cargo install wasm-bindgen-cli $wbg (a few minutes)"
   # Without --locked: with it the install fails on this toolchain.
   cargo install -q wasm-bindgen-cli --version "$wbg" --force
 fi
 wb=$(lock_version worker)
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$wb" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$wb" ]; then
   say "cargo install worker-build $wb (a few minutes)"
   cargo install -q worker-build --version "$wb" --locked --force
 fi

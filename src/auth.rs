@@ -74,8 +74,8 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 
 impl Keys {
     /// From the worker's secrets. Each value may list several keys separated
-    /// by commas (rotation). With no test key configured at all, the default
-    /// sandbox keys are accepted in test mode.
+    /// by commas (rotation). With no key configured at all, the documented
+    /// default sandbox keys are accepted, in test mode only.
     pub fn from_config(
         test_secret: Option<&str>,
         test_publishable: Option<&str>,
@@ -90,9 +90,12 @@ impl Keys {
                 }
             }
         };
-        let no_test = test_secret.is_none_or(|s| s.trim().is_empty())
-            && test_publishable.is_none_or(|s| s.trim().is_empty());
-        if no_test {
+        let unset = |v: Option<&str>| v.is_none_or(|s| s.trim().is_empty());
+        let none_configured = unset(test_secret)
+            && unset(test_publishable)
+            && unset(live_secret)
+            && unset(live_publishable);
+        if none_configured {
             add(Some(DEFAULT_TEST_SECRET_KEY), Mode::Test, KeyKind::Secret);
             add(
                 Some(DEFAULT_TEST_PUBLISHABLE_KEY),
@@ -206,6 +209,11 @@ mod tests {
             .authenticate(Some("Bearer sk_test_switchyard_sandbox"))
             .is_err());
         assert!(k.authenticate(Some("Bearer sk_test_b")).is_ok());
+        // Configuring only live keys also turns the defaults off.
+        let only_live = Keys::from_config(None, None, Some("sk_live_x"), None);
+        assert!(only_live
+            .authenticate(Some("Bearer sk_test_switchyard_sandbox"))
+            .is_err());
         let live = k.authenticate(Some("Bearer sk_live_x")).ok();
         assert_eq!(live.map(|p| p.mode), Some(Mode::Live));
     }

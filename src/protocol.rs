@@ -25,6 +25,8 @@ pub enum Op {
     Capture,
     Cancel,
     Refund,
+    /// Retrieve, reconciling a confirmation whose outcome is unknown.
+    Reconcile,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

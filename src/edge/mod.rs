@@ -1,5 +1,19 @@
 //! The Workers glue: the fetch handler, routing of `/v1/*`, keys from the
 //! environment, and the Durable Objects.
+//!
+//! - `payments`: the payments API; the only code that holds card data, and
+//!   only for the processor calls it makes between `begin` and `finish`.
+//! - `payment_do`: one object per payment (`<mode>:<pi id>`): state machine,
+//!   attempts, refunds, idempotency records. Its handlers never await.
+//! - `rulesets`: the rule-set API and one object per mode holding the sets
+//!   and which one is active.
+//! - `sandbox_do`: the simulated processors' own systems (ledger,
+//!   idempotency), one object per `<mode>:<processor id>`.
+//! - `metrics`: attempts per processor, one object per mode.
+//! - `store`: SQL helpers (documents, idempotency records).
+//!
+//! Architecture Invariant: test and live never share an object: every
+//! object name starts with the mode of the key that reached it.
 
 use serde_json::Value;
 use worker::{console_log, event, Context, Env, Headers, Method, Request, Response};

@@ -271,6 +271,24 @@ impl PaymentObject {
                 }
                 pi
             }
+            (Op::Reconcile, Some(mut pi)) => {
+                // A retrieve: reconcile a confirmation whose outcome is
+                // unknown, otherwise just the payment.
+                return match pi.begin_reconcile(b.now_ms) {
+                    Some((seq, plan)) => {
+                        self.save(&pi).map_err(started)?;
+                        let mut work = self.confirm_work(&pi, seq, plan, pi.card.clone());
+                        if let BeginResponse::Work { work: w } = &mut work {
+                            w.op = Op::Reconcile;
+                        }
+                        Ok(work)
+                    }
+                    None => Ok(BeginResponse::Done {
+                        status: 200,
+                        body: pi.to_json(),
+                    }),
+                };
+            }
             (op, None) => {
                 let message = format!("No such payment_intent: '{}'", b.payment_id);
                 return Err(not_started(if op == Op::Refund {
@@ -283,6 +301,10 @@ impl PaymentObject {
             (_, Some(pi)) => pi,
         };
         match b.op {
+            Op::Reconcile => Ok(BeginResponse::Done {
+                status: 200,
+                body: pi.to_json(),
+            }),
             Op::Create | Op::Confirm => {
                 let resuming = pi.status == switchyard_processors::payment::Status::Processing;
                 if let (Some(a), false) = (&b.attach, resuming) {
@@ -503,7 +525,7 @@ impl PaymentObject {
                 .is_some_and(|p| p.op == op && p.seq == w.seq)
         };
         let answer = match w.op {
-            Op::Create | Op::Confirm => {
+            Op::Create | Op::Confirm | Op::Reconcile => {
                 if pending_matches("confirm") {
                     let result = match &f.result {
                         WorkResult::Authorized { details } => {
@@ -519,6 +541,11 @@ impl PaymentObject {
                     self.save(&pi)?;
                 }
                 match (&f.result, &pi.last_payment_error) {
+                    // A retrieve answers the payment, whatever it became.
+                    _ if w.op == Op::Reconcile => Answer {
+                        status: 200,
+                        body: pi.to_json(),
+                    },
                     (WorkResult::Declined { decline }, _) => card_error_answer(&pi, decline),
                     (WorkResult::NoneAvailable, _) => {
                         let mut e = ApiError::processors_unavailable(

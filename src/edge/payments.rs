@@ -127,12 +127,12 @@ fn empty_begin(op: Op, payment_id: String, mode: Mode, idem: Option<Idem>) -> Be
 pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     let p = params::create(&call.body, mode == Mode::Test, &mut new_pm_id)?;
-    if p.card.is_some()
-        && !p.confirm
-        && p.card
-            .as_ref()
-            .is_some_and(|c| !c.payment_method.starts_with("pm_card_"))
-    {
+    // Raw card data exists only for this request: it must be used now.
+    let raw_card = p
+        .card
+        .as_ref()
+        .is_some_and(|c| !c.payment_method.starts_with("pm_card_"));
+    if raw_card && !p.confirm {
         return Err(ApiError::invalid(
             "payment_method_data",
             "parameter_invalid",
@@ -227,8 +227,11 @@ pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError>
 
 pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
     check_payment_id(id)?;
-    let stub = payment_stub(env, call.principal.mode, id)?;
-    Ok(answer_response(do_call::<()>(&stub, "/get", None).await?))
+    let mode = call.principal.mode;
+    // A payment left `processing` (a processor's answer was lost) is
+    // reconciled here: its processors are asked what became of the calls.
+    let b = empty_begin(Op::Reconcile, id.to_owned(), mode, None);
+    run(call, env, mode, b, None).await
 }
 
 pub(crate) async fn retrieve_refund(
@@ -279,10 +282,13 @@ async fn run(
     let configs = processors(env, mode)?;
     let (attempts, result) = execute(env, mode, &configs, &work, card).await;
     // Metrics are recorded after the response, off the payment's path.
-    let (menv, mattempts) = (env.clone(), attempts.clone());
-    call.ctx.wait_until(async move {
-        super::metrics::record(&menv, mode, &mattempts).await;
-    });
+    // (Lookups of a reconciliation are not authorization attempts.)
+    if work.op != Op::Reconcile {
+        let (menv, mattempts) = (env.clone(), attempts.clone());
+        call.ctx.wait_until(async move {
+            super::metrics::record(&menv, mode, &mattempts).await;
+        });
+    }
     let finish = FinishRequest {
         work: *work,
         idem,
@@ -307,6 +313,9 @@ async fn execute(
     card: Option<Card>,
 ) -> (Vec<Attempt>, WorkResult) {
     let mut attempts = Vec::new();
+    if work.op == Op::Reconcile {
+        return reconcile(env, mode, configs, work).await;
+    }
     if matches!(work.op, Op::Create | Op::Confirm) {
         let card = card.or_else(|| {
             work.payment_method
@@ -459,6 +468,76 @@ async fn execute(
         },
     };
     (attempts, result)
+}
+
+/// Asks each processor of an unknown confirmation's plan, by the same
+/// idempotency keys, what became of it. Stops at the first that authorized,
+/// hard-declined or still cannot say; a processor with no record of the call
+/// certainly did not charge.
+async fn reconcile(
+    env: &Env,
+    mode: Mode,
+    configs: &[ProcessorConfig],
+    work: &Work,
+) -> (Vec<Attempt>, WorkResult) {
+    let mut attempts = Vec::new();
+    let mut last_decline = None;
+    for processor in &work.plan {
+        let Some((cfg, adapter)) = configs
+            .iter()
+            .find(|c| &c.id == processor)
+            .and_then(|c| adapter_for(c).map(|a| (c, a)))
+        else {
+            // Not configured any more: it cannot be asked, so nothing can
+            // be concluded.
+            return (attempts, WorkResult::Unknown);
+        };
+        let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
+        let call = PCall::Lookup { key: &key };
+        let started = now_ms();
+        let delivery = send(env, mode, cfg, adapter.build(&call), adapter.timeout_ms()).await;
+        let outcome = adapter.parse(&call, &delivery);
+        let latency_ms = now_ms().saturating_sub(started);
+        match outcome {
+            Outcome::Approved { reference } => {
+                let mut a = attempt_of(
+                    processor,
+                    &Outcome::Approved {
+                        reference: reference.clone(),
+                    },
+                    latency_ms,
+                );
+                a.code = Some("reconciled".into());
+                attempts.push(a);
+                return (
+                    attempts,
+                    WorkResult::Authorized {
+                        details: ProcessorDetails {
+                            processor: processor.clone(),
+                            kind: adapter.kind().to_owned(),
+                            reference,
+                        },
+                    },
+                );
+            }
+            Outcome::Declined(d) => {
+                let mut a = attempt_of(processor, &Outcome::Declined(d.clone()), latency_ms);
+                a.code = Some("reconciled".into());
+                attempts.push(a);
+                if d.class == DeclineClass::Hard {
+                    return (attempts, WorkResult::Declined { decline: d });
+                }
+                last_decline = Some(d);
+            }
+            // No record at this processor: it did not charge; ask the next.
+            Outcome::NotProcessed { .. } => {}
+            Outcome::Unknown { .. } => return (attempts, WorkResult::Unknown),
+        }
+    }
+    match last_decline {
+        Some(d) => (attempts, WorkResult::Declined { decline: d }),
+        None => (attempts, WorkResult::NoneAvailable),
+    }
 }
 
 fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {

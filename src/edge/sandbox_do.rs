@@ -76,9 +76,30 @@ impl DurableObject for SandboxObject {
             .flatten()
             .and_then(|b| serde_json::from_str(&b).ok());
         let text = req.text().await.unwrap_or_default();
-        // A retry with a known key gets the stored answer at once.
+        let lost_answers = behaviour
+            .as_ref()
+            .is_some_and(|b| b.failure == Some(switchyard_processors::FailureMode::LostAnswers));
+        // A lookup: the stored answer of an earlier call, or 404.
+        if op == "lookup" {
+            if let Some(b) = &behaviour {
+                Delay::from(Duration::from_millis(u64::from(b.latency_ms))).await;
+            }
+            return Ok(match self.stored(&key) {
+                Some((status, body)) => answer(status, &body, false),
+                None => answer(
+                    404,
+                    &json!({"status": "not_found", "message": "no request with this idempotency key"}),
+                    false,
+                ),
+            });
+        }
+        // A retry with a known key gets the stored answer at once (unless
+        // this processor loses its answers).
         if !key.is_empty() {
             if let Some((status, body)) = self.stored(&key) {
+                if let (true, Some(b)) = (lost_answers && op == "authorize", &behaviour) {
+                    Delay::from(Duration::from_millis(u64::from(b.hold_ms))).await;
+                }
                 return Ok(answer(status, &body, false));
             }
         }
@@ -133,9 +154,10 @@ impl DurableObject for SandboxObject {
         let mut wait = u64::from(b.latency_ms);
         match b.failure {
             Some(switchyard_processors::FailureMode::Slow) => wait += u64::from(b.slow_ms),
-            Some(switchyard_processors::FailureMode::TimeoutAfterAccept) if op == "authorize" => {
-                wait += u64::from(b.hold_ms)
-            }
+            Some(
+                switchyard_processors::FailureMode::TimeoutAfterAccept
+                | switchyard_processors::FailureMode::LostAnswers,
+            ) if op == "authorize" => wait += u64::from(b.hold_ms),
             _ => {}
         }
         if wait > 0 {

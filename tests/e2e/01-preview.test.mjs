@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { api, BASE, PK, ROOT, SK } from './helpers.mjs';
+import { api, BASE, DEFAULT_SK, PK, ROOT, SK } from './helpers.mjs';
 
 const RULESET = {
   name: 'EU routing',
@@ -140,6 +140,11 @@ test('a missing or wrong key is a 401', async () => {
   assert.equal(none.json.error.type, 'authentication_error');
   const wrong = await api('POST', '/v1/routing/preview', { ruleset: RULESET, payment: PAYMENT }, { key: 'sk_test_nope' });
   assert.equal(wrong.status, 401);
+  assert.ok(!wrong.text.includes('sk_test_nope'), 'the key is not echoed in full');
+  if (SK !== DEFAULT_SK) {
+    const defaults = await api('POST', '/v1/routing/preview', { ruleset: RULESET, payment: PAYMENT }, { key: DEFAULT_SK });
+    assert.equal(defaults.status, 401, 'configured keys replace the defaults');
+  }
 });
 
 test('unknown routes are Stripe-shaped 404s, wrong methods 405s', async () => {

@@ -12,6 +12,7 @@ const RULESET = {
   rules: [
     { name: 'outage first', if: { field: 'metadata.scenario', eq: 'outage' }, then: { route: ['sandbox_down', 'sandbox_b'] } },
     { name: 'timeout first', if: { field: 'metadata.scenario', eq: 'timeout' }, then: { route: ['sandbox_timeout', 'sandbox_b'] } },
+    { name: 'lost answers', if: { field: 'metadata.scenario', eq: 'lost' }, then: { route: ['sandbox_lost', 'sandbox_b'] } },
     { name: 'slow', if: { field: 'metadata.scenario', eq: 'slow' }, then: { route: ['sandbox_slow', 'sandbox_b'] } },
     { name: 'blocked BIN', if: { field: 'card.bin', prefix: '37828224' }, then: { decline: { code: 'do_not_honor', message: 'amex blocked by rule' } } },
   ],
@@ -138,6 +139,40 @@ test('a second request while the first is in flight is a 409; afterwards it repl
   const third = await api('POST', '/v1/payment_intents', body, { form: true, headers: { 'idempotency-key': key } });
   assert.equal(third.status, 200);
   assert.equal(third.json.id, a.json.id);
+});
+
+test('answers lost: left processing, never moved on; a retrieve reconciles it', async () => {
+  const b0 = await stats('sandbox_b');
+  const l0 = await stats('sandbox_lost');
+  const pi = await stripe.paymentIntents.create({
+    amount: 2900, currency: 'usd', confirm: true, payment_method: 'pm_card_visa', metadata: { scenario: 'lost' },
+  });
+  assert.equal(pi.status, 'processing');
+  assert.equal(pi.processor_details, null);
+  assert.deepEqual(pi.routing.attempts.map((a) => [a.processor, a.outcome]),
+    [['sandbox_lost', 'unknown'], ['sandbox_lost', 'unknown']]);
+  assert.deepEqual(await stats('sandbox_b'), b0, 'the next processor was never asked');
+  const capture = await api('POST', `/v1/payment_intents/${pi.id}/capture`, {}, { form: true });
+  assert.equal(capture.status, 400, 'nothing to capture while processing');
+  // A retrieve asks sandbox_lost, by the same key, what became of the call.
+  const got = await stripe.paymentIntents.retrieve(pi.id);
+  assert.equal(got.status, 'succeeded');
+  assert.equal(got.processor_details.processor, 'sandbox_lost');
+  assert.equal(got.amount_received, 2900);
+  assert.deepEqual(got.routing.attempts.at(-1), { ...got.routing.attempts.at(-1), processor: 'sandbox_lost', outcome: 'authorized', code: 'reconciled' });
+  const l1 = await stats('sandbox_lost');
+  assert.equal((l1.processed.authorize ?? 0) - (l0.processed.authorize ?? 0), 1, 'one authorization, never two');
+  const again = await stripe.paymentIntents.retrieve(pi.id);
+  assert.deepEqual(again.routing, got.routing, 'reconciled once');
+  // A decline whose answer was lost: reconciled to not charged.
+  const d = await stripe.paymentIntents.create({
+    amount: 2900, currency: 'usd', confirm: true, payment_method: 'pm_card_chargeDeclinedInsufficientFunds', metadata: { scenario: 'lost' },
+  });
+  assert.equal(d.status, 'processing');
+  const dr = await stripe.paymentIntents.retrieve(d.id);
+  assert.equal(dr.status, 'requires_payment_method');
+  assert.equal(dr.last_payment_error.decline_code, 'insufficient_funds');
+  assert.equal(dr.amount_received, 0);
 });
 
 test('a slow processor answers slowly, and is waited for', async () => {

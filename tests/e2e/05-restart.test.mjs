@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { startWrangler, stripeFor, uniqueKey } from './helpers.mjs';
+import { DEFAULT_SK, startWrangler, stripeFor, uniqueKey } from './helpers.mjs';
 
 const stateRoot = process.env.E2E_STATE_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-restart-'));
 const artifacts = process.env.E2E_ARTIFACTS ?? stateRoot;
@@ -22,7 +22,7 @@ test('restart wrangler dev mid-payment, then capture and refund', { timeout: 180
   let pi, refund;
   const key = uniqueKey('restart');
   try {
-    const stripe = stripeFor(w.base);
+    const stripe = stripeFor(w.base, DEFAULT_SK);
     pi = await stripe.paymentIntents.create({
       amount: 5000, currency: 'usd', confirm: true, capture_method: 'manual', payment_method: 'pm_card_visa',
     }, { idempotencyKey: key });
@@ -35,7 +35,7 @@ test('restart wrangler dev mid-payment, then capture and refund', { timeout: 180
 
   w = await startWrangler({ stateDir, logFile, vars });
   try {
-    const stripe = stripeFor(w.base);
+    const stripe = stripeFor(w.base, DEFAULT_SK);
     const again = await stripe.paymentIntents.retrieve(pi.id);
     assert.equal(again.status, 'requires_capture');
     assert.equal(again.amount_capturable, 5000);
@@ -57,7 +57,7 @@ test('restart wrangler dev mid-payment, then capture and refund', { timeout: 180
   // And once more: the money state is all there.
   w = await startWrangler({ stateDir, logFile, vars });
   try {
-    const stripe = stripeFor(w.base);
+    const stripe = stripeFor(w.base, DEFAULT_SK);
     const last = await stripe.paymentIntents.retrieve(pi.id);
     assert.deepEqual([last.status, last.amount_received, last.amount_refunded], ['succeeded', 4000, 1500]);
     const r = await stripe.refunds.retrieve(refund.id);

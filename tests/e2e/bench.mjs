@@ -45,11 +45,33 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const lat = results.map((r) => r.ms).sort((a, b) => a - b);
   const over = results.map((r) => r.overhead).sort((a, b) => a - b);
+  // Breakdown: a request with no storage (preview of the active set) and a
+  // request with one Durable Object call (retrieve).
+  const timed = async (n, f) => {
+    const xs = [];
+    for (let i = 0; i < n; i++) { const t = performance.now(); await f(); xs.push(performance.now() - t); }
+    xs.sort((a, b) => a - b);
+    return { p50: +pct(xs, 50).toFixed(2), p99: +pct(xs, 99).toFixed(2) };
+  };
+  const auth = { authorization: `Bearer ${SK}`, 'content-type': 'application/json' };
+  const inline = JSON.stringify({ ruleset: { default: { route: ['sandbox_a'] } }, payment: { amount: 100, currency: 'usd' } });
+  const preview = await timed(200, async () => {
+    const r = await fetch(`${w.base}/v1/routing/preview`, { method: 'POST', headers: auth, body: inline });
+    await r.text();
+  });
+  const first = await (await fetch(`${w.base}/v1/payment_intents`, { method: 'POST', body, headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' } })).json();
+  const retrieve = await timed(200, async () => {
+    const r = await fetch(`${w.base}/v1/payment_intents/${first.id}`, { headers: auth });
+    await r.text();
+  });
   const report = {
     payments: results.length, concurrency, seconds: +secs.toFixed(2),
     payments_per_second: +(results.length / secs).toFixed(1),
     client_latency_ms: { p50: +pct(lat, 50).toFixed(2), p99: +pct(lat, 99).toFixed(2) },
     added_by_worker_ms: { p50: +pct(over, 50).toFixed(2), p99: +pct(over, 99).toFixed(2) },
+    preview_inline_ms: preview,
+    retrieve_one_object_ms: retrieve,
+    load_average: os.loadavg().map((x) => +x.toFixed(2)),
     wasm_bytes: fs.statSync(new URL('../../build/index_bg.wasm', import.meta.url)).size,
     machine: `${os.cpus().length} cpus, ${os.cpus()[0]?.model ?? '?'}`,
   };

@@ -8,8 +8,12 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const BASE = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:8787';
-export const SK = process.env.E2E_SECRET_KEY ?? 'sk_test_switchyard_sandbox';
-export const PK = process.env.E2E_PUBLISHABLE_KEY ?? 'pk_test_switchyard_sandbox';
+/** The documented keys of a worker with no configuration. */
+export const DEFAULT_SK = 'sk_test_switchyard_sandbox';
+export const DEFAULT_PK = 'pk_test_switchyard_sandbox';
+/** The keys of the worker under test (scripts/e2e.sh configures its own). */
+export const SK = process.env.E2E_SECRET_KEY ?? DEFAULT_SK;
+export const PK = process.env.E2E_PUBLISHABLE_KEY ?? DEFAULT_PK;
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The official Stripe SDK pointed at a worker. */

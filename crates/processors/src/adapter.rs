@@ -41,6 +41,12 @@ pub enum Call<'a> {
         amount: u64,
         currency: &'a str,
     },
+    /// What became of an earlier call whose answer was lost: asked by that
+    /// call's idempotency key (reconciliation). `NotProcessed` means the
+    /// processor has no record of it.
+    Lookup {
+        key: &'a str,
+    },
 }
 
 impl Call<'_> {
@@ -50,6 +56,7 @@ impl Call<'_> {
             Call::Capture { .. } => "capture",
             Call::Void { .. } => "void",
             Call::Refund { .. } => "refund",
+            Call::Lookup { .. } => "lookup",
         }
     }
     pub fn key(&self) -> &str {
@@ -57,7 +64,8 @@ impl Call<'_> {
             Call::Authorize { key, .. }
             | Call::Capture { key, .. }
             | Call::Void { key, .. }
-            | Call::Refund { key, .. } => key,
+            | Call::Refund { key, .. }
+            | Call::Lookup { key } => key,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Processor configuration of one mode: ids, types, and the sandbox's
 //! simulated behaviour. Read from the worker's `SWITCHYARD_TEST_PROCESSORS` /
-//! `SWITCHYARD_LIVE_PROCESSORS` (JSON arrays); credentials are separate
-//! secrets (`SWITCHYARD_<MODE>_<ID>_SECRET`).
+//! `SWITCHYARD_LIVE_PROCESSORS` (JSON arrays). Real processors' credentials
+//! will be separate secrets, read when their adapters are added.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,9 @@ pub enum FailureMode {
     Slow,
     /// Answers 429 to every call.
     RateLimited,
+    /// Every authorization is recorded but its answer never arrives in time,
+    /// retries included; only a lookup (reconciliation) tells what happened.
+    LostAnswers,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

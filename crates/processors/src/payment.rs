@@ -101,6 +101,10 @@ pub struct Pending {
     /// processors (with the same keys), even if the active rule set changed.
     #[serde(default)]
     pub plan: Vec<String>,
+    /// The front worker finished with an unknown outcome: the operation is
+    /// waiting for reconciliation (or a retry), nobody is working on it.
+    #[serde(default)]
+    pub awaiting: bool,
 }
 
 /// A refusal of the state machine, with Stripe's code.
@@ -229,9 +233,14 @@ impl PaymentIntent {
     fn check_pending(&self, op: &str, now_ms: u64) -> Result<Option<u32>, Refusal> {
         match &self.pending {
             None => Ok(None),
-            Some(p) if p.op == op && now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS => {
+            Some(p)
+                if p.op == op
+                    && (p.awaiting || now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS) =>
+            {
                 Ok(Some(p.seq))
             }
+            // Nobody is working on it: the status decides.
+            Some(p) if p.awaiting => Ok(None),
             Some(_) => Err(Refusal {
                 status: 429,
                 code: "lock_timeout",
@@ -262,6 +271,22 @@ impl PaymentIntent {
             .map(|p| p.plan.as_slice())
     }
 
+    /// Starts reconciling a confirmation whose outcome is unknown (the front
+    /// worker gave up waiting, or abandoned it): returns its sequence number
+    /// and plan, so that the processors can be asked about those keys.
+    pub fn begin_reconcile(&mut self, now_ms: u64) -> Option<(u32, Vec<String>)> {
+        if self.status != Status::Processing {
+            return None;
+        }
+        let p = self.pending.as_mut().filter(|p| p.op == "confirm")?;
+        if !(p.awaiting || now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS) {
+            return None;
+        }
+        p.awaiting = false;
+        p.started_ms = now_ms;
+        Some((p.seq, p.plan.clone()))
+    }
+
     /// Records the attempt plan of the confirmation under way.
     pub fn set_pending_plan(&mut self, plan: Vec<String>) {
         if let Some(p) = self.pending.as_mut() {
@@ -280,6 +305,7 @@ impl PaymentIntent {
                 seq,
                 started_ms: now_ms,
                 plan,
+                awaiting: false,
             });
             return Ok(seq);
         }
@@ -303,6 +329,7 @@ impl PaymentIntent {
             seq: self.confirmations,
             started_ms: now_ms,
             plan: Vec::new(),
+            awaiting: false,
         });
         Ok(self.confirmations)
     }
@@ -344,8 +371,11 @@ impl PaymentIntent {
                 });
             }
             ConfirmResult::Unknown => {
-                // Stays `processing`, pending kept: a retry (after the stale
-                // delay) asks the same processor with the same key.
+                // Stays `processing`, pending kept for reconciliation (or a
+                // retry, which asks the same processors with the same keys).
+                if let Some(p) = self.pending.as_mut() {
+                    p.awaiting = true;
+                }
             }
         }
     }
@@ -384,6 +414,7 @@ impl PaymentIntent {
             seq,
             started_ms: now_ms,
             plan: Vec::new(),
+            awaiting: false,
         });
         Ok((seq, amount))
     }
@@ -428,6 +459,7 @@ impl PaymentIntent {
                     seq,
                     started_ms: now_ms,
                     plan: Vec::new(),
+                    awaiting: false,
                 });
                 Ok(Some(seq))
             }
@@ -671,11 +703,14 @@ mod tests {
             Some(&["a".to_owned(), "b".to_owned()][..])
         );
         assert_eq!(p.status, Status::Processing);
+        // Reconciliation takes it (once); then it is in progress again.
+        assert_eq!(p.begin_reconcile(10).map(|r| r.0), Some(1));
+        assert_eq!(p.begin_reconcile(20), None);
         assert_eq!(
             p.begin_confirm(1000).map_err(|r| r.code),
             Err("lock_timeout")
         );
-        assert_eq!(p.begin_confirm(STALE_AFTER_MS + 1), Ok(1));
+        assert_eq!(p.begin_confirm(STALE_AFTER_MS + 11), Ok(1));
         assert_eq!(
             p.pending_plan().map(<[String]>::len),
             Some(2),

@@ -11,6 +11,9 @@
 //! and an `Idempotency-Key` header; answers `200 {"status": ..., "reference"}`,
 //! `402 {"status": "declined", "decline_code", "processor_code"}`, `400` for
 //! an invalid request, `429`, or `503` with `Sandbox-Not-Processed: true`.
+//! `POST {base}/{processor_id}/v1/lookup` with the `Idempotency-Key` of an
+//! earlier call answers that call's stored answer again, or `404` when the
+//! processor never processed it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -77,6 +80,7 @@ impl Adapter for SandboxAdapter {
                 ..
             } => json!({ "payment": reference, "amount": amount, "currency": currency }),
             Call::Void { reference, .. } => json!({ "payment": reference }),
+            Call::Lookup { .. } => json!({}),
             Call::Refund {
                 reference,
                 amount,

@@ -20,7 +20,9 @@ fn decide(c: &mut Criterion) {
     for n in [10usize, 100, 1_000, 10_000] {
         for (label, at) in [("start", Some(1)), ("middle", Some(n / 2)), ("none", None)] {
             let rs = gen::rule_set(n, at);
-            let router = Router::from_value(&rs, &ValidateOptions::default()).unwrap();
+            // Through the text entry point, so the 1 MiB limit holds.
+            let router =
+                Router::from_json_str(&rs.to_string(), &ValidateOptions::default()).unwrap();
             let p = Payment::from_value(&gen::target_payment(at.is_some())).unwrap();
             let d = router.decide(&p, "order_1");
             match at {

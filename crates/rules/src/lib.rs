@@ -21,9 +21,7 @@ pub use ast::{
 pub use card::{brand_of, last4_of, luhn_ok, normalise_number, NumberProblem};
 pub use catalog::{fields, FieldInfo};
 pub use issue::{Issue, ValidateOptions, Validation};
-pub use payment::{
-    from_deserializer as payment_input_from, BillingInput, CardInput, Payment, PaymentInput,
-};
+pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text};
 pub use router::{
     simulate_json, split_hash, Decision, DecisionAction, DeclineInfo, Failure, Router, Simulation,
     SplitInfo, Tally, TraceEntry, Verdict,

@@ -11,50 +11,51 @@ use crate::issue::{did_you_mean, Issue, Issues, Pointer};
 use crate::values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
 
 /// The payment input of rules.md, as it arrives (JSON or a JS object).
-/// Strict: unknown keys are refused.
+/// Strict: unknown keys are refused. `S` is the string type: `String`, or a
+/// borrowed [`Text`] when reading JSON text without copying it.
 #[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentInput {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct PaymentInput<S = String> {
     #[serde(default, deserialize_with = "some")]
     pub amount: Option<f64>,
     #[serde(default, deserialize_with = "some")]
-    pub currency: Option<String>,
+    pub currency: Option<S>,
     #[serde(default, deserialize_with = "map_only")]
-    pub card: Option<CardInput>,
+    pub card: Option<CardInput<S>>,
     #[serde(default, deserialize_with = "map_only")]
-    pub billing: Option<BillingInput>,
+    pub billing: Option<BillingInput<S>>,
     #[serde(default, deserialize_with = "some")]
-    pub capture_method: Option<String>,
+    pub capture_method: Option<S>,
     #[serde(default, deserialize_with = "some")]
     pub off_session: Option<bool>,
     #[serde(default, deserialize_with = "some")]
     pub three_d_secure: Option<bool>,
     #[serde(default, deserialize_with = "some")]
-    pub metadata: Option<BTreeMap<String, String>>,
+    pub metadata: Option<BTreeMap<S, S>>,
     #[serde(default, deserialize_with = "some")]
-    pub routing_key: Option<String>,
+    pub routing_key: Option<S>,
 }
 
 /// Card facts of a payment input. `number` is read once to derive the BIN
 /// and brand and is then dropped; `Debug` never prints it.
 #[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardInput {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
+pub struct CardInput<S = String> {
     #[serde(default, deserialize_with = "some")]
-    pub number: Option<String>,
+    pub number: Option<S>,
     #[serde(default, deserialize_with = "some")]
-    pub bin: Option<String>,
+    pub bin: Option<S>,
     #[serde(default, deserialize_with = "some")]
-    pub brand: Option<String>,
+    pub brand: Option<S>,
     #[serde(default, deserialize_with = "some")]
-    pub country: Option<String>,
+    pub country: Option<S>,
     #[serde(default, deserialize_with = "some")]
-    pub funding: Option<String>,
+    pub funding: Option<S>,
     #[serde(default, deserialize_with = "some")]
-    pub issuer: Option<String>,
+    pub issuer: Option<S>,
 }
 
-impl std::fmt::Debug for CardInput {
+impl<S: std::fmt::Debug> std::fmt::Debug for CardInput<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CardInput")
             .field("number", &self.number.as_ref().map(|_| "[redacted]"))
@@ -68,10 +69,43 @@ impl std::fmt::Debug for CardInput {
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BillingInput {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
+pub struct BillingInput<S = String> {
     #[serde(default, deserialize_with = "some")]
-    pub country: Option<String>,
+    pub country: Option<S>,
+}
+
+/// Text borrowed from the JSON it was read from (copied only when it has
+/// escapes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Text<'a>(pub std::borrow::Cow<'a, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// Deserialises a struct from a JSON object only: serde's derived impls
@@ -105,9 +139,9 @@ where
 }
 
 /// A payment input that is a JSON object (not an array, not null).
-pub(crate) struct StrictInput(pub(crate) PaymentInput);
+pub(crate) struct StrictInput<S = String>(pub(crate) PaymentInput<S>);
 
-impl<'de> Deserialize<'de> for StrictInput {
+impl<'de, S: Deserialize<'de> + Ord> Deserialize<'de> for StrictInput<S> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match map_only(d)? {
             Some(p) => Ok(StrictInput(p)),
@@ -143,7 +177,7 @@ pub(crate) enum Fact<'a> {
     Str(&'a str),
 }
 
-const MAX_ROUTING_KEY: usize = 1024;
+pub(crate) const MAX_ROUTING_KEY: usize = 1024;
 
 impl Payment {
     /// Reads a payment from JSON (rules.md, Payment input).
@@ -157,7 +191,7 @@ impl Payment {
         // Fast path: straight into the strict wire type. Only when that
         // fails is the text read again to find every problem with its path.
         let mut de = serde_json::Deserializer::from_str(s);
-        if let Ok(StrictInput(input)) = StrictInput::deserialize(&mut de) {
+        if let Ok(StrictInput(input)) = StrictInput::<Text<'_>>::deserialize(&mut de) {
             if de.end().is_ok() {
                 return Payment::from_input(input);
             }
@@ -173,7 +207,16 @@ impl Payment {
     }
 
     /// Validates a wire payment; every problem at once.
-    pub fn from_input(i: PaymentInput) -> Result<Payment, Vec<Issue>> {
+    pub fn from_input<S: AsRef<str>>(i: PaymentInput<S>) -> Result<Payment, Vec<Issue>> {
+        Payment::from_input_keeping(i, |_| true)
+    }
+
+    /// As [`Payment::from_input`], keeping only the metadata keys `keep`
+    /// accepts (a simulation keeps those its rules read).
+    pub(crate) fn from_input_keeping<S: AsRef<str>>(
+        i: PaymentInput<S>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Payment, Vec<Issue>> {
         let mut out = Issues::default();
         let root = Pointer::root();
         let amount = match i.amount {
@@ -211,7 +254,7 @@ impl Payment {
             }
             Some(a) => Some(MinorUnits(a as u64)),
         };
-        let currency = match i.currency.as_deref() {
+        let currency = match i.currency.as_ref().map(AsRef::as_ref) {
             None => {
                 out.error(
                     &root.key("currency"),
@@ -244,13 +287,20 @@ impl Payment {
             capture_method: None,
             off_session: i.off_session,
             three_d_secure: i.three_d_secure,
-            metadata: i.metadata.unwrap_or_default(),
+            metadata: i
+                .metadata
+                .iter()
+                .flatten()
+                .filter(|(k, _)| keep(k.as_ref()))
+                .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+                .collect(),
             routing_key: None,
         };
         if let Some(c) = i.card {
-            let cp = root.key("card");
+            // Built only for an error: the happy path allocates no pointers.
+            let cp = |k: &str| Pointer(format!("/card/{k}"));
             let mut from_number: Option<(CardBin, Brand)> = None;
-            if let Some(n) = c.number.as_deref() {
+            if let Some(n) = c.number.as_ref().map(AsRef::as_ref) {
                 match card::normalise_number(n) {
                     Ok(digits) => {
                         if let Some(bin) = card::bin_of(&digits) {
@@ -258,29 +308,29 @@ impl Payment {
                         }
                     }
                     Err(problem) => {
-                        out.error(&cp.key("number"), "invalid_card_number", problem.describe())
+                        out.error(&cp("number"), "invalid_card_number", problem.describe())
                     }
                 }
             }
-            if let Some(b) = c.bin.as_deref() {
+            if let Some(b) = c.bin.as_ref().map(AsRef::as_ref) {
                 match CardBin::parse(b) {
                     Some(bin) => match &from_number {
                         Some((nb, _)) if !nb.as_str().starts_with(bin.as_str()) => out.error(
-                            &cp.key("bin"),
+                            &cp("bin"),
                             "invalid_value",
                             "card.bin does not match the card number",
                         ),
                         Some(_) => {}
                         None => p.bin = Some(bin),
                     },
-                    None => out.error(&cp.key("bin"), "invalid_value", "card.bin is 6 to 8 digits"),
+                    None => out.error(&cp("bin"), "invalid_value", "card.bin is 6 to 8 digits"),
                 }
             }
-            if let Some(b) = c.brand.as_deref() {
+            if let Some(b) = c.brand.as_ref().map(AsRef::as_ref) {
                 match Brand::parse(b) {
                     Some(brand) => p.brand = Some(brand),
                     None => out.error(
-                        &cp.key("brand"),
+                        &cp("brand"),
                         "invalid_value",
                         format!(
                             "card.brand is not a card brand ({})",
@@ -293,27 +343,31 @@ impl Payment {
                 p.bin = Some(bin);
                 p.brand = p.brand.or(Some(brand));
             }
-            p.card_country = country(c.country.as_deref(), &cp.key("country"), &mut out);
-            if let Some(f) = c.funding.as_deref() {
+            p.card_country = country(
+                c.country.as_ref().map(AsRef::as_ref),
+                "/card/country",
+                &mut out,
+            );
+            if let Some(f) = c.funding.as_ref().map(AsRef::as_ref) {
                 p.funding = Funding::parse(f);
                 if p.funding.is_none() {
                     out.error(
-                        &cp.key("funding"),
+                        &cp("funding"),
                         "invalid_value",
                         "card.funding is not a funding type (credit, debit, prepaid, unknown)",
                     );
                 }
             }
-            p.issuer = c.issuer;
+            p.issuer = c.issuer.map(|x| x.as_ref().to_owned());
         }
         if let Some(b) = i.billing {
             p.billing_country = country(
-                b.country.as_deref(),
-                &root.key("billing").key("country"),
+                b.country.as_ref().map(AsRef::as_ref),
+                "/billing/country",
                 &mut out,
             );
         }
-        if let Some(m) = i.capture_method.as_deref() {
+        if let Some(m) = i.capture_method.as_ref().map(AsRef::as_ref) {
             p.capture_method = CaptureMethod::parse(m);
             if p.capture_method.is_none() {
                 out.error(
@@ -323,7 +377,7 @@ impl Payment {
                 );
             }
         }
-        match i.routing_key {
+        match i.routing_key.as_ref().map(AsRef::as_ref) {
             Some(k) if k.len() > MAX_ROUTING_KEY => {
                 out.error(
                     &root.key("routing_key"),
@@ -331,7 +385,7 @@ impl Payment {
                     format!("routing_key is at most {MAX_ROUTING_KEY} bytes"),
                 );
             }
-            k => p.routing_key = k,
+            k => p.routing_key = k.map(str::to_owned),
         }
         if out.errors.is_empty() && amount.is_some() && currency.is_some() {
             Ok(p)
@@ -392,10 +446,11 @@ impl Payment {
     }
 }
 
-fn country(v: Option<&str>, at: &Pointer, out: &mut Issues) -> Option<Country> {
+fn country(v: Option<&str>, at: &str, out: &mut Issues) -> Option<Country> {
     let s = v?;
     let c = Country::parse(s);
     if c.is_none() {
+        let at = &Pointer(at.to_owned());
         out.error(
             at,
             "invalid_value",
@@ -415,23 +470,6 @@ fn clip(s: &str) -> String {
         out.push('…');
     }
     out
-}
-
-/// Deserialises a payment input from any serde deserializer (JSON, or a JS
-/// value through serde-wasm-bindgen): the fast path. On failure it says only
-/// that the input is not a valid payment; [`Payment::from_value`] then finds
-/// every problem with its path.
-pub fn from_deserializer<'de, D>(de: D) -> Result<PaymentInput, Vec<Issue>>
-where
-    D: serde::Deserializer<'de>,
-{
-    PaymentInput::deserialize(de).map_err(|_| {
-        vec![Issue {
-            path: String::new(),
-            code: "wrong_type",
-            message: "not a valid payment (rules.md, Payment input)".to_owned(),
-        }]
-    })
 }
 
 const PAYMENT_KEYS: &[&str] = &[

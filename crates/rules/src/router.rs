@@ -23,6 +23,8 @@ pub struct Router {
     default: CAction,
     processors: Vec<String>,
     index: Option<Index>,
+    /// The metadata keys any rule reads, sorted.
+    metadata_keys: Vec<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -109,13 +111,27 @@ impl Router {
             .collect();
         let default = action(rs.default);
         let index = (rules.len() > INDEX_FROM).then(|| Index::build(&rules));
+        let mut metadata_keys = Vec::new();
+        for c in rules.iter().filter_map(|r| r.cond.as_ref()) {
+            metadata_keys_of(c, &mut metadata_keys);
+        }
+        metadata_keys.sort();
+        metadata_keys.dedup();
         Router {
             name: rs.name,
             rules,
             default,
             processors,
             index,
+            metadata_keys,
         }
+    }
+
+    /// True when some rule reads `metadata.KEY`.
+    pub fn reads_metadata(&self, key: &str) -> bool {
+        self.metadata_keys
+            .binary_search_by(|k| (**k).cmp(key))
+            .is_ok()
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -252,6 +268,14 @@ impl Router {
             }
         }
         t.finish(self)
+    }
+}
+
+fn metadata_keys_of(c: &Cond, out: &mut Vec<Box<str>>) {
+    match c {
+        Cond::Leaf(l) => out.extend(l.field.key.iter().cloned()),
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| metadata_keys_of(c, out)),
+        Cond::Not(c, _) => metadata_keys_of(c, out),
     }
 }
 
@@ -910,9 +934,20 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             let mut i = 0usize;
             let mut key = String::new();
-            while let Some(crate::payment::StrictInput(input)) = seq.next_element()? {
-                match Payment::from_input(input) {
-                    Ok(p) => match p.routing_key() {
+            while let Some(crate::payment::StrictInput::<crate::payment::Text<'de>>(input)) =
+                seq.next_element()?
+            {
+                let mut input = input;
+                // The key goes straight to the tally (the payment need not
+                // own a copy); one too long stays, to be refused.
+                let key_of = match &input.routing_key {
+                    Some(k) if k.as_ref().len() <= crate::payment::MAX_ROUTING_KEY => {
+                        input.routing_key.take()
+                    }
+                    _ => None,
+                };
+                match Payment::from_input_keeping(input, |k| self.router.reads_metadata(k)) {
+                    Ok(p) => match key_of.as_ref().map(AsRef::as_ref) {
                         Some(k) => self.router.tally(&mut self.tally, &p, k),
                         None => {
                             use std::fmt::Write;
@@ -970,16 +1005,19 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
                     }])
                 }
             };
+            // Every payment reads on the JSON path (a repeated key, say, which
+            // the strict fast path refuses): simulate from there.
+            let mut tally = Tally::default();
             for (i, v) in list.iter().enumerate() {
-                if let Err(issues) = Payment::from_value(v) {
-                    return Err(at(i, issues));
+                match Payment::from_value(v) {
+                    Err(issues) => return Err(at(i, issues)),
+                    Ok(p) => match p.routing_key() {
+                        Some(k) => router.tally(&mut tally, &p, k),
+                        None => router.tally(&mut tally, &p, &i.to_string()),
+                    },
                 }
             }
-            Err(vec![Issue {
-                path: String::new(),
-                code: "wrong_type",
-                message: "simulate takes a JSON array of payments".to_owned(),
-            }])
+            Ok(tally.finish(router))
         }
     }
 }

@@ -1,0 +1,64 @@
+// The engine through the wasm binding in Node, on the same generated rule
+// sets and payments as the criterion benchmarks (crates/rules/benches).
+//
+//   cargo run --release -p switchyard-rules --example gen_bench -- target/bench-data
+//   bash scripts/build-pkg.sh
+//   node bench/wasm.mjs [target/bench-data]
+//
+// Prints, per rule-set size and position of the deciding rule, the median
+// time of one `router.route(payment)` call (batches of calls, median batch),
+// and the time to compile each size.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initSync, Router } from '../www/pkg/switchyard.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = path.resolve(process.argv[2] ?? path.join(root, 'target/bench-data'));
+initSync({ module: fs.readFileSync(path.join(root, 'www/pkg/switchyard_bg.wasm')) });
+
+const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
+const hit = { ...JSON.parse(read('target-hit.json')), routing_key: 'order_1' };
+const miss = { ...JSON.parse(read('target-miss.json')), routing_key: 'order_1' };
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function perCall(fn, batch = 2000, batches = 41) {
+  for (let i = 0; i < batch * 5; i++) fn(); // warm up (JIT, caches)
+  const times = [];
+  for (let b = 0; b < batches; b++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) fn();
+    times.push(Number(process.hrtime.bigint() - t) / batch);
+  }
+  return median(times);
+}
+
+const rows = [];
+for (const n of [10, 100, 1000, 10000]) {
+  for (const label of ['start', 'middle', 'none']) {
+    const text = read(`rules-${n}-${label}.json`);
+    const router = new Router(text);
+    const p = label === 'none' ? miss : hit;
+    const d = router.route(p);
+    const want = label === 'none' ? null : label === 'start' ? 1 : n / 2;
+    if (d.rule_index !== want) throw new Error(`rules-${n}-${label}: decided by ${d.rule_index}, expected ${want}`);
+    rows.push({ rules: n, deciding: label, route_ns: Math.round(perCall(() => router.route(p))) });
+    router.free();
+  }
+}
+console.table(rows);
+
+for (const n of [1000, 10000]) {
+  const text = read(`rules-${n}-middle.json`);
+  const times = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    new Router(text).free();
+    times.push(performance.now() - t);
+  }
+  console.log(`compile ${n} rules (new Router from JSON text): median ${median(times).toFixed(1)} ms`);
+}
