@@ -62,3 +62,17 @@ for (const n of [1000, 10000]) {
   }
   console.log(`compile ${n} rules (new Router from JSON text): median ${median(times).toFixed(1)} ms`);
 }
+
+// The engine alone, compiled to wasm32-wasip1 and run by this same V8
+// (bench/timing: the same loop as natively), when it has been built:
+//   cargo build --release -p switchyard-bench-timing --target wasm32-wasip1
+const wasi = path.join(root, 'target/wasm32-wasip1/release/switchyard-bench-timing.wasm');
+if (fs.existsSync(wasi)) {
+  const { WASI } = await import('node:wasi');
+  const w = new WASI({ version: 'preview1', args: ['timing', '/data'], preopens: { '/data': dir } });
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(fs.readFileSync(wasi)), w.getImportObject());
+  console.log('\nengine alone in wasm (Router::select, WASI in Node):');
+  w.start(instance);
+} else {
+  console.log(`\n(${path.relative(root, wasi)} not built: skipping the engine-alone wasm figures)`);
+}

@@ -144,8 +144,11 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         Some(i) => protocol::payment_id_for_key(mode.as_str(), &i.key),
         None => protocol::payment_id_from_random(random_token(protocol::ID_LEN).as_bytes()),
     };
+    let t_active = now_ms();
     let ruleset = if p.confirm {
-        Some(rulesets::active(env, mode).await?)
+        let r = Some(rulesets::active(env, mode).await?);
+        worker::console_log!("TIMING active {}", now_ms() - t_active);
+        r
     } else {
         None
     };
@@ -264,7 +267,9 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let stub = payment_stub(env, mode, &b.payment_id)?;
     let idem = b.idem.clone();
+    let t_begin = now_ms();
     let a = do_call(&stub, "/begin", Some(&b)).await?;
+    worker::console_log!("TIMING begin {}", now_ms() - t_begin);
     if a.status != 200 {
         return Ok(answer_response(a));
     }
@@ -280,7 +285,9 @@ async fn run(
         BeginResponse::Work { work } => work,
     };
     let configs = processors(env, mode)?;
+    let t_exec = now_ms();
     let (attempts, result) = execute(env, mode, &configs, &work, card).await;
+    worker::console_log!("TIMING sandbox {}", now_ms() - t_exec);
     // Metrics are recorded after the response, off the payment's path.
     // (Lookups of a reconciliation are not authorization attempts.)
     if work.op != Op::Reconcile {
@@ -296,9 +303,10 @@ async fn run(
         attempts,
         result,
     };
-    Ok(answer_response(
-        do_call(&stub, "/finish", Some(&finish)).await?,
-    ))
+    let t_fin = now_ms();
+    let r = do_call(&stub, "/finish", Some(&finish)).await?;
+    worker::console_log!("TIMING finish {}", now_ms() - t_fin);
+    Ok(answer_response(r))
 }
 
 /// Calls the processors for one operation. For a confirmation, the plan is

@@ -16,6 +16,112 @@ extern "C" {
     fn to_json_text(value: &JsValue) -> Option<String>;
 }
 
+#[wasm_bindgen(module = "/js/columns.js")]
+extern "C" {
+    /// Payments as columns (js/columns.js).
+    type Columns;
+    #[wasm_bindgen(js_name = paymentColumns)]
+    fn payment_columns(payments: &JsValue, meta_keys: &js_sys::Array) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn n(this: &Columns) -> u32;
+    #[wasm_bindgen(method, getter)]
+    fn amount(this: &Columns) -> Vec<f64>;
+    #[wasm_bindgen(method, getter)]
+    fn flagged(this: &Columns) -> Vec<u8>;
+    #[wasm_bindgen(method, getter, js_name = offSession)]
+    fn off_session(this: &Columns) -> Vec<i8>;
+    #[wasm_bindgen(method, getter, js_name = threeDSecure)]
+    fn three_d_secure(this: &Columns) -> Vec<i8>;
+    #[wasm_bindgen(method)]
+    fn kind(this: &Columns, k: u32) -> u32;
+    #[wasm_bindgen(method)]
+    fn text(this: &Columns, k: u32) -> String;
+    #[wasm_bindgen(method)]
+    fn lens(this: &Columns, k: u32) -> Vec<u32>;
+    #[wasm_bindgen(method)]
+    fn ids(this: &Columns, k: u32) -> Vec<u32>;
+    #[wasm_bindgen(js_name = elementJson)]
+    fn element_json(payments: &JsValue, i: u32) -> Option<String>;
+}
+
+/// One text column as it crossed from JavaScript.
+struct ColumnData {
+    kind: u32,
+    text: String,
+    lens: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl ColumnData {
+    fn read(c: &Columns, k: u32) -> ColumnData {
+        let kind = c.kind(k);
+        ColumnData {
+            kind,
+            text: if kind == 0 { String::new() } else { c.text(k) },
+            lens: if kind == 0 { Vec::new() } else { c.lens(k) },
+            ids: if kind == 2 { c.ids(k) } else { Vec::new() },
+        }
+    }
+
+    fn column(&self) -> Option<rules::TextColumn<'_>> {
+        match self.kind {
+            1 => rules::TextColumn::joined(&self.text, &self.lens),
+            2 => rules::TextColumn::interned(&self.ids, &self.text, &self.lens),
+            _ => Some(rules::TextColumn::absent()),
+        }
+    }
+}
+
+/// Simulates an array of payments handed over as columns; `None` when only
+/// the JSON text of the whole array gives the answer.
+fn simulate_columns(
+    router: &rules::Router,
+    payments: &JsValue,
+) -> Option<Result<rules::Simulation, Vec<rules::Issue>>> {
+    let keys: js_sys::Array = router.metadata_keys().map(JsValue::from_str).collect();
+    let cols = payment_columns(payments, &keys);
+    if cols.is_undefined() {
+        return None;
+    }
+    let cols: Columns = cols.unchecked_into();
+    let n = cols.n() as usize;
+    let (amount, flagged) = (cols.amount(), cols.flagged());
+    let (off_session, three_d_secure) = (cols.off_session(), cols.three_d_secure());
+    let data: Vec<ColumnData> = (0..10 + keys.length())
+        .map(|k| ColumnData::read(&cols, k))
+        .collect();
+    let mut text = data
+        .iter()
+        .map(ColumnData::column)
+        .collect::<Option<Vec<_>>>()?
+        .into_iter();
+    let mut next = || text.next().unwrap_or_default();
+    let columns = rules::PaymentColumns {
+        amount: &amount,
+        flagged: &flagged,
+        currency: next(),
+        card_number: next(),
+        card_bin: next(),
+        card_brand: next(),
+        card_country: next(),
+        card_funding: next(),
+        card_issuer: next(),
+        billing_country: next(),
+        capture_method: next(),
+        routing_key: next(),
+        off_session: &off_session,
+        three_d_secure: &three_d_secure,
+        metadata: router.metadata_keys().map(|k| (k, next())).collect(),
+    };
+    match rules::simulate_columns(router, n, &columns, |i| {
+        element_json(payments, u32::try_from(i).ok()?)
+    }) {
+        Ok(sim) => Some(Ok(sim)),
+        Err(rules::ColumnsError::Invalid { issues, .. }) => Some(Err(issues)),
+        Err(rules::ColumnsError::NeedsJson) => None,
+    }
+}
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
 /** A problem in a rule set or payment (rules.md, Validation). */
@@ -247,9 +353,15 @@ impl JsRouter {
     ) -> Result<JsValue, JsValue> {
         let text = if let Some(t) = payments.as_string() {
             t
+        } else if let Some(result) = js_sys::Array::is_array(&payments)
+            .then(|| simulate_columns(&self.inner, &payments))
+            .flatten()
+        {
+            // Columns: no JSON text of the whole list (js/columns.js).
+            return result.map_err(|e| error(&e)).and_then(|s| to_js(&s));
         } else if js_sys::Array::is_array(&payments) {
-            // One JSON text for the whole list: crossing into wasm once is
-            // far cheaper than reading a million objects field by field.
+            // What the columns cannot answer alone: one JSON text for the
+            // whole list.
             to_json_text(&payments).ok_or_else(|| {
                 error(&[issue(
                     "",

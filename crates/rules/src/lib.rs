@@ -7,6 +7,7 @@
 mod ast;
 mod card;
 mod catalog;
+mod columns;
 mod guard;
 mod issue;
 mod parse;
@@ -20,6 +21,9 @@ pub use ast::{
 };
 pub use card::{brand_of, last4_of, luhn_ok, normalise_number, NumberProblem};
 pub use catalog::{fields, FieldInfo};
+pub use columns::{
+    element_is_json, simulate_columns, ColumnsError, PaymentColumns, TextColumn, MISSING,
+};
 pub use issue::{Issue, ValidateOptions, Validation};
 pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text};
 pub use router::{

@@ -134,6 +134,12 @@ impl Router {
             .is_ok()
     }
 
+    /// The metadata keys any rule reads, sorted: the only metadata a
+    /// decision depends on.
+    pub fn metadata_keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.metadata_keys.iter().map(|k| &**k)
+    }
+
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -913,6 +919,18 @@ impl Index {
     }
 }
 
+/// The issues of payment `i` of a list: its index in every path and message.
+pub(crate) fn at_index(i: usize, issues: Vec<Issue>) -> Vec<Issue> {
+    issues
+        .into_iter()
+        .map(|mut x| {
+            x.path = format!("/{i}{}", x.path);
+            x.message = format!("payment {i}: {}", x.message);
+            x
+        })
+        .collect()
+}
+
 /// Simulates a JSON array of payments (rules.md payment inputs) without
 /// building them all in memory. A payment without `routing_key` is keyed by
 /// its position. The first invalid payment is reported, with its index in
@@ -980,16 +998,7 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = (&mut run).deserialize(&mut de).and_then(|()| de.end());
-    let at = |i: usize, issues: Vec<Issue>| -> Vec<Issue> {
-        issues
-            .into_iter()
-            .map(|mut x| {
-                x.path = format!("/{i}{}", x.path);
-                x.message = format!("payment {i}: {}", x.message);
-                x
-            })
-            .collect()
-    };
+    let at = at_index;
     match (parsed, run.bad) {
         (_, Some((i, issues))) => Err(at(i, issues)),
         (Ok(()), None) => Ok(run.tally.finish(router)),
