@@ -20,6 +20,14 @@ fn main() -> Result<(), String> {
         .unwrap_or_else(|| "target/bench-data".to_owned());
     let read =
         |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).map_err(|e| format!("{f}: {e}"));
+    if std::env::args().nth(2).as_deref() == Some("compile-only") {
+        // For profilers: compile the 10,000-rule set once and stop.
+        let text = read("rules-10000-middle.json")?;
+        let r = Router::from_json_str(&text, &ValidateOptions::default())
+            .map_err(|e| format!("{e:?}"))?;
+        println!("{} rules", r.rule_count());
+        return Ok(());
+    }
     let hit = Payment::from_json_str(&read("target-hit.json")?).map_err(|e| format!("{e:?}"))?;
     let miss = Payment::from_json_str(&read("target-miss.json")?).map_err(|e| format!("{e:?}"))?;
     println!("rules\tdeciding\tselect_ns\tcompile_ms");

@@ -58,7 +58,22 @@ impl Pointer {
         Pointer(s)
     }
     pub(crate) fn idx(&self, i: usize) -> Pointer {
-        Pointer(format!("{}/{}", self.0, i))
+        // Digits by hand: `format!` here was a tenth of compiling a large set.
+        let mut digits = [0u8; 20];
+        let (mut n, mut at) = (i, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut s = String::with_capacity(self.0.len() + 1 + digits.len() - at);
+        s.push_str(&self.0);
+        s.push('/');
+        s.extend(digits[at..].iter().map(|d| char::from(*d)));
+        Pointer(s)
     }
     pub(crate) fn as_str(&self) -> &str {
         &self.0

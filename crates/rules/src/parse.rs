@@ -985,9 +985,9 @@ impl Parser<'_> {
         let raw_rules = obj.get("rules").and_then(Value::as_array);
         let raw_if = |i: usize| raw_rules.and_then(|r| r.get(i)).and_then(|r| r.get("if"));
         // The first enabled rule that always matches, and each condition
-        // (as JSON text) of an enabled rule seen so far.
+        // of an enabled rule seen so far, by structural hash.
         let mut always: Option<(usize, &str)> = None;
-        let mut seen: std::collections::HashMap<String, (usize, &str)> = Default::default();
+        let mut seen: std::collections::HashMap<u64, Vec<(usize, &str)>> = Default::default();
         for (i, rule) in rules {
             let i = *i;
             let ip = rp.idx(i);
@@ -1009,7 +1009,12 @@ impl Parser<'_> {
                         rule.name
                     ),
                 );
-            } else if let Some((same, earlier)) = raw_if(i).and_then(|c| seen.get(&c.to_string())) {
+            } else if let Some((same, earlier)) = raw_if(i).and_then(|c| {
+                seen.get(&hash_value(c))?
+                    .iter()
+                    .find(|(j, _)| raw_if(*j) == Some(c))
+                    .copied()
+            }) {
                 self.out.warn(
                     &ip,
                     "unreachable_rule",
@@ -1020,7 +1025,7 @@ impl Parser<'_> {
                 );
             }
             if let Some(c) = raw_if(i) {
-                seen.entry(c.to_string()).or_insert((i, &rule.name));
+                seen.entry(hash_value(c)).or_default().push((i, &rule.name));
             }
             if let Some(c) = &rule.cond {
                 if let Some(leaf) = first_amount_comparison(c) {
@@ -1037,6 +1042,35 @@ impl Parser<'_> {
                 always = Some((i, &rule.name));
             }
         }
+    }
+}
+
+/// A structural hash of a JSON value (equal values hash equal), with a
+/// cheap multiplicative hash: it only buckets conditions, equality decides.
+fn hash_value(v: &Value) -> u64 {
+    fn mix(h: u64, x: u64) -> u64 {
+        (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
+    }
+    fn bytes(mut h: u64, b: &[u8]) -> u64 {
+        for c in b.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            h = mix(h, u64::from_le_bytes(w));
+        }
+        mix(h, b.len() as u64)
+    }
+    match v {
+        Value::Null => 1,
+        Value::Bool(b) => mix(2, u64::from(*b)),
+        Value::Number(n) => mix(3, n.as_f64().map_or(0, f64::to_bits)),
+        Value::String(s) => bytes(4, s.as_bytes()),
+        Value::Array(a) => a
+            .iter()
+            .fold(mix(5, a.len() as u64), |h, x| mix(h, hash_value(x))),
+        // Order-independent, as object equality is.
+        Value::Object(m) => m.iter().fold(mix(6, m.len() as u64), |h, (k, x)| {
+            h.wrapping_add(mix(bytes(7, k.as_bytes()), hash_value(x)))
+        }),
     }
 }
 

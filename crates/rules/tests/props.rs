@@ -1051,7 +1051,7 @@ fn mutate(mut v: Value, ms: &[Mutation]) -> Value {
                 if let Some(p) = pick(&v, i, &non_empty) {
                     if let Some(o) = v.pointer_mut(&p).and_then(Value::as_object_mut) {
                         let k = o.keys().nth(j.index(o.len())).unwrap().clone();
-                        o.shift_remove(&k);
+                        o.remove(&k);
                     }
                 }
             }
