@@ -44,6 +44,20 @@ for (let r = 0; r < Math.min(runs, 3); r++) {
   times.text.push(ms(t0));
   if (JSON.stringify(sim) !== first) throw new Error('simulate(text) and simulate(array) disagree');
 }
+// The error path: the last payment is invalid (found after deciding all others).
+const last = payments[payments.length - 1];
+payments[payments.length - 1] = { amount: 1, currency: 'xyz' };
+for (let r = 0; r < Math.min(runs, 3); r++) {
+  t0 = process.hrtime.bigint();
+  try {
+    router.simulate(payments);
+    throw new Error('simulate accepted an invalid payment');
+  } catch (e) {
+    if (e.name !== 'SwitchyardError') throw e;
+  }
+  (times['array, last payment invalid'] ??= []).push(ms(t0));
+}
+payments[payments.length - 1] = last;
 router.free();
 for (const [k, xs] of Object.entries(times)) {
   console.log(`simulate(${k}): median ${median(xs).toFixed(0)} ms over ${xs.length} runs [${xs.map((x) => x.toFixed(0)).join(', ')}]`);

@@ -16,4 +16,4 @@ rm -rf www/pkg
 snippet=$(cd www/pkg && ls snippets/*/js/error.js | head -n 1)
 printf "export { SwitchyardError } from './%s';\n" "$snippet" >> www/pkg/switchyard.js
 rm -f www/pkg/.gitignore www/pkg/package.json
-echo "www/pkg: $(wc -c < www/pkg/switchyard_bg.wasm) bytes wasm, $(cat www/pkg/switchyard.js www/pkg/switchyard_bg.wasm | gzip -9 | wc -c) bytes wasm+js gzipped"
+echo "www/pkg: $(wc -c < www/pkg/switchyard_bg.wasm) bytes wasm; wasm + all JS gzipped: $(cat www/pkg/switchyard_bg.wasm www/pkg/switchyard.js www/pkg/snippets/*/js/*.js | gzip -9 | wc -c) bytes"

@@ -8,37 +8,36 @@
 // simulate(JSON.stringify(array)) would.
 
 const MISSING = 0xffffffff; // a row without a value (columns.rs MISSING)
+const ENCODER = new TextEncoder();
 
-// Text columns, in the order columns.rs reads them; metadata columns follow.
-const CURRENCY = 0, NUMBER = 1, BIN = 2, BRAND = 3, COUNTRY = 4, FUNDING = 5, ISSUER = 6,
-  BILLING_COUNTRY = 7, CAPTURE_METHOD = 8, ROUTING_KEY = 9, FIXED = 10;
+// Text columns, in the order lib.rs reads them (currency, card.number,
+// card.bin, card.brand, card.country, card.funding, card.issuer,
+// billing.country, capture_method, routing_key); metadata columns follow.
+const NUMBER = 1, BIN = 2, ROUTING_KEY = 9, FIXED = 10;
 
 /** High-cardinality strings: one string for the column, with each row's length. */
 class Joined {
   constructor(n) {
-    this.parts = [];
     this.lens = null;
     this.n = n;
     this.text = '';
   }
   add(i, s) {
     if (this.lens === null) this.lens = new Uint32Array(this.n).fill(MISSING);
-    this.parts.push(s);
+    this.text += s;
     this.lens[i] = s.length;
     return true;
   }
-  // Joins the parts; flags rows whose text is not well-formed UTF-16 (a lone
-  // surrogate, which JSON.stringify escapes and the JSON path refuses).
+  // Flags rows whose text is not well-formed UTF-16 (a lone surrogate,
+  // which JSON.stringify escapes and the JSON path refuses).
   finish(flagged) {
-    if (this.lens === null) return;
-    this.text = this.parts.join('');
-    if (!this.text.isWellFormed()) {
-      for (let i = 0, j = 0; i < this.n; i++) {
-        if (this.lens[i] === MISSING) continue;
-        if (!this.parts[j++].isWellFormed()) flagged[i] = 1;
-      }
+    if (this.lens === null || this.text.isWellFormed()) return;
+    for (let i = 0, at = 0; i < this.n; i++) {
+      const len = this.lens[i];
+      if (len === MISSING) continue;
+      if (!this.text.slice(at, at + len).isWellFormed()) flagged[i] = 1;
+      at += len;
     }
-    this.parts = null;
   }
   kind() {
     return this.lens === null ? 0 : 1;
@@ -73,6 +72,8 @@ class Interned {
   }
 }
 
+const KEYS = new Set(['amount', 'currency', 'card', 'billing', 'capture_method', 'off_session', 'three_d_secure', 'metadata', 'routing_key']);
+
 /** An object JSON.stringify writes as its own enumerable keys. */
 function plain(o) {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
@@ -88,6 +89,8 @@ function plain(o) {
 export function paymentColumns(payments, metaKeys) {
   try {
     if (!Array.isArray(payments) || 'toJSON' in payments || Object.prototype.toJSON !== undefined) return undefined;
+    // for-in then sees a payment's own keys only, as JSON.stringify does.
+    for (const _ in Object.prototype) return undefined;
     return new Columns(payments, metaKeys);
   } catch (_) {
     return undefined;
@@ -154,47 +157,63 @@ class Columns {
       return true;
     };
     const bool = (v) => (v === true ? 2 : v === false ? 1 : 0);
+    // Reads the known keys directly; a payment with more keys than values
+    // read here has another key, or one whose value is undefined.
     const row = (p, i) => {
       if (!plain(p)) return false;
-      for (const k in p) {
-        const v = p[k];
-        // JSON.stringify leaves out a key whose value is undefined.
-        if (v === undefined) continue;
-        switch (k) {
-          case 'amount':
-            // NaN and Infinity are written as null; fractions read back
-            // from JSON text within an ulp: both go the JSON way.
-            if (!Number.isInteger(v)) return false;
-            amount[i] = v;
-            break;
-          case 'currency':
-            if (typeof v !== 'string' || !currency.add(i, v)) return false;
-            break;
-          case 'card':
-            if (!card(v, i)) return false;
-            break;
-          case 'billing':
-            if (!billing(v, i)) return false;
-            break;
-          case 'capture_method':
-            if (typeof v !== 'string' || !captureMethod.add(i, v)) return false;
-            break;
-          case 'off_session':
-            if (!(offSession[i] = bool(v))) return false;
-            break;
-          case 'three_d_secure':
-            if (!(threeDSecure[i] = bool(v))) return false;
-            break;
-          case 'metadata':
-            if (!metadata(v, i)) return false;
-            break;
-          case 'routing_key':
-            if (typeof v !== 'string') return false;
-            routingKey.add(i, v);
-            break;
-          default:
-            return false;
-        }
+      let keys = 0;
+      for (const _ in p) keys++;
+      let known = 0;
+      const a = p.amount;
+      if (a !== undefined) {
+        if (!Number.isInteger(a)) return false;
+        amount[i] = a;
+        known++;
+      }
+      const c = p.currency;
+      if (c !== undefined) {
+        if (typeof c !== 'string' || !currency.add(i, c)) return false;
+        known++;
+      }
+      const cd = p.card;
+      if (cd !== undefined) {
+        if (!card(cd, i)) return false;
+        known++;
+      }
+      const b = p.billing;
+      if (b !== undefined) {
+        if (!billing(b, i)) return false;
+        known++;
+      }
+      const cm = p.capture_method;
+      if (cm !== undefined) {
+        if (typeof cm !== 'string' || !captureMethod.add(i, cm)) return false;
+        known++;
+      }
+      const os = p.off_session;
+      if (os !== undefined) {
+        if (!(offSession[i] = bool(os))) return false;
+        known++;
+      }
+      const t = p.three_d_secure;
+      if (t !== undefined) {
+        if (!(threeDSecure[i] = bool(t))) return false;
+        known++;
+      }
+      const m = p.metadata;
+      if (m !== undefined) {
+        if (!metadata(m, i)) return false;
+        known++;
+      }
+      const rk = p.routing_key;
+      if (rk !== undefined) {
+        if (typeof rk !== 'string') return false;
+        routingKey.add(i, rk);
+        known++;
+      }
+      // Other keys are fine only with undefined values (left out of JSON).
+      if (keys !== known) {
+        for (const k in p) if (p[k] !== undefined && !KEYS.has(k)) return false;
       }
       return true;
     };
@@ -207,10 +226,14 @@ class Columns {
   kind(k) {
     return this.cols[k]?.kind() ?? 0;
   }
-  /** Column k's text: the rows' strings (joined) or the dictionary's (interned). */
+  /**
+   * Column k's text, UTF-8: the rows' strings (joined) or the dictionary's
+   * (interned). TextEncoder, not a string argument: wasm-bindgen copies a
+   * string character by character.
+   */
   text(k) {
     const c = this.cols[k];
-    return c === undefined ? '' : c instanceof Joined ? c.text : c.dict.join('');
+    return ENCODER.encode(c === undefined ? '' : c instanceof Joined ? c.text : c.dict.join(''));
   }
   /** UTF-16 lengths of the pieces of text(k). */
   lens(k) {

@@ -35,7 +35,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn kind(this: &Columns, k: u32) -> u32;
     #[wasm_bindgen(method)]
-    fn text(this: &Columns, k: u32) -> String;
+    fn text(this: &Columns, k: u32) -> Vec<u8>;
     #[wasm_bindgen(method)]
     fn lens(this: &Columns, k: u32) -> Vec<u32>;
     #[wasm_bindgen(method)]
@@ -53,14 +53,18 @@ struct ColumnData {
 }
 
 impl ColumnData {
-    fn read(c: &Columns, k: u32) -> ColumnData {
+    fn read(c: &Columns, k: u32) -> Option<ColumnData> {
         let kind = c.kind(k);
-        ColumnData {
+        Some(ColumnData {
             kind,
-            text: if kind == 0 { String::new() } else { c.text(k) },
+            text: if kind == 0 {
+                String::new()
+            } else {
+                String::from_utf8(c.text(k)).ok()?
+            },
             lens: if kind == 0 { Vec::new() } else { c.lens(k) },
             ids: if kind == 2 { c.ids(k) } else { Vec::new() },
-        }
+        })
     }
 
     fn column(&self) -> Option<rules::TextColumn<'_>> {
@@ -78,6 +82,12 @@ fn simulate_columns(
     router: &rules::Router,
     payments: &JsValue,
 ) -> Option<Result<rules::Simulation, Vec<rules::Issue>>> {
+    // About 100 bytes of wasm memory a payment: past this many, the JSON
+    // path (which refuses a list too long to be one JSON text) answers.
+    const MAX_ROWS: u32 = 8_000_000;
+    if payments.unchecked_ref::<js_sys::Array>().length() > MAX_ROWS {
+        return None;
+    }
     let keys: js_sys::Array = router.metadata_keys().map(JsValue::from_str).collect();
     let cols = payment_columns(payments, &keys);
     if cols.is_undefined() {
@@ -89,7 +99,7 @@ fn simulate_columns(
     let (off_session, three_d_secure) = (cols.off_session(), cols.three_d_secure());
     let data: Vec<ColumnData> = (0..10 + keys.length())
         .map(|k| ColumnData::read(&cols, k))
-        .collect();
+        .collect::<Option<_>>()?;
     let mut text = data
         .iter()
         .map(ColumnData::column)
@@ -120,6 +130,16 @@ fn simulate_columns(
         Err(rules::ColumnsError::Invalid { issues, .. }) => Some(Err(issues)),
         Err(rules::ColumnsError::NeedsJson) => None,
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Options` of js.md, optional in TypeScript.
+    #[wasm_bindgen(typescript_type = "Options")]
+    pub type OptionsArg;
+    /// `{ trace?: boolean }`, optional in TypeScript.
+    #[wasm_bindgen(typescript_type = "RouteOptions")]
+    pub type RouteOptionsArg;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -280,8 +300,9 @@ fn random_key() -> String {
 #[wasm_bindgen(unchecked_return_type = "ValidationResult")]
 pub fn validate(
     #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Options | undefined")] options: JsValue,
+    options: Option<OptionsArg>,
 ) -> JsValue {
+    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
     let result = match (self::options(&options), ruleset_text(&rule_set)) {
         (Ok(opts), Ok(text)) => rules::validate_str(&text, &opts),
         (Err(i), _) | (_, Err(i)) => rules::Validation {
@@ -316,10 +337,10 @@ impl JsRouter {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Options | undefined")] options: JsValue,
+        options: Option<OptionsArg>,
     ) -> Result<JsRouter, JsValue> {
         Ok(JsRouter {
-            inner: compile(&rule_set, &options)?,
+            inner: compile(&rule_set, &options.map_or(JsValue::UNDEFINED, Into::into))?,
         })
     }
 
@@ -328,14 +349,13 @@ impl JsRouter {
     pub fn route(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Payment")] payment: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "RouteOptions | undefined")] options: JsValue,
+        options: Option<RouteOptionsArg>,
     ) -> Result<JsValue, JsValue> {
         let p = self::payment(&payment)?;
         let key = p.routing_key().map_or_else(random_key, str::to_owned);
-        let trace = !options.is_undefined()
-            && !options.is_null()
-            && js_sys::Reflect::get(&options, &JsValue::from_str("trace"))
-                .is_ok_and(|t| t.is_truthy());
+        let trace = options.is_some_and(|o| {
+            js_sys::Reflect::get(&o, &JsValue::from_str("trace")).is_ok_and(|t| t.is_truthy())
+        });
         let d = if trace {
             self.inner.explain(&p, &key)
         } else {

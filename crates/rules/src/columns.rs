@@ -14,6 +14,8 @@ use crate::issue::Issue;
 use crate::payment::{
     BillingInput, CardInput, Payment, PaymentInput, StrictInput, Text, MAX_ROUTING_KEY,
 };
+#[cfg(test)]
+use crate::router::simulate_json;
 use crate::router::{at_index, Router, Simulation, Tally};
 
 /// A column of optional strings, one per payment.
@@ -320,6 +322,9 @@ pub fn simulate_columns(
     Ok(tally.finish(router))
 }
 
+/// Most later flagged payments [`invalid`] checks one by one.
+const MAX_CHECKED: usize = 10_000;
+
 /// Payment `i` is refused: its issues are the answer unless a later payment
 /// has no JSON text (the list as a whole then has none), or, when the lenient
 /// reading refused it, a later payment is not JSON the lenient reading takes.
@@ -331,8 +336,14 @@ fn invalid(
     cols: &PaymentColumns<'_>,
     json: &mut impl FnMut(usize) -> Option<String>,
 ) -> Result<Simulation, ColumnsError> {
+    let mut checked = 0usize;
     for k in i + 1..n {
         if cols.flagged.get(k).is_some_and(|f| *f != 0) {
+            checked += 1;
+            if checked > MAX_CHECKED {
+                // As quick to read the JSON text of the whole list.
+                return Err(ColumnsError::NeedsJson);
+            }
             match json(k) {
                 None => return Err(ColumnsError::NeedsJson),
                 Some(t) if !strict && !element_is_json(&t) => return Err(ColumnsError::NeedsJson),
@@ -355,5 +366,258 @@ fn tally_keyed(router: &Router, tally: &mut Tally, p: &Payment, key: &mut String
             let _ = write!(key, "{i}");
             router.tally(tally, p, key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issue::ValidateOptions;
+    use serde_json::json;
+
+    /// A text column of `rows` (each value's pointer), joined or interned as
+    /// the JS binding builds them; rows with a non-string value are flagged.
+    struct Built {
+        text: String,
+        lens: Vec<u32>,
+        ids: Vec<u32>,
+        dict: String,
+        dict_lens: Vec<u32>,
+    }
+
+    fn build(rows: &[Value], at: &str, flagged: &mut [u8]) -> Built {
+        let mut b = Built {
+            text: String::new(),
+            lens: Vec::new(),
+            ids: Vec::new(),
+            dict: String::new(),
+            dict_lens: Vec::new(),
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            match r.pointer(at) {
+                Some(Value::String(s)) => {
+                    b.text.push_str(s);
+                    b.lens.push(s.encode_utf16().count() as u32);
+                    let id = match seen.iter().position(|x| x == s) {
+                        Some(k) => k + 1,
+                        None => {
+                            seen.push(s.clone());
+                            b.dict.push_str(s);
+                            b.dict_lens.push(s.encode_utf16().count() as u32);
+                            seen.len()
+                        }
+                    };
+                    b.ids.push(id as u32);
+                }
+                None => {
+                    b.lens.push(MISSING);
+                    b.ids.push(0);
+                }
+                Some(_) => {
+                    b.lens.push(MISSING);
+                    b.ids.push(0);
+                    flagged[i] = 1;
+                }
+            }
+        }
+        b
+    }
+
+    fn router() -> Router {
+        let rules = json!({
+            "rules": [
+                {"name": "tier", "if": {"field": "metadata.tier", "eq": "gold"}, "then": {"route": ["a"]}},
+                {"name": "issuer", "if": {"field": "card.issuer", "prefix": "Soc"}, "then": {"route": ["b"]}},
+                {"name": "bins", "if": {"field": "card.bin", "prefix": "4242"}, "then": {"decline": {"code": "x"}}},
+                {"name": "jp", "if": {"all": [{"field": "billing.country", "eq": "JP"}, {"field": "off_session", "eq": true}]}, "then": {"route": ["c"]}},
+                {"name": "eur", "if": {"field": "currency", "eq": "eur"}, "then": {"split": [{"processor": "a", "weight": 1}, {"processor": "b", "weight": 1}]}}
+            ],
+            "default": {"split": [{"processor": "c", "weight": 3}, {"processor": "b", "weight": 1}]}
+        });
+        match Router::from_value(&rules, &ValidateOptions::default()) {
+            Ok(r) => r,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn run(router: &Router, list: &[Value], interned: bool) -> Result<Simulation, ColumnsError> {
+        let n = list.len();
+        let mut flagged = vec![0u8; n];
+        let amount: Vec<f64> = list
+            .iter()
+            .map(|p| p.get("amount").and_then(Value::as_f64).unwrap_or(f64::NAN))
+            .collect();
+        let bools = |k: &str| -> Vec<i8> {
+            list.iter()
+                .map(|p| match p.get(k) {
+                    Some(Value::Bool(b)) => 1 + i8::from(*b),
+                    _ => 0,
+                })
+                .collect()
+        };
+        let (off, tds) = (bools("off_session"), bools("three_d_secure"));
+        let at = [
+            "/currency",
+            "/card/number",
+            "/card/bin",
+            "/card/brand",
+            "/card/country",
+            "/card/funding",
+            "/card/issuer",
+            "/billing/country",
+            "/capture_method",
+            "/routing_key",
+            "/metadata/tier",
+        ];
+        let built: Vec<Built> = at.iter().map(|a| build(list, a, &mut flagged)).collect();
+        for (i, p) in list.iter().enumerate() {
+            let simple = p.as_object().is_some_and(|o| {
+                o.iter().all(|(k, v)| match k.as_str() {
+                    "amount" => v.as_f64().is_some_and(|a| a.fract() == 0.0),
+                    "off_session" | "three_d_secure" => v.is_boolean(),
+                    // "n": a payment to read from its JSON text
+                    "metadata" if v.get("n").is_some() => false,
+                    "metadata" => v
+                        .as_object()
+                        .is_some_and(|m| m.values().all(Value::is_string)),
+                    "card" | "billing" => v.as_object().is_some_and(|m| {
+                        m.iter().all(|(k, v)| {
+                            v.is_string()
+                                && ["number", "bin", "brand", "country", "funding", "issuer"]
+                                    .contains(&k.as_str())
+                        })
+                    }),
+                    "currency" | "capture_method" | "routing_key" => v.is_string(),
+                    _ => false,
+                })
+            });
+            if !simple {
+                flagged[i] = 1;
+            }
+        }
+        let mut cols = built.iter().map(|b| {
+            if interned {
+                TextColumn::interned(&b.ids, &b.dict, &b.dict_lens)
+            } else {
+                TextColumn::joined(&b.text, &b.lens)
+            }
+            .unwrap_or_default()
+        });
+        let mut next = || cols.next().unwrap_or_default();
+        let columns = PaymentColumns {
+            amount: &amount,
+            flagged: &flagged,
+            currency: next(),
+            card_number: next(),
+            card_bin: next(),
+            card_brand: next(),
+            card_country: next(),
+            card_funding: next(),
+            card_issuer: next(),
+            billing_country: next(),
+            capture_method: next(),
+            routing_key: next(),
+            off_session: &off,
+            three_d_secure: &tds,
+            metadata: vec![("tier", next())],
+        };
+        simulate_columns(router, n, &columns, |i| list.get(i).map(Value::to_string))
+    }
+
+    fn pick(xs: &[&'static str], i: u32) -> &'static str {
+        xs.get(i as usize % xs.len()).copied().unwrap_or_default()
+    }
+
+    fn sample() -> Vec<Value> {
+        let mut list = Vec::new();
+        for i in 0..300u32 {
+            let mut p = json!({"amount": 100 + i, "currency": pick(&["eur", "USD", "jpy"], i)});
+            if i % 2 == 0 {
+                p["routing_key"] = json!(format!("kéy-😀-{i}"));
+            }
+            if i % 3 == 0 {
+                p["card"] = json!({"bin": pick(&["424242", "555555"], i), "issuer": pick(&["Société", "日本", ""], i)});
+            }
+            if i % 5 == 0 {
+                p["card"] =
+                    json!({"number": "4000 0025 0000 3155", "country": "FR", "funding": "credit"});
+            }
+            if i % 4 == 0 {
+                p["billing"] = json!({"country": "JP"});
+                p["off_session"] = json!(i % 8 == 0);
+            }
+            if i % 7 == 0 {
+                p["metadata"] = json!({"tier": pick(&["gold", "sïlver"], i), "other": "x"});
+            }
+            if i % 11 == 0 {
+                // read from its JSON text
+                p["card"] = json!({"brand": "visa"});
+                p["metadata"] = json!({"n": "1"});
+            }
+            list.push(p);
+        }
+        list
+    }
+
+    #[test]
+    fn columns_count_like_simulate_json() {
+        let r = router();
+        let list = sample();
+        let want = simulate_json(&r, &Value::Array(list.clone()).to_string());
+        assert!(want.is_ok(), "{want:?}");
+        for interned in [false, true] {
+            assert_eq!(run(&r, &list, interned).ok(), want.clone().ok());
+        }
+    }
+
+    #[test]
+    fn columns_refuse_like_simulate_json() {
+        let r = router();
+        let bad = [
+            json!({"amount": 1, "currency": "xyz"}),
+            json!({"amount": 1.5, "currency": "eur"}),
+            json!({"currency": "eur", "card": {"number": "4242424242424241"}}),
+            json!({"amount": 1, "currency": "eur", "card": {"nope": "1"}}),
+            json!({"amount": 1, "currency": "eur", "metadata": {"tier": 1}}),
+            json!(null),
+            json!([1]),
+            json!({"amount": 1, "currency": "eur", "routing_key": "k".repeat(1025)}),
+        ];
+        for b in bad {
+            for at in [0usize, 150, 299] {
+                let mut list = sample();
+                list[at] = b.clone();
+                let want = simulate_json(&r, &Value::Array(list.clone()).to_string());
+                let Err(want) = want else {
+                    panic!("{b} accepted")
+                };
+                for interned in [false, true] {
+                    match run(&r, &list, interned) {
+                        Err(ColumnsError::Invalid { index, issues }) => {
+                            assert_eq!((index, &issues), (at, &want), "{b}")
+                        }
+                        other => panic!("{b}: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spans_count_utf16() {
+        let text = "a😀éz";
+        let Some(c) = TextColumn::joined(text, &[1, MISSING, 2, 1, 1]) else {
+            panic!("spans")
+        };
+        let got: Vec<Option<&str>> = (0..6).map(|i| c.get(i)).collect();
+        assert_eq!(
+            got,
+            [Some("a"), None, Some("😀"), Some("é"), Some("z"), None]
+        );
+        assert!(TextColumn::joined(text, &[1, 1]).is_none());
+        assert!(TextColumn::joined(text, &[1, 1, 2, 1]).is_none());
+        assert!(TextColumn::joined(text, &[1, 3, 1]).is_some());
+        assert!(TextColumn::joined(text, &[9]).is_none());
     }
 }

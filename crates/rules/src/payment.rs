@@ -217,6 +217,44 @@ impl Payment {
         i: PaymentInput<S>,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Payment, Vec<Issue>> {
+        // A borrowed view, so that one copy of the validation serves every
+        // string type (it is the larger part of the wasm otherwise).
+        fn s<S: AsRef<str>>(x: &Option<S>) -> Option<&str> {
+            x.as_ref().map(AsRef::as_ref)
+        }
+        let view = PaymentInput::<&str> {
+            amount: i.amount,
+            currency: s(&i.currency),
+            card: i.card.as_ref().map(|c| CardInput {
+                number: s(&c.number),
+                bin: s(&c.bin),
+                brand: s(&c.brand),
+                country: s(&c.country),
+                funding: s(&c.funding),
+                issuer: s(&c.issuer),
+            }),
+            billing: i.billing.as_ref().map(|b| BillingInput {
+                country: s(&b.country),
+            }),
+            capture_method: s(&i.capture_method),
+            off_session: i.off_session,
+            three_d_secure: i.three_d_secure,
+            metadata: None,
+            routing_key: s(&i.routing_key),
+        };
+        let mut meta = i
+            .metadata
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .filter(|(k, _)| keep(k));
+        Payment::from_view(view, &mut meta)
+    }
+
+    fn from_view(
+        i: PaymentInput<&str>,
+        metadata: &mut dyn Iterator<Item = (&str, &str)>,
+    ) -> Result<Payment, Vec<Issue>> {
         let mut out = Issues::default();
         let root = Pointer::root();
         let amount = match i.amount {
@@ -254,7 +292,7 @@ impl Payment {
             }
             Some(a) => Some(MinorUnits(a as u64)),
         };
-        let currency = match i.currency.as_ref().map(AsRef::as_ref) {
+        let currency = match i.currency {
             None => {
                 out.error(
                     &root.key("currency"),
@@ -287,12 +325,8 @@ impl Payment {
             capture_method: None,
             off_session: i.off_session,
             three_d_secure: i.three_d_secure,
-            metadata: i
-                .metadata
-                .iter()
-                .flatten()
-                .filter(|(k, _)| keep(k.as_ref()))
-                .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+            metadata: metadata
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             routing_key: None,
         };
@@ -300,7 +334,7 @@ impl Payment {
             // Built only for an error: the happy path allocates no pointers.
             let cp = |k: &str| Pointer(format!("/card/{k}"));
             let mut from_number: Option<(CardBin, Brand)> = None;
-            if let Some(n) = c.number.as_ref().map(AsRef::as_ref) {
+            if let Some(n) = c.number {
                 match card::normalise_number(n) {
                     Ok(digits) => {
                         if let Some(bin) = card::bin_of(&digits) {
@@ -312,7 +346,7 @@ impl Payment {
                     }
                 }
             }
-            if let Some(b) = c.bin.as_ref().map(AsRef::as_ref) {
+            if let Some(b) = c.bin {
                 match CardBin::parse(b) {
                     Some(bin) => match &from_number {
                         Some((nb, _)) if !nb.as_str().starts_with(bin.as_str()) => out.error(
@@ -326,7 +360,7 @@ impl Payment {
                     None => out.error(&cp("bin"), "invalid_value", "card.bin is 6 to 8 digits"),
                 }
             }
-            if let Some(b) = c.brand.as_ref().map(AsRef::as_ref) {
+            if let Some(b) = c.brand {
                 match Brand::parse(b) {
                     Some(brand) => p.brand = Some(brand),
                     None => out.error(
@@ -343,12 +377,8 @@ impl Payment {
                 p.bin = Some(bin);
                 p.brand = p.brand.or(Some(brand));
             }
-            p.card_country = country(
-                c.country.as_ref().map(AsRef::as_ref),
-                "/card/country",
-                &mut out,
-            );
-            if let Some(f) = c.funding.as_ref().map(AsRef::as_ref) {
+            p.card_country = country(c.country, "/card/country", &mut out);
+            if let Some(f) = c.funding {
                 p.funding = Funding::parse(f);
                 if p.funding.is_none() {
                     out.error(
@@ -358,16 +388,12 @@ impl Payment {
                     );
                 }
             }
-            p.issuer = c.issuer.map(|x| x.as_ref().to_owned());
+            p.issuer = c.issuer.map(str::to_owned);
         }
         if let Some(b) = i.billing {
-            p.billing_country = country(
-                b.country.as_ref().map(AsRef::as_ref),
-                "/billing/country",
-                &mut out,
-            );
+            p.billing_country = country(b.country, "/billing/country", &mut out);
         }
-        if let Some(m) = i.capture_method.as_ref().map(AsRef::as_ref) {
+        if let Some(m) = i.capture_method {
             p.capture_method = CaptureMethod::parse(m);
             if p.capture_method.is_none() {
                 out.error(
@@ -377,7 +403,7 @@ impl Payment {
                 );
             }
         }
-        match i.routing_key.as_ref().map(AsRef::as_ref) {
+        match i.routing_key {
             Some(k) if k.len() > MAX_ROUTING_KEY => {
                 out.error(
                     &root.key("routing_key"),
