@@ -360,7 +360,7 @@ impl Parser<'_> {
             ));
         }
         if let Some(key) = name.strip_prefix("metadata.") {
-            if !key.is_empty() && key.len() <= 40 {
+            if !key.is_empty() {
                 return Some((
                     FieldRef {
                         kind: FieldKind::Metadata,
@@ -372,7 +372,7 @@ impl Parser<'_> {
             self.out.error(
                 at,
                 "unknown_field",
-                "a metadata field is metadata.KEY with a key of 1 to 40 characters",
+                "a metadata field is metadata.KEY with a non-empty KEY",
             );
             return None;
         }
