@@ -15,3 +15,5 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+#[cfg(test)]
+mod hot_path;

@@ -52,11 +52,15 @@ pub struct Attach {
     pub card: CardFacts,
 }
 
-/// The active rule set of the mode, as the rule-set object gave it.
+/// The rule set a confirmation routes with: the active set of the mode when
+/// the operation started. Rule sets are immutable once stored, so the id
+/// names the content; the content travels only when the payment object
+/// has not compiled that id yet (it answers `NeedRuleset`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ActiveRuleset {
+pub struct RulesetRef {
     pub id: String,
-    pub ruleset: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ruleset: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,7 +76,7 @@ pub struct BeginRequest {
     /// `create`: confirm at once.
     pub confirm: bool,
     /// For a confirmation: the rule set to route with.
-    pub ruleset: Option<ActiveRuleset>,
+    pub ruleset: Option<RulesetRef>,
     /// Capture: `amount_to_capture`; refund: `amount`.
     pub amount: Option<u64>,
     /// Cancel: `cancellation_reason`; refund: `reason`.
@@ -111,6 +115,9 @@ pub enum BeginResponse {
     Replay { status: u16, body: Value },
     /// Call the processors, then `finish`.
     Work { work: Box<Work> },
+    /// Nothing was done: the object has not compiled the rule set named in
+    /// the request; send it again with the rule set's content.
+    NeedRuleset,
 }
 
 /// The result of the processor calls, reported to `finish`.

@@ -1,11 +1,17 @@
 //! `GET /v1/routing/metrics`: per processor over a time window. Attempts are
-//! recorded in one Durable Object per mode after each processor call.
+//! recorded in one Durable Object per mode, off the payments' path: each
+//! isolate gathers the attempts of its payments for `BATCH_MS` and records
+//! them in one call (a read through the same isolate records its own first).
+
+use std::cell::RefCell;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use switchyard_processors::payment::{Attempt, AttemptOutcome};
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Stub,
+    durable_object, Context, Delay, DurableObject, Env, Request, Response, SqlStorage,
+    SqlStorageValue, State, Stub,
 };
 
 use super::payments::do_call;
@@ -44,14 +50,77 @@ fn outcome_name(o: AttemptOutcome) -> &'static str {
     }
 }
 
-/// Records the attempts of one confirmation. Best effort: a failure here
-/// never fails the payment.
-pub(crate) async fn record(env: &Env, mode: Mode, attempts: &[Attempt]) {
+/// How long attempts wait in an isolate's memory to be recorded together.
+const BATCH_MS: u64 = 25;
+/// A scheduled recording that has not happened after this long is taken to
+/// be lost (its request was cancelled); the next payment schedules anew.
+const STALE_MS: u64 = 2_000;
+
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(Mode, Row)>,
+    /// When the recording of `rows` was scheduled.
+    scheduled_ms: Option<u64>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// Records the attempts of one confirmation, within `BATCH_MS`, after the
+/// response (`ctx.wait_until`). Best effort: a failure here never fails
+/// the payment.
+pub(crate) fn record(ctx: &Context, env: &Env, mode: Mode, attempts: &[Attempt]) {
     if attempts.is_empty() {
         return;
     }
-    let last = attempts.len() - 1;
-    let rows = attempts
+    let now = now_ms();
+    let schedule = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.rows
+            .extend(rows_of(attempts).into_iter().map(|r| (mode, r)));
+        let due = p
+            .scheduled_ms
+            .is_none_or(|t| now.saturating_sub(t) > STALE_MS);
+        if due {
+            p.scheduled_ms = Some(now);
+        }
+        due
+    });
+    if schedule {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            Delay::from(Duration::from_millis(BATCH_MS)).await;
+            flush(&env).await;
+        });
+    }
+}
+
+/// Records the attempts gathered in this isolate: one call per mode.
+async fn flush(env: &Env) {
+    let rows = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.scheduled_ms = None;
+        std::mem::take(&mut p.rows)
+    });
+    let (test, live): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(m, _)| *m == Mode::Test);
+    for (mode, rows) in [(Mode::Test, test), (Mode::Live, live)] {
+        if rows.is_empty() {
+            continue;
+        }
+        let msg = RecordMsg {
+            now_ms: now_ms(),
+            rows: rows.into_iter().map(|(_, r)| r).collect(),
+        };
+        if let Ok(s) = stub(env, mode) {
+            let _ = do_call(&s, "/record", Some(&msg)).await;
+        }
+    }
+}
+
+fn rows_of(attempts: &[Attempt]) -> Vec<Row> {
+    let last = attempts.len().saturating_sub(1);
+    attempts
         .iter()
         .enumerate()
         .map(|(i, a)| Row {
@@ -69,14 +138,7 @@ pub(crate) async fn record(env: &Env, mode: Mode, attempts: &[Attempt]) {
                 0.0
             },
         })
-        .collect();
-    let msg = RecordMsg {
-        now_ms: now_ms(),
-        rows,
-    };
-    if let Ok(s) = stub(env, mode) {
-        let _ = do_call(&s, "/record", Some(&msg)).await;
-    }
+        .collect()
 }
 
 pub(crate) async fn get(
@@ -104,6 +166,10 @@ pub(crate) async fn get(
                     )
                 })?;
         }
+    }
+    // This isolate's own attempts first, so that a client sees its own.
+    if PENDING.with(|p| !p.borrow().rows.is_empty()) {
+        flush(env).await;
     }
     let a = do_call::<()>(
         &stub(env, call.principal.mode)?,

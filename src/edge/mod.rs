@@ -15,6 +15,8 @@
 //! Architecture Invariant: test and live never share an object: every
 //! object name starts with the mode of the key that reached it.
 
+use std::rc::Rc;
+
 use serde_json::Value;
 use worker::{console_log, event, Context, Env, Headers, Method, Request, Response};
 
@@ -78,6 +80,11 @@ pub(crate) fn random_token(n: usize) -> String {
 
 pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    json_text_response(status, text)
+}
+
+/// A response whose body is JSON text already.
+pub(crate) fn json_text_response(status: u16, text: String) -> Response {
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     let _ = headers.set("cache-control", "no-store");
@@ -217,6 +224,7 @@ enum RouteName {
     PromoteRuleset,
     Metrics,
     SandboxStats,
+    SandboxAuthorize,
 }
 
 struct Route {
@@ -252,6 +260,7 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         ["routing", "rulesets", id, "activate"] => r(ActivateRuleset, POST, Some(id)),
         ["routing", "rulesets", id, "promote"] => r(PromoteRuleset, POST, Some(id)),
         ["sandbox", "processors", id] => r(SandboxStats, GET, Some(id)),
+        ["sandbox", "processors", id, "authorize"] => r(SandboxAuthorize, POST, Some(id)),
         _ => None,
     }
 }
@@ -275,6 +284,10 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
         PromoteRuleset => rulesets::promote(&call, env, id).await,
         Metrics => metrics::get(&call, env, call.query.clone()).await,
         SandboxStats => sandbox_stats(&call, env, id).await,
+        SandboxAuthorize => {
+            let cfg = sandbox_config(&call, env, id)?;
+            payments::sandbox_direct(env, &cfg, &call).await
+        }
     }
 }
 
@@ -282,8 +295,8 @@ async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     let req = preview::parse_request(&call.body)?;
     let (ruleset, processors) = match req.source {
-        preview::RulesetSource::Inline(v) => (v, req.processors),
-        preview::RulesetSource::Id(id) => (rulesets::by_id(env, mode, &id).await?, None),
+        preview::RulesetSource::Inline(v) => (Rc::new(v), req.processors),
+        preview::RulesetSource::Id(id) => (Rc::new(rulesets::by_id(env, mode, &id).await?), None),
         preview::RulesetSource::Active => (rulesets::active(env, mode).await?.ruleset, None),
     };
     let router = preview::compile(&ruleset, processors)?;
@@ -292,22 +305,34 @@ async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
     Ok(json_response(200, &decision))
 }
 
-/// The sandbox processor's own counters (test mode only): requests it
-/// processed and approved, by operation, as its dashboard would show.
-async fn sandbox_stats(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
+/// A sandbox processor of test mode, by id (any other id, and any call with
+/// a live key: 404).
+fn sandbox_config(
+    call: &Call,
+    env: &Env,
+    id: &str,
+) -> Result<switchyard_processors::ProcessorConfig, ApiError> {
     let mode = call.principal.mode;
-    let known = payments::processors(env, mode)?
+    let found = payments::processors(env, mode)?
         .into_iter()
-        .any(|p| p.id == id && p.kind == switchyard_processors::ProcessorKind::Sandbox);
-    if mode != crate::auth::Mode::Test || !known {
-        return Err(ApiError::not_found(
+        .find(|p| p.id == id && p.kind == switchyard_processors::ProcessorKind::Sandbox);
+    match found {
+        Some(cfg) if mode == crate::auth::Mode::Test => Ok(cfg),
+        _ => Err(ApiError::not_found(
             Some("id"),
             format!(
                 "No such sandbox processor: '{}'",
                 id.chars().take(64).collect::<String>()
             ),
-        ));
+        )),
     }
+}
+
+/// The sandbox processor's own counters (test mode only): requests it
+/// processed and approved, by operation, as its dashboard would show.
+async fn sandbox_stats(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
+    let mode = call.principal.mode;
+    sandbox_config(call, env, id)?;
     let stub = env
         .durable_object("SANDBOX")?
         .id_from_name(&format!("{}:{id}", mode.as_str()))?

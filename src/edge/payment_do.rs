@@ -8,7 +8,7 @@
 //! worker between `begin` and `finish` (protocol.rs); card numbers and CVCs
 //! never reach this object.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -25,15 +25,25 @@ use crate::error::ApiError;
 use crate::protocol::{Answer, BeginRequest, BeginResponse, FinishRequest, Op, Work, WorkResult};
 
 thread_local! {
-    /// Compiled rule sets by id (rule sets are immutable once stored).
-    static ROUTERS: RefCell<HashMap<String, Rc<Router>>> = RefCell::new(HashMap::new());
+    /// Compiled rule sets by mode and id, in this isolate's memory (rule
+    /// sets are immutable once stored, so an id always names the same
+    /// router).
+    static ROUTERS: RefCell<HashMap<(bool, String), Rc<Router>>> = RefCell::new(HashMap::new());
 }
 
-/// The compiled router of a rule set, from the cache when possible.
-pub(crate) fn router_for(id: &str, ruleset: &Value) -> Result<Rc<Router>, ApiError> {
-    if let Some(r) = ROUTERS.with(|m| m.borrow().get(id).cloned()) {
+fn cached_router(livemode: bool, id: &str) -> Option<Rc<Router>> {
+    ROUTERS.with(|m| m.borrow().get(&(livemode, id.to_owned())).cloned())
+}
+
+/// The compiled router of a rule set: from the cache, else compiled from
+/// its content (which the caller must then have).
+fn router_for(livemode: bool, id: &str, ruleset: Option<&Value>) -> Result<Rc<Router>, ApiError> {
+    if let Some(r) = cached_router(livemode, id) {
         return Ok(r);
     }
+    let Some(ruleset) = ruleset else {
+        return Err(ApiError::internal("rule set not compiled and not given"));
+    };
     let router = Router::from_value(ruleset, &ValidateOptions::default()).map_err(|issues| {
         ApiError::issues(
             "ruleset",
@@ -48,7 +58,7 @@ pub(crate) fn router_for(id: &str, ruleset: &Value) -> Result<Rc<Router>, ApiErr
         if m.len() >= 64 {
             m.clear();
         }
-        m.insert(id.to_owned(), router.clone());
+        m.insert((livemode, id.to_owned()), router.clone());
     });
     Ok(router)
 }
@@ -56,25 +66,33 @@ pub(crate) fn router_for(id: &str, ruleset: &Value) -> Result<Rc<Router>, ApiErr
 #[durable_object]
 pub struct PaymentObject {
     sql: SqlStorage,
-    ready: bool,
+    /// Whether the tables exist. Created in the first request's synchronous
+    /// part, with its own writes, so that a new payment's object commits
+    /// once rather than twice.
+    ready: Cell<bool>,
 }
 
 impl DurableObject for PaymentObject {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        let ready = store::init(&sql).is_ok();
-        Self { sql, ready }
+        Self {
+            sql,
+            ready: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if !self.ready {
-            return Ok(super::error_response(&ApiError::internal(
-                "payment storage is unavailable",
-            )));
-        }
         let path = req.path();
         let text = req.text().await.unwrap_or_default();
         // From here on: no awaits.
+        if !self.ready.get() {
+            if store::init(&self.sql).is_err() {
+                return Ok(super::error_response(&ApiError::internal(
+                    "payment storage is unavailable",
+                )));
+            }
+            self.ready.set(true);
+        }
         let answer = match path.as_str() {
             "/begin" => match serde_json::from_str::<BeginRequest>(&text) {
                 Ok(b) => self.begin(b).and_then(|r| {
@@ -173,6 +191,14 @@ impl PaymentObject {
     }
 
     fn begin(&self, b: BeginRequest) -> Result<BeginResponse, ApiError> {
+        // Before anything changes: a rule set this isolate has not compiled
+        // must come with its content. (Nothing awaits between here and its
+        // use, so the cache cannot lose it in between.)
+        if let Some(rs) = &b.ruleset {
+            if rs.ruleset.is_none() && cached_router(b.livemode, &rs.id).is_none() {
+                return Ok(BeginResponse::NeedRuleset);
+            }
+        }
         if let Some(idem) = &b.idem {
             match store::claim(&self.sql, idem, b.now_ms) {
                 Ok(store::IdemCheck::Replay(a)) => {
@@ -420,7 +446,7 @@ impl PaymentObject {
         let Some(rs) = &b.ruleset else {
             return Err(ApiError::internal("confirmation without a rule set"));
         };
-        let router = router_for(&rs.id, &rs.ruleset)?;
+        let router = router_for(b.livemode, &rs.id, rs.ruleset.as_ref())?;
         let card = pi.card.clone();
         let input = PaymentInput {
             amount: Some(pi.amount as f64),

@@ -2,6 +2,7 @@
 //! payment's Durable Object to `begin`, call the processors (the only place
 //! card data goes), report to `finish`.
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -22,8 +23,8 @@ use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::params;
 use crate::protocol::{
-    self, Answer, Attach, BeginRequest, BeginResponse, CreateFields, FinishRequest, Idem, Op, Work,
-    WorkResult,
+    self, Answer, Attach, BeginRequest, BeginResponse, CreateFields, FinishRequest, Idem, Op,
+    RulesetRef, Work, WorkResult,
 };
 
 /// The processors of a mode: `SWITCHYARD_<MODE>_PROCESSORS` (JSON), or in
@@ -66,12 +67,12 @@ fn payment_stub(env: &Env, mode: Mode, payment_id: &str) -> Result<Stub, ApiErro
         .get_stub()?)
 }
 
-/// A JSON call to a Durable Object: its status and JSON answer.
-pub(crate) async fn do_call<Req: Serialize>(
+/// A JSON call to a Durable Object: its status and answer text.
+async fn do_call_raw<Req: Serialize>(
     stub: &Stub,
     path: &str,
     body: Option<&Req>,
-) -> Result<Answer, ApiError> {
+) -> Result<RawAnswer, ApiError> {
     let mut init = RequestInit::new();
     match body {
         Some(b) => {
@@ -86,13 +87,33 @@ pub(crate) async fn do_call<Req: Serialize>(
     let mut resp = stub.fetch_with_request(req).await?;
     let status = resp.status_code();
     let text = resp.text().await?;
-    let body: Value = serde_json::from_str(&text)
-        .map_err(|e| ApiError::internal(format!("unreadable object answer: {e}")))?;
-    Ok(Answer { status, body })
+    Ok(RawAnswer { status, text })
 }
 
-fn answer_response(a: Answer) -> Response {
-    json_response(a.status, &a.body)
+/// A JSON call to a Durable Object: its status and parsed JSON answer.
+pub(crate) async fn do_call<Req: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<Answer, ApiError> {
+    let raw = do_call_raw(stub, path, body).await?;
+    let body: Value = serde_json::from_str(&raw.text)
+        .map_err(|e| ApiError::internal(format!("unreadable object answer: {e}")))?;
+    Ok(Answer {
+        status: raw.status,
+        body,
+    })
+}
+
+/// An object's answer as it came: the payment object's answers are the
+/// API's responses, passed on without being parsed and written again.
+pub(crate) struct RawAnswer {
+    status: u16,
+    text: String,
+}
+
+fn raw_response(a: RawAnswer) -> Response {
+    super::json_text_response(a.status, a.text)
 }
 
 fn new_pm_id() -> String {
@@ -144,14 +165,12 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         Some(i) => protocol::payment_id_for_key(mode.as_str(), &i.key),
         None => protocol::payment_id_from_random(random_token(protocol::ID_LEN).as_bytes()),
     };
-    let t_active = now_ms();
     let ruleset = if p.confirm {
-        let r = Some(rulesets::active(env, mode).await?);
-        worker::console_log!("TIMING active {}", now_ms() - t_active);
-        r
+        Some(rulesets::active(env, mode).await?)
     } else {
         None
     };
+    let (ruleset_ref, content) = ruleset_ref(ruleset);
     let mut b = empty_begin(Op::Create, payment_id.clone(), mode, idem);
     b.create = Some(CreateFields {
         amount: p.amount,
@@ -162,8 +181,25 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     });
     b.attach = attach_of(&p.card);
     b.confirm = p.confirm;
-    b.ruleset = ruleset;
-    run(call, env, mode, b, p.card.map(|c| c.card)).await
+    b.ruleset = ruleset_ref;
+    run(call, env, mode, b, content, p.card.map(|c| c.card)).await
+}
+
+/// The reference to the active rule set that `begin` carries: its id, and
+/// its content only when this isolate has just fetched it (the payment
+/// object has then most likely not compiled it either). The content is
+/// kept for a resend if the object asks for it.
+fn ruleset_ref(active: Option<rulesets::Active>) -> (Option<RulesetRef>, Option<Rc<Value>>) {
+    match active {
+        None => (None, None),
+        Some(a) => (
+            Some(RulesetRef {
+                id: a.id,
+                ruleset: a.fetched.then(|| Value::clone(&a.ruleset)),
+            }),
+            Some(a.ruleset),
+        ),
+    }
 }
 
 fn check_payment_id(id: &str) -> Result<(), ApiError> {
@@ -186,8 +222,9 @@ pub(crate) async fn confirm(call: &Call, env: &Env, id: &str) -> Result<Response
     let card = params::confirm(&call.body, mode == Mode::Test, &mut new_pm_id)?;
     let mut b = empty_begin(Op::Confirm, id.to_owned(), mode, idem_of(call)?);
     b.attach = attach_of(&card);
-    b.ruleset = Some(rulesets::active(env, mode).await?);
-    run(call, env, mode, b, card.map(|c| c.card)).await
+    let (ruleset_ref, content) = ruleset_ref(Some(rulesets::active(env, mode).await?));
+    b.ruleset = ruleset_ref;
+    run(call, env, mode, b, content, card.map(|c| c.card)).await
 }
 
 pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -196,7 +233,7 @@ pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response
     let amount = params::capture(&call.body)?;
     let mut b = empty_begin(Op::Capture, id.to_owned(), mode, idem_of(call)?);
     b.amount = amount;
-    run(call, env, mode, b, None).await
+    run(call, env, mode, b, None, None).await
 }
 
 pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -205,7 +242,7 @@ pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response,
     let reason = params::cancel(&call.body)?;
     let mut b = empty_begin(Op::Cancel, id.to_owned(), mode, idem_of(call)?);
     b.reason = reason;
-    run(call, env, mode, b, None).await
+    run(call, env, mode, b, None, None).await
 }
 
 pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError> {
@@ -225,7 +262,7 @@ pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError>
     b.amount = p.amount;
     b.reason = p.reason;
     b.metadata = Some(p.metadata);
-    run(call, env, mode, b, None).await
+    run(call, env, mode, b, None, None).await
 }
 
 pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -234,7 +271,7 @@ pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Respons
     // A payment left `processing` (a processor's answer was lost) is
     // reconciled here: its processors are asked what became of the calls.
     let b = empty_begin(Op::Reconcile, id.to_owned(), mode, None);
-    run(call, env, mode, b, None).await
+    run(call, env, mode, b, None, None).await
 }
 
 pub(crate) async fn retrieve_refund(
@@ -252,49 +289,62 @@ pub(crate) async fn retrieve_refund(
         ));
     };
     let stub = payment_stub(env, call.principal.mode, &pi)?;
-    Ok(answer_response(
-        do_call::<()>(&stub, &format!("/refund/{id}"), None).await?,
+    Ok(raw_response(
+        do_call_raw::<()>(&stub, &format!("/refund/{id}"), None).await?,
     ))
 }
 
-/// begin → processors → finish.
+/// `begin` at the payment's object: its answer, or the final response.
+async fn begin(stub: &Stub, b: &BeginRequest) -> Result<Result<BeginResponse, Response>, ApiError> {
+    let a = do_call_raw(stub, "/begin", Some(b)).await?;
+    if a.status != 200 {
+        return Ok(Err(raw_response(a)));
+    }
+    serde_json::from_str(&a.text)
+        .map(Ok)
+        .map_err(|e| ApiError::internal(format!("unexpected payment object answer: {e}")))
+}
+
+/// begin → processors → finish. `content`: the rule set named in `b`, for
+/// the payment object if it has not compiled it.
 async fn run(
     call: &Call,
     env: &Env,
     mode: Mode,
-    b: BeginRequest,
+    mut b: BeginRequest,
+    content: Option<Rc<Value>>,
     card: Option<Card>,
 ) -> Result<Response, ApiError> {
     let stub = payment_stub(env, mode, &b.payment_id)?;
     let idem = b.idem.clone();
-    let t_begin = now_ms();
-    let a = do_call(&stub, "/begin", Some(&b)).await?;
-    worker::console_log!("TIMING begin {}", now_ms() - t_begin);
-    if a.status != 200 {
-        return Ok(answer_response(a));
+    let mut begun = begin(&stub, &b).await?;
+    if let (Ok(BeginResponse::NeedRuleset), Some(rs), Some(content)) =
+        (&begun, b.ruleset.as_mut(), content)
+    {
+        rs.ruleset = Some(Value::clone(&content));
+        begun = begin(&stub, &b).await?;
     }
-    let begun: BeginResponse = serde_json::from_value(a.body)
-        .map_err(|e| ApiError::internal(format!("unexpected payment object answer: {e}")))?;
     let work = match begun {
-        BeginResponse::Done { status, body } => return Ok(json_response(status, &body)),
-        BeginResponse::Replay { status, body } => {
+        Err(response) => return Ok(response),
+        Ok(BeginResponse::Done { status, body }) => return Ok(json_response(status, &body)),
+        Ok(BeginResponse::Replay { status, body }) => {
             let r = json_response(status, &body);
             let _ = r.headers().set("idempotent-replayed", "true");
             return Ok(r);
         }
-        BeginResponse::Work { work } => work,
+        Ok(BeginResponse::NeedRuleset) => {
+            return Err(ApiError::internal(
+                "the payment object could not get the rule set",
+            ))
+        }
+        Ok(BeginResponse::Work { work }) => work,
     };
     let configs = processors(env, mode)?;
-    let t_exec = now_ms();
     let (attempts, result) = execute(env, mode, &configs, &work, card).await;
-    worker::console_log!("TIMING sandbox {}", now_ms() - t_exec);
     // Metrics are recorded after the response, off the payment's path.
     // (Lookups of a reconciliation are not authorization attempts.)
     if work.op != Op::Reconcile {
-        let (menv, mattempts) = (env.clone(), attempts.clone());
-        call.ctx.wait_until(async move {
-            super::metrics::record(&menv, mode, &mattempts).await;
-        });
+        super::metrics::record(&call.ctx, env, mode, &attempts);
     }
     let finish = FinishRequest {
         work: *work,
@@ -303,10 +353,52 @@ async fn run(
         attempts,
         result,
     };
-    let t_fin = now_ms();
-    let r = do_call(&stub, "/finish", Some(&finish)).await?;
-    worker::console_log!("TIMING finish {}", now_ms() - t_fin);
-    Ok(answer_response(r))
+    let r = do_call_raw(&stub, "/finish", Some(&finish)).await?;
+    Ok(raw_response(r))
+}
+
+/// A sandbox processor called directly (test mode): one authorization in
+/// the sandbox's own wire format and its answer as the sandbox gave it, with
+/// none of the payment's machinery (no rule set, no payment object, no
+/// state). The same request body as a payment; the benchmark's baseline for
+/// "the latency the worker adds over calling the sandbox directly".
+pub(crate) async fn sandbox_direct(
+    env: &Env,
+    cfg: &ProcessorConfig,
+    call: &Call,
+) -> Result<Response, ApiError> {
+    let p = params::create(&call.body, true, &mut new_pm_id)?;
+    let Some(card) = p.card.map(|c| c.card) else {
+        return Err(ApiError::missing("payment_method"));
+    };
+    let Some(adapter) = adapter_for(cfg) else {
+        return Err(ApiError::internal("no adapter for a sandbox processor"));
+    };
+    let reference = format!("direct_{}", random_token(protocol::ID_LEN));
+    let key = processor_idempotency_key(&reference, "authorize", 1, &cfg.id);
+    let pcall = PCall::Authorize {
+        key: &key,
+        payment_id: &reference,
+        amount: p.amount,
+        currency: &p.currency,
+        capture: p.capture_method != "manual",
+        card: &card.secret,
+        facts: &card.facts,
+    };
+    match send(
+        env,
+        Mode::Test,
+        cfg,
+        adapter.build(&pcall),
+        adapter.timeout_ms(),
+    )
+    .await
+    {
+        Delivery::Answered(r) => Ok(super::json_text_response(r.status, r.body)),
+        Delivery::NotSent(reason) | Delivery::Lost(reason) => Err(
+            ApiError::processors_unavailable(format!("The sandbox did not answer: {reason}")),
+        ),
+    }
 }
 
 /// Calls the processors for one operation. For a confirmation, the plan is

@@ -2,6 +2,9 @@
 //! Object per mode (`test` / `live`), so that "the one active set" changes
 //! atomically: activation is one synchronous run inside that object.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use switchyard_rules::{validate_str, validate_value, ValidateOptions};
@@ -12,7 +15,7 @@ use super::{json_response, now_ms, random_token, store, Call};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::form::only_keys;
-use crate::protocol::{ActiveRuleset, Answer, Idem};
+use crate::protocol::{Answer, Idem};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Record {
@@ -65,15 +68,52 @@ fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
         .get_stub()?)
 }
 
+thread_local! {
+    /// The active rule set of each mode last seen by this isolate: a hint,
+    /// never trusted without asking the rule-set object (see `active`).
+    static LAST_ACTIVE: RefCell<Vec<(Mode, String, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The active rule set of a mode, for one operation.
+pub(crate) struct Active {
+    pub id: String,
+    pub ruleset: Rc<Value>,
+    /// Whether its content came from the rule-set object just now (rather
+    /// than from this isolate's memory).
+    pub fetched: bool,
+}
+
+#[derive(Deserialize)]
+struct ActiveAnswer {
+    id: String,
+    /// Absent when the id is the one the caller said it knew.
+    ruleset: Option<Value>,
+}
+
 /// The active rule set of a mode (test mode: the example set when none was
 /// ever activated).
-pub(crate) async fn active(env: &Env, mode: Mode) -> Result<ActiveRuleset, ApiError> {
-    let path = if mode == Mode::Test {
-        "/active?seed=1"
-    } else {
-        "/active"
+///
+/// Freshness: every call asks the mode's rule-set object, the one place
+/// where activation happens, which id is active now; "payments started
+/// after an activation call use the new set" holds because the object
+/// answers in order and an activation's answer is sent only after it is
+/// stored. What is saved is the content: rule sets are immutable once
+/// stored, so when the active id is the one this isolate already holds
+/// (`known`), the object answers the id alone and neither side reads,
+/// writes or parses the rule set.
+pub(crate) async fn active(env: &Env, mode: Mode) -> Result<Active, ApiError> {
+    let known = LAST_ACTIVE.with(|l| {
+        l.borrow()
+            .iter()
+            .find(|(m, _, _)| *m == mode)
+            .map(|(_, id, rs)| (id.clone(), rs.clone()))
+    });
+    let seed = if mode == Mode::Test { "seed=1&" } else { "" };
+    let path = match &known {
+        Some((id, _)) => format!("/active?{seed}known={id}"),
+        None => format!("/active?{seed}"),
     };
-    let a = do_call::<()>(&stub(env, mode)?, path, None).await?;
+    let a = do_call::<()>(&stub(env, mode)?, &path, None).await?;
     if a.status == 404 {
         return Err(ApiError::invalid(
             "",
@@ -84,8 +124,31 @@ pub(crate) async fn active(env: &Env, mode: Mode) -> Result<ActiveRuleset, ApiEr
             ),
         ));
     }
-    serde_json::from_value(a.body)
-        .map_err(|e| ApiError::internal(format!("unexpected rule-set answer: {e}")))
+    let answer: ActiveAnswer = serde_json::from_value(a.body)
+        .map_err(|e| ApiError::internal(format!("unexpected rule-set answer: {e}")))?;
+    match (answer.ruleset, known) {
+        (Some(content), _) => {
+            let content = Rc::new(content);
+            LAST_ACTIVE.with(|l| {
+                let mut l = l.borrow_mut();
+                l.retain(|(m, _, _)| *m != mode);
+                l.push((mode, answer.id.clone(), content.clone()));
+            });
+            Ok(Active {
+                id: answer.id,
+                ruleset: content,
+                fetched: true,
+            })
+        }
+        (None, Some((id, content))) if id == answer.id => Ok(Active {
+            id,
+            ruleset: content,
+            fetched: false,
+        }),
+        (None, _) => Err(ApiError::internal(
+            "the rule-set object answered an id without its content",
+        )),
+    }
 }
 
 /// A stored rule set of the caller's mode, by id, for a preview.
@@ -269,7 +332,15 @@ impl DurableObject for RuleSetsObject {
         }
         let url = req.url()?;
         let path = url.path().to_owned();
-        let seed = url.query() == Some("seed=1");
+        let mut seed = false;
+        let mut known = None;
+        for (k, v) in url.query_pairs() {
+            match &*k {
+                "seed" => seed = v == "1",
+                "known" => known = Some(v.into_owned()),
+                _ => {}
+            }
+        }
         let text = req.text().await.unwrap_or_default();
         // No awaits below: each call is atomic.
         let result = (|| -> Result<Answer, ApiError> {
@@ -277,7 +348,7 @@ impl DurableObject for RuleSetsObject {
                 self.seed()?;
             }
             match path.as_str() {
-                "/active" => self.active(),
+                "/active" => self.active(known.as_deref()),
                 "/list" => self.list(),
                 "/create" => {
                     let m: CreateMsg = serde_json::from_str(&text)
@@ -353,13 +424,21 @@ impl RuleSetsObject {
         store::get(&self.sql, &format!("rs:{id}"))
     }
 
-    fn active(&self) -> Result<Answer, ApiError> {
+    /// The active set's id, with its content unless it is `known` to the
+    /// caller (rule sets are immutable once stored).
+    fn active(&self, known: Option<&str>) -> Result<Answer, ApiError> {
         let Some(id) = store::get::<String>(&self.sql, "active")? else {
             return Ok(Answer {
                 status: 404,
                 body: json!({"error": "none"}),
             });
         };
+        if known == Some(id.as_str()) {
+            return Ok(Answer {
+                status: 200,
+                body: json!({ "id": id }),
+            });
+        }
         let Some(rec) = self.record(&id)? else {
             return Err(ApiError::internal("the active rule set is missing"));
         };

@@ -261,3 +261,64 @@ test('a publishable key may only preview', async () => {
     assert.ok(r.json.error.type);
   }
 });
+
+test('back and forth between two sets: each payment uses the set active when it started', async () => {
+  const other = await api('POST', '/v1/routing/rulesets', { ruleset: { name: 'all to c', default: { route: ['sandbox_c'] } } });
+  assert.equal(other.status, 200, other.text);
+  const pay = () => stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+  for (const [id, processor] of [[other.json.id, 'sandbox_c'], [activeId, 'sandbox_a'], [other.json.id, 'sandbox_c'], [activeId, 'sandbox_a']]) {
+    const a = await api('POST', `/v1/routing/rulesets/${id}/activate`);
+    assert.equal(a.status, 200, a.text);
+    const pi = await pay();
+    assert.equal(pi.routing.ruleset, id);
+    assert.equal(pi.processor_details.processor, processor);
+  }
+});
+
+test('many rule sets over time: payments route with the active one, whatever the worker has compiled before', { skip: !LIVE_KEY && 'no live key configured' }, async () => {
+  // Test mode routes with its set; then live mode goes through more sets
+  // than the worker keeps compiled; then test mode again with the same set.
+  const pay = () => stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+  assert.equal((await pay()).routing.ruleset, activeId);
+  const live = { amount: '1000', currency: 'usd', confirm: 'true', 'payment_method_data[type]': 'card',
+    'payment_method_data[card][number]': '4242424242424242', 'payment_method_data[card][exp_month]': '12',
+    'payment_method_data[card][exp_year]': '2034', 'payment_method_data[card][cvc]': '592' };
+  for (let i = 0; i < 70; i++) {
+    const route = i % 2 ? ['sandbox_a', 'sandbox_b'] : ['sandbox_b', 'sandbox_a'];
+    const c = await api('POST', '/v1/routing/rulesets', { ruleset: { name: `live ${i}`, default: { route } } }, { key: LIVE_KEY });
+    assert.equal(c.status, 200, c.text);
+    assert.equal((await api('POST', `/v1/routing/rulesets/${c.json.id}/activate`, undefined, { key: LIVE_KEY })).status, 200);
+    const paid = await api('POST', '/v1/payment_intents', live, { form: true, key: LIVE_KEY });
+    assert.equal(paid.status, 200, paid.text);
+    assert.equal(paid.json.routing.ruleset, c.json.id);
+    assert.equal(paid.json.processor_details.processor, route[0]);
+  }
+  const again = await pay();
+  assert.equal(again.status, 'succeeded');
+  assert.equal(again.routing.ruleset, activeId);
+  assert.equal(again.processor_details.processor, 'sandbox_a');
+});
+
+test('a sandbox processor called directly: its own answer, test mode only', async () => {
+  const body = { amount: '1999', currency: 'usd', confirm: 'true', payment_method: 'pm_card_visa' };
+  const before = await stats('sandbox_a');
+  const r = await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', body, { form: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'captured');
+  assert.match(r.json.reference, /^sbx_/);
+  const after = await stats('sandbox_a');
+  assert.equal(after.processed.authorize, (before.processed.authorize ?? 0) + 1);
+  const raw = await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', {
+    amount: '1999', currency: 'usd', 'payment_method_data[type]': 'card', 'payment_method_data[card][number]': '4000000000000002',
+    'payment_method_data[card][exp_month]': '12', 'payment_method_data[card][exp_year]': '2034', 'payment_method_data[card][cvc]': '123',
+  }, { form: true });
+  assert.equal(raw.status, 402, raw.text);
+  assert.ok(!raw.text.includes('4000000000000002'), 'no card number in the answer');
+  assert.equal((await api('POST', '/v1/sandbox/processors/nope/authorize', body, { form: true })).status, 404);
+  assert.equal((await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', { amount: '1' }, { form: true })).status, 400);
+  assert.equal((await api('GET', '/v1/sandbox/processors/sandbox_a/authorize')).status, 405);
+  assert.equal((await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', body, { form: true, key: PK })).status, 403);
+  if (LIVE_KEY) {
+    assert.equal((await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', body, { form: true, key: LIVE_KEY })).status, 404);
+  }
+});

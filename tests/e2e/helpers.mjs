@@ -90,6 +90,8 @@ export async function startWrangler({ stateDir, logFile, vars = {} }) {
   }
   return {
     base,
+    /** The process group of wrangler and its workerd. */
+    pgid: child.pid,
     async stop() {
       stopGroup(child);
       const t = Date.now() + 10_000;
