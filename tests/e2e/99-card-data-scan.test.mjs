@@ -39,8 +39,11 @@ function scan(buf, name) {
       if (text.includes(needle) || wide.includes(needle)) findings.push(`${name}: card number ${n.slice(0, 6)}…`);
     }
   }
-  // Any 15/16-digit Luhn-valid run starting like a card (3, 4, 5, 6).
-  for (const m of text.matchAll(/(?<!\d)[3-6]\d{14,15}(?!\d)/g)) {
+  // Any 15/16-digit Luhn-valid run starting like a card (3, 4, 5, 6),
+  // standing alone: a run of digits inside a hex id or digest (which the
+  // state is full of) is not a card number, and one in ten of them is
+  // Luhn-valid by chance.
+  for (const m of text.matchAll(/(?<![0-9A-Za-z])[3-6]\d{14,15}(?![0-9A-Za-z])/g)) {
     if (luhn(m[0]) && !/^(\d)\1+$/.test(m[0])) findings.push(`${name}: Luhn-valid digits ${m[0].slice(0, 6)}… at ${m.index}`);
   }
   // A CVC is only ever sent under the name cvc/cvv: no such key may be

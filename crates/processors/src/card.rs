@@ -76,27 +76,17 @@ impl Card {
         exp_year: u32,
         cvc: Option<&str>,
     ) -> Result<Card, CardError> {
-        let mut digits = String::with_capacity(19);
-        for c in number.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' => {}
-                _ => {
-                    return Err(card_error(
-                        "number",
-                        "incorrect_number",
-                        "Your card number is incorrect.",
-                    ))
-                }
-            }
-        }
-        if !(12..=19).contains(&digits.len()) || !luhn_ok(&digits) {
+        // The engine's own reading of a card number (Luhn, length, brand
+        // ranges), so that the worker and every preview agree on a card.
+        let Ok(raw_digits) = switchyard_rules::normalise_number(number) else {
             return Err(card_error(
                 "number",
                 "incorrect_number",
                 "Your card number is incorrect.",
             ));
-        }
+        };
+        let brand = switchyard_rules::brand_of(&raw_digits);
+        let digits: String = raw_digits.iter().map(|d| char::from(*d)).collect();
         if !(1..=12).contains(&exp_month) {
             return Err(card_error(
                 "exp_month",
@@ -134,7 +124,7 @@ impl Card {
         let last4: String = digits[digits.len() - 4..].to_owned();
         let (country, funding) = test_card_profile(&digits);
         let facts = CardFacts {
-            brand: brand_of(&digits).to_owned(),
+            brand: brand.as_str().to_owned(),
             bin,
             last4,
             exp_month: exp_month as u8,
@@ -218,49 +208,6 @@ fn test_card_profile(digits: &str) -> (&'static str, &'static str) {
         _ => "credit",
     };
     (country, funding)
-}
-
-fn luhn_ok(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, b) in digits.bytes().rev().enumerate() {
-        let mut v = u32::from(b - b'0');
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    sum.is_multiple_of(10)
-}
-
-/// The brand in Stripe's vocabulary (which is also the rule language's).
-pub fn brand_of(digits: &str) -> &'static str {
-    let p = |n: usize| -> u32 { digits.get(..n).and_then(|s| s.parse().ok()).unwrap_or(0) };
-    let (p1, p2, p3, p4, p6) = (p(1), p(2), p(3), p(4), p(6));
-    if p2 == 34 || p2 == 37 {
-        "amex"
-    } else if (300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 36 | 38 | 39) {
-        "diners"
-    } else if (3528..=3589).contains(&p4) {
-        "jcb"
-    } else if matches!(
-        p4,
-        5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
-    ) {
-        "maestro"
-    } else if p1 == 4 {
-        "visa"
-    } else if (51..=55).contains(&p2) || (222_100..=272_099).contains(&p6) {
-        "mastercard"
-    } else if p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 {
-        "discover"
-    } else if p2 == 62 || p2 == 81 {
-        "unionpay"
-    } else {
-        "unknown"
-    }
 }
 
 #[cfg(test)]
