@@ -136,9 +136,11 @@ fn simulate_columns(
 extern "C" {
     /// `Options` of js.md, optional in TypeScript.
     #[wasm_bindgen(typescript_type = "Options")]
+    #[derive(Clone, Debug)]
     pub type OptionsArg;
     /// `{ trace?: boolean }`, optional in TypeScript.
     #[wasm_bindgen(typescript_type = "RouteOptions")]
+    #[derive(Clone, Debug)]
     pub type RouteOptionsArg;
 }
 

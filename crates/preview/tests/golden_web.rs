@@ -17,8 +17,8 @@ use check::{
     Source,
 };
 use serde_json::Value;
-use switchyard_preview::{preview, validate, JsRouter};
-use wasm_bindgen::JsValue;
+use switchyard_preview::{preview, validate, JsRouter, OptionsArg, RouteOptionsArg};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -49,10 +49,11 @@ fn ruleset_js(case: &Case) -> JsValue {
     }
 }
 
-fn options_js(case: &Case) -> JsValue {
+/// The case's options as JavaScript passes them: absent, or an object.
+fn options_js(case: &Case) -> Option<OptionsArg> {
     match case.options_value() {
-        Value::Null => JsValue::UNDEFINED,
-        v => js(&v),
+        Value::Null => None,
+        v => Some(js(&v).unchecked_into()),
     }
 }
 
@@ -128,7 +129,7 @@ fn run(case: &Case) -> Vec<String> {
                 Ok(r) => r,
                 Err(e) => return vec![format!("new Router threw {:?}", json(&e))],
             };
-            match router.route(payment.clone(), JsValue::UNDEFINED) {
+            match router.route(payment.clone(), None) {
                 Ok(d) => {
                     let d = json(&d);
                     problems.extend(
@@ -142,7 +143,10 @@ fn run(case: &Case) -> Vec<String> {
                 }
                 Err(e) => problems.push(format!("route threw {:?}", json(&e))),
             }
-            match router.route(payment.clone(), js(&serde_json::json!({"trace": true}))) {
+            match router.route(
+                payment.clone(),
+                Some(js(&serde_json::json!({"trace": true})).unchecked_into::<RouteOptionsArg>()),
+            ) {
                 Ok(d) if json(&d) == previewed => {}
                 Ok(d) => problems.push(format!(
                     "preview and route({{trace:true}}) disagree: {previewed} vs {}",
@@ -178,7 +182,7 @@ fn run(case: &Case) -> Vec<String> {
                     problems.extend(compare_sets("preview payment errors", expected, &got));
                 }
             }
-            match JsRouter::new(rs, opts).map(|r| r.route(payment, JsValue::UNDEFINED)) {
+            match JsRouter::new(rs, opts).map(|r| r.route(payment, None)) {
                 Err(e) => problems.push(format!("new Router threw {:?}", json(&e))),
                 Ok(Ok(d)) => problems.push(format!("route accepted the payment: {}", json(&d))),
                 Ok(Err(e)) => {
