@@ -33,7 +33,7 @@ use switchyard_processors::payment::{
 };
 use switchyard_processors::sandbox::{simulate, SandboxRequest};
 use switchyard_processors::{adapter_for, Call, Delivery, Outcome, WireResponse};
-use switchyard_rules::{CardInput, Payment, PaymentInput, Router, ValidateOptions};
+use switchyard_rules::{Router, ValidateOptions};
 
 use crate::protocol::{
     self, Attach, BeginRequest, BeginResponse, CreateFields, FinishRequest, Op, RulesetRef, Work,
@@ -103,25 +103,7 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
     pi.attach(a.payment_method.clone(), a.card.clone())
         .unwrap_or_else(|_| fail("attach"));
     let card = pi.card.clone();
-    let input = PaymentInput {
-        amount: Some(pi.amount as f64),
-        currency: Some(pi.currency.clone()),
-        card: card.as_ref().map(|c| CardInput {
-            number: None,
-            bin: Some(c.bin.clone()),
-            brand: Some(c.brand.clone()),
-            country: c.country.clone(),
-            funding: Some(c.funding.clone()),
-            issuer: None,
-        }),
-        billing: None,
-        capture_method: Some(pi.capture_method.clone()),
-        off_session: None,
-        three_d_secure: None,
-        metadata: None,
-        routing_key: None,
-    };
-    let payment = Payment::from_input(input).unwrap_or_else(|_| fail("payment"));
+    let payment = pi.routing_payment().unwrap_or_else(|_| fail("payment"));
     let seq = pi
         .begin_confirm(b.now_ms)
         .unwrap_or_else(|_| fail("confirm"));

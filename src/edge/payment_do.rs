@@ -17,7 +17,7 @@ use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{
     ConfirmResult, PaymentIntent, ProcessorDetails, Refund, RefundStatus, Refusal,
 };
-use switchyard_rules::{CardInput, DecisionAction, Payment, PaymentInput, Router, ValidateOptions};
+use switchyard_rules::{DecisionAction, Router, ValidateOptions};
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
 
 use super::{json_response, store};
@@ -448,29 +448,7 @@ impl PaymentObject {
         };
         let router = router_for(b.livemode, &rs.id, rs.ruleset.as_ref())?;
         let card = pi.card.clone();
-        let input = PaymentInput {
-            amount: Some(pi.amount as f64),
-            currency: Some(pi.currency.clone()),
-            card: card.as_ref().map(|c| CardInput {
-                number: None,
-                bin: Some(c.bin.clone()),
-                brand: Some(c.brand.clone()),
-                country: c.country.clone(),
-                funding: Some(c.funding.clone()),
-                issuer: None,
-            }),
-            billing: None,
-            capture_method: Some(pi.capture_method.clone()),
-            off_session: None,
-            three_d_secure: None,
-            metadata: if pi.metadata.is_empty() {
-                None
-            } else {
-                Some(pi.metadata.clone())
-            },
-            routing_key: None,
-        };
-        let payment = Payment::from_input(input).map_err(|issues| {
+        let payment = pi.routing_payment().map_err(|issues| {
             ApiError::issues(
                 "",
                 "payment_invalid",

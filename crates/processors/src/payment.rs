@@ -172,6 +172,33 @@ pub enum ConfirmResult {
 }
 
 impl PaymentIntent {
+    /// The facts the routing engine decides on: amount, currency, card
+    /// (brand, BIN, country, funding), capture method and metadata. The card
+    /// number is long gone by now; the engine never needs it.
+    pub fn routing_payment(
+        &self,
+    ) -> Result<switchyard_rules::Payment, Vec<switchyard_rules::Issue>> {
+        use switchyard_rules::{CardInput, Payment, PaymentInput};
+        Payment::from_input(PaymentInput {
+            amount: Some(self.amount as f64),
+            currency: Some(self.currency.clone()),
+            card: self.card.as_ref().map(|c| CardInput {
+                number: None,
+                bin: Some(c.bin.clone()),
+                brand: Some(c.brand.clone()),
+                country: c.country.clone(),
+                funding: Some(c.funding.clone()),
+                issuer: None,
+            }),
+            billing: None,
+            capture_method: Some(self.capture_method.clone()),
+            off_session: None,
+            three_d_secure: None,
+            metadata: (!self.metadata.is_empty()).then(|| self.metadata.clone()),
+            routing_key: None,
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
