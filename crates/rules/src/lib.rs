@@ -32,7 +32,7 @@ pub use router::{
 };
 pub use values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
 
-use issue::{Issues, Pointer};
+use issue::Issues;
 use serde_json::Value;
 
 /// The engine's version.
@@ -90,12 +90,4 @@ pub fn parse_ruleset(
         Some(rs) if out.errors.is_empty() => Ok((rs, out.warnings)),
         _ => Err(out.errors),
     }
-}
-
-/// A pointer string for `key` under the root, for callers building issues.
-pub fn pointer(keys: &[&str]) -> String {
-    keys.iter()
-        .fold(Pointer::root(), |p, k| p.key(k))
-        .as_str()
-        .to_owned()
 }
