@@ -580,6 +580,8 @@ function runPreview() {
   }
   box.dataset.action = d.action;
   box.dataset.rule = d.rule ?? '';
+  // How a split picked is explained on the trace entry that decided.
+  const split = d.trace?.at(-1)?.split;
   box.dataset.processors = (d.processors ?? []).join(',');
   const who =
     d.rule === null || d.rule === undefined
@@ -596,7 +598,7 @@ function runPreview() {
     setKids(box, 
       el('div', { class: 'verdict' }, el('span', { class: 'badge good' }, 'Route'), renderChips(d.processors ?? [])),
       who,
-      d.split ? el('p', { class: 'muted split' }, `Split picked ${d.split.picked}: bucket ${d.split.bucket} of ${d.split.total_weight}, from routing key ${payment.routing_key ? `“${payment.routing_key}”` : '(random: no key given)'}.`) : null,
+      split ? el('p', { class: 'muted split' }, `Split picked ${split.picked}: bucket ${split.bucket} of ${split.total_weight}, from routing key ${payment.routing_key ? `“${payment.routing_key}”` : '(random: no key given)'}.`) : null,
     );
   }
   // The trace, in words.

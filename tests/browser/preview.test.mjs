@@ -240,7 +240,7 @@ describe('rule preview page', () => {
       want = expectFor(us);
       assert.equal(want.rule, 'US cards: 70/30 test');
       assert.equal(await decision.getAttribute('data-processors'), want.processors.join(','));
-      assert.match(await decision.textContent(), new RegExp(`Split picked ${want.split.picked}`));
+      assert.match(await decision.textContent(), new RegExp(`Split picked ${want.trace.at(-1).split.picked}`));
     }
     await shot(page, '09-payment-split');
 

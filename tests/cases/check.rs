@@ -251,7 +251,27 @@ pub fn check_decision(
             (None, _) => {}
         }
     }
-    for k in ["decline", "split"] {
+    // How a split picked is in the trace, on the entry that decided; the
+    // hot path has no trace and is not asked.
+    let traced_split = a
+        .get("trace")
+        .and_then(Value::as_array)
+        .map(|t| t.last().and_then(|e| e.get("split")));
+    if let Some(actual) = traced_split {
+        match (expected.get("split"), actual) {
+            (Some(e), Some(x)) if e == x => {}
+            (Some(e), Some(x)) => out.push(format!("split: expected {e}, got {x}")),
+            (Some(e), None) => out.push(format!("split: expected {e}, missing from the trace")),
+            (None, Some(x)) => out.push(format!("split: expected absent, got {x}")),
+            (None, None) => {}
+        }
+    }
+    if let Some(x) = a.get("split") {
+        out.push(format!(
+            "split: the decision has only the keys of rules.md, got split {x}"
+        ));
+    }
+    for k in ["decline"] {
         match (expected.get(k), a.get(k)) {
             (Some(e), Some(x)) if e == x => {}
             (Some(e), Some(x)) => out.push(format!("{k}: expected {e}, got {x}")),

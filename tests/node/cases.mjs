@@ -41,7 +41,18 @@ export function decisionProblems(expected, actual, { withTrace }) {
     else if (!isDeepStrictEqual(plain(actual[k]), expected[k]))
       out.push(`${k}: expected ${show(expected[k])}, got ${show(actual[k])}`);
   }
-  for (const k of ['decline', 'split']) {
+  // How a split picked is in the trace, on the entry that decided; the hot
+  // path has no trace and is not asked. The decision itself has only the
+  // keys of rules.md.
+  if (Array.isArray(actual.trace)) {
+    const got = actual.trace.at(-1)?.split;
+    if ('split' in expected && got === undefined) out.push(`split: expected ${show(expected.split)}, missing from the trace`);
+    else if (!('split' in expected) && got !== undefined) out.push(`split: expected absent, got ${show(got)}`);
+    else if (got !== undefined && !isDeepStrictEqual(plain(got), expected.split))
+      out.push(`split: expected ${show(expected.split)}, got ${show(got)}`);
+  }
+  if ('split' in actual) out.push(`split: the decision has only the keys of rules.md, got ${show(actual.split)}`);
+  for (const k of ['decline']) {
     const has = k in actual && actual[k] !== undefined;
     if (k in expected && !has) out.push(`${k}: expected ${show(expected[k])}, missing`);
     else if (!(k in expected) && has) out.push(`${k}: expected absent, got ${show(actual[k])}`);

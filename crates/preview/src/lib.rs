@@ -164,13 +164,13 @@ export interface TraceFailure { path: string; field?: string; op: string; value?
 export interface TraceEntry {
   rule_index: number | null; rule: string | null; matched: boolean;
   default?: boolean; disabled?: boolean; failed?: TraceFailure;
+  /** On the entry that decided, when a split picked. bucket and total_weight are BigInt past 2^53 - 1. */
+  split?: { picked: string; bucket: number | bigint; total_weight: number | bigint };
 }
 export interface Decision {
   action: 'route' | 'decline'; processors: string[];
   rule: string | null; rule_index: number | null;
   decline?: { code: string; message: string | null };
-  /** bucket and total_weight are BigInt past 2^53 - 1 (weights that large keep their exact value). */
-  split?: { picked: string; bucket: number | bigint; total_weight: number | bigint };
   trace?: TraceEntry[];
 }
 export interface Simulation {

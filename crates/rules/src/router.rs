@@ -210,6 +210,7 @@ impl Router {
                 matched: false,
                 disabled: !r.enabled,
                 failed: None,
+                split: None,
             };
             if r.enabled {
                 match r.cond.as_ref().map_or(Ok(()), |c| why_not(c, p)) {
@@ -232,9 +233,16 @@ impl Router {
                 matched: true,
                 disabled: false,
                 failed: None,
+                split: None,
             });
         }
-        let mut d = self.verdict(decided, routing_key).to_decision();
+        let verdict = self.verdict(decided, routing_key);
+        // How a split picked belongs to the explanation of the entry that
+        // decided (the Decision itself has only the keys of rules.md).
+        if let Some(last) = trace.last_mut() {
+            last.split = verdict.split();
+        }
+        let mut d = verdict.to_decision();
         d.trace = Some(trace);
         d
     }
@@ -348,12 +356,9 @@ impl<'a> Verdict<'a> {
             .chain(tail.iter().copied().filter(move |p| Some(*p) != head))
             .filter_map(move |i| names.get(usize::from(i)).map(String::as_str))
     }
-    pub fn to_decision(&self) -> Decision {
-        let decline = self.decline().map(|(code, message)| DeclineInfo {
-            code: code.to_owned(),
-            message: message.map(str::to_owned),
-        });
-        let split = match (self.action, self.pick) {
+    /// How a split picked, when a split decided.
+    pub fn split(&self) -> Option<SplitInfo> {
+        match (self.action, self.pick) {
             (CAction::Split { entries, .. }, Some((e, bucket, total))) => Some(SplitInfo {
                 picked: entries
                     .get(e)
@@ -364,7 +369,14 @@ impl<'a> Verdict<'a> {
                 total_weight: total,
             }),
             _ => None,
-        };
+        }
+    }
+
+    pub fn to_decision(&self) -> Decision {
+        let decline = self.decline().map(|(code, message)| DeclineInfo {
+            code: code.to_owned(),
+            message: message.map(str::to_owned),
+        });
         Decision {
             action: if decline.is_some() {
                 DecisionAction::Decline
@@ -375,7 +387,6 @@ impl<'a> Verdict<'a> {
             rule: self.rule_name().map(str::to_owned),
             rule_index: self.rule,
             decline,
-            split,
             trace: None,
         }
     }
@@ -397,8 +408,6 @@ pub struct Decision {
     pub rule_index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decline: Option<DeclineInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub split: Option<SplitInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Vec<TraceEntry>>,
 }
@@ -443,6 +452,9 @@ pub struct TraceEntry {
     pub disabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<Failure>,
+    /// On the entry that decided, when a split picked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitInfo>,
 }
 
 /// The first condition that did not hold.

@@ -675,7 +675,12 @@ fn ref_decide(rs: &Value, p: &Value, key: &str) -> RefDecision {
     d
 }
 
-fn as_ref_decision(d: &switchyard_rules::Decision) -> RefDecision {
+/// `split`: how the split picked (from `Verdict::split` on the hot path, or
+/// from the deciding trace entry).
+fn as_ref_decision(
+    d: &switchyard_rules::Decision,
+    split: Option<&switchyard_rules::SplitInfo>,
+) -> RefDecision {
     RefDecision {
         action: match d.action {
             DecisionAction::Route => "route",
@@ -688,7 +693,7 @@ fn as_ref_decision(d: &switchyard_rules::Decision) -> RefDecision {
             .decline
             .as_ref()
             .map(|x| (x.code.clone(), x.message.clone())),
-        split: d.split.as_ref().map(|s| {
+        split: split.map(|s| {
             // The engine reports a total past u64 saturated; compare the rest.
             (s.picked.clone(), s.bucket, u128::from(s.total_weight))
         }),
@@ -757,7 +762,8 @@ proptest! {
             let p = p.unwrap();
             for key in [format!("{seed}-{i}"), format!("k{i}"), String::new()] {
                 let want = ref_decide(&rs, pj, &key);
-                let fast = as_ref_decision(&router.decide(&p, &key));
+                let verdict = router.select(&p, &key);
+                let fast = as_ref_decision(&verdict.to_decision(), verdict.split().as_ref());
                 prop_assert!(
                     same_decision(&fast, &want),
                     "decide disagrees\npayment: {}\nkey: {:?}\nengine: {:?}\nreference: {:?}",
@@ -765,7 +771,12 @@ proptest! {
                 );
                 let slow = router.explain(&p, &key);
                 prop_assert!(slow.trace.is_some());
-                let slow = as_ref_decision(&slow);
+                let traced_split = slow
+                    .trace
+                    .as_ref()
+                    .and_then(|t| t.last())
+                    .and_then(|e| e.split.clone());
+                let slow = as_ref_decision(&slow, traced_split.as_ref());
                 prop_assert!(
                     same_decision(&slow, &want),
                     "explain disagrees\npayment: {}\nkey: {:?}\nengine: {:?}\nreference: {:?}",
