@@ -394,4 +394,74 @@ mod tests {
         assert!(param_bool(&v, "c", "c").is_err());
         assert_eq!(param_u64(&v, "zz", "zz").ok().flatten(), None);
     }
+
+    mod no_panics {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Pieces that bracket notation and percent-encoding are made of.
+        fn form_text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("a".to_owned()),
+                Just("[".to_owned()),
+                Just("]".to_owned()),
+                Just("[]".to_owned()),
+                Just("[0]".to_owned()),
+                Just("[10001]".to_owned()),
+                Just("=".to_owned()),
+                Just("&".to_owned()),
+                Just("%".to_owned()),
+                Just("%5B".to_owned()),
+                Just("%zz".to_owned()),
+                Just("%ff".to_owned()),
+                Just("+".to_owned()),
+                Just("metadata".to_owned()),
+                Just("amount=".to_owned()),
+                Just("&currency=".to_owned()),
+                Just("&confirm=true".to_owned()),
+                Just("&capture_method=".to_owned()),
+                Just("&payment_method=pm_card_visa".to_owned()),
+                Just("&payment_method_data[type]=card".to_owned()),
+                Just("&payment_method_data[card][exp_month]=".to_owned()),
+                Just("&amount_to_capture=".to_owned()),
+                Just("&payment_intent=".to_owned()),
+                Just("&reason=".to_owned()),
+                Just("-1".to_owned()),
+                Just("99999999999999999999".to_owned()),
+                Just("payment_method_data[card][number]=4242424242424242".to_owned()),
+                "[a-z0-9]{0,3}",
+                any::<char>().prop_map(String::from),
+            ];
+            prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// No body, however odd, panics the parser (a panic in wasm takes
+            /// the isolate and every request in flight with it).
+            #[test]
+            fn forms_never_panic(text in form_text()) {
+                let _ = parse_form(&text);
+                let _ = parse_body(Some("application/x-www-form-urlencoded"), text.as_bytes());
+                if let Ok(v) = parse_body(None, text.as_bytes()) {
+                    // And what the handlers read from it: every endpoint's parameters.
+                    let mut pm = || "pm_test".to_owned();
+                    let _ = crate::params::create(&v, true, &mut pm);
+                    let _ = crate::params::confirm(&v, true, &mut pm);
+                    let _ = crate::params::capture(&v);
+                    let _ = crate::params::cancel(&v);
+                    let _ = crate::params::refund(&v);
+                    let _ = crate::params::without_card_secrets(&v);
+                    let _ = crate::preview::parse_request(&v);
+                }
+            }
+
+            #[test]
+            fn bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                let _ = parse_body(Some("application/json"), &body);
+                let _ = parse_body(Some("application/x-www-form-urlencoded"), &body);
+            }
+        }
+    }
 }
