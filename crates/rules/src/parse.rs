@@ -57,11 +57,14 @@ fn whole(n: &serde_json::Number) -> Option<u64> {
     })
 }
 
+/// A processor id: 1 to 64 of ASCII letters, digits, `_`, `-`, `.` and `:`
+/// (`stripe`, `adyen_eu`, `Worldpay`, `cko.eu`). Spaces and other
+/// characters would not survive a form field or a log line.
 fn is_processor_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
 impl Parser<'_> {
@@ -701,7 +704,9 @@ impl Parser<'_> {
             self.out.error(
                 at,
                 "invalid_processor_id",
-                format!("\"{s}\" is not a processor id (1 to 64 of a-z, 0-9, _ and -)"),
+                format!(
+                    "\"{s}\" is not a processor id (1 to 64 of letters, digits, _, -, . and :)"
+                ),
             );
             return None;
         }
