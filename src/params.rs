@@ -325,15 +325,8 @@ pub fn without_card_secrets(v: &Value) -> Value {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            let last4: String = s
-                .chars()
-                .filter(char::is_ascii_digit)
-                .rev()
-                .take(4)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).collect();
+            let last4 = switchyard_rules::last4_of(&digits);
             card.insert("last4".into(), Value::String(last4));
         }
         card.remove("cvc");

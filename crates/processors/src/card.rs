@@ -121,7 +121,7 @@ impl Card {
             None => None,
         };
         let bin: String = digits.chars().take(8).collect();
-        let last4: String = digits[digits.len() - 4..].to_owned();
+        let last4 = switchyard_rules::last4_of(&raw_digits);
         let (country, funding) = test_card_profile(&digits);
         let facts = CardFacts {
             brand: brand.as_str().to_owned(),

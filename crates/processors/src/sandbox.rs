@@ -299,15 +299,7 @@ pub fn simulate(
                 );
             }
             let capture = req.capture.unwrap_or(true);
-            let last4: String = card
-                .number
-                .chars()
-                .rev()
-                .take(4)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let last4 = switchyard_rules::last4_of(card.number.as_bytes());
             let entry = SandboxPayment {
                 reference: new_reference.to_owned(),
                 amount,
