@@ -1,5 +1,5 @@
 // Load generator for the worker (a benchmark, not a test: run it by hand).
-//   node tests/e2e/bench.mjs [payments=1000] [concurrency=8] [rounds=1]
+//   node tests/e2e/bench.mjs [payments=1000] [concurrency=8] [rounds=1] [--no-inspector]
 // Builds nothing: run scripts/e2e.sh (or worker-build) first. Starts its own
 // `wrangler dev` with sandbox processors that answer instantly (latency_ms
 // 0), then, `rounds` times, alternately:
@@ -16,15 +16,21 @@
 // (utime+stime of the workerd processes from /proc, over the whole phase:
 // an upper bound on the worker's CPU, as it includes workerd's HTTP, storage
 // and the sandbox). With rounds > 1, each figure is the median over rounds.
-// BENCH_LOG=file keeps wrangler's log.
+// BENCH_LOG=file keeps wrangler's log. --no-inspector runs the same dev
+// server with wrangler's devtools inspector off (start-worker.mjs): the
+// inspector reports every subrequest to wrangler's Node process, a cost of
+// `wrangler dev` on these two cores, not of the worker.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startWrangler, SK } from './helpers.mjs';
 
-const total = Number(process.argv[2] ?? 1000);
-const concurrency = Number(process.argv[3] ?? 8);
-const rounds = Number(process.argv[4] ?? 1);
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const argv = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const inspector = !flags.includes('--no-inspector');
+const total = Number(argv[0] ?? 1000);
+const concurrency = Number(argv[1] ?? 8);
+const rounds = Number(argv[2] ?? 1);
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
 const processors = JSON.stringify(['sandbox_a', 'sandbox_b', 'sandbox_c'].map((id) => ({ id, type: 'sandbox', latency_ms: 0 })));
 
@@ -54,6 +60,7 @@ const w = await startWrangler({
   stateDir,
   logFile: process.env.BENCH_LOG ?? path.join(stateDir, 'wrangler.log'),
   vars: { SWITCHYARD_TEST_PROCESSORS: processors },
+  inspector,
 });
 try {
   const body = new URLSearchParams({ amount: '1999', currency: 'usd', confirm: 'true', payment_method: 'pm_card_visa' }).toString();
@@ -103,7 +110,7 @@ try {
   }
   const m = (xs, k) => r2(median(xs.map((x) => x[k])));
   const report = {
-    payments: total, concurrency, rounds, seconds_per_round: r2(total / m(pays, 'per_second')),
+    payments: total, concurrency, rounds, inspector, seconds_per_round: r2(total / m(pays, 'per_second')),
     payments_per_second: m(pays, 'per_second'),
     payment_client_latency_ms: { p50: m(pays, 'p50'), p99: m(pays, 'p99') },
     direct_sandbox_per_second: m(directs, 'per_second'),

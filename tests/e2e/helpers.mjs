@@ -67,14 +67,26 @@ export async function freePort() {
 /**
  * Starts a second `wrangler dev` (already built: the [build] command is made a
  * no-op) on a free port with the given state directory; returns {base, stop}.
+ * `inspector: false` starts it without the devtools inspector.
  */
-export async function startWrangler({ stateDir, logFile, vars = {} }) {
+export async function startWrangler({ stateDir, logFile, vars = {}, inspector = true }) {
   const port = await freePort();
-  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--persist-to', stateDir, '--show-interactive-dev-session=false'];
-  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  let cmd;
+  let args;
+  if (inspector) {
+    cmd = 'npx';
+    args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
+      '--persist-to', stateDir, '--show-interactive-dev-session=false'];
+    for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  } else {
+    // The same dev server through wrangler's API, with the inspector off
+    // (the benchmark's second configuration; see start-worker.mjs).
+    cmd = process.execPath;
+    args = [path.join(ROOT, 'tests/e2e/start-worker.mjs'), String(port), stateDir];
+    for (const [k, v] of Object.entries(vars)) args.push(`${k}=${v}`);
+  }
   const out = fs.openSync(logFile, 'a');
-  const child = spawn('npx', args, {
+  const child = spawn(cmd, args, {
     cwd: ROOT,
     detached: true, // own process group, so that stop() ends workerd too
     stdio: ['ignore', out, out],
