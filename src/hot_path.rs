@@ -15,10 +15,10 @@
 //!
 //! One iteration is everything a create+confirm payment computes in the
 //! front worker and its payment object, outside workerd's own I/O: the form
-//! body, the parameters, the `begin` message written and read, the payment
-//! created and routed with a compiled router (the cached case), its state
-//! stored as JSON, the sandbox request built, the answer read, the `finish`
-//! message written and read, the state loaded, finished and stored again,
+//! body, the parameters, the `/run` message (with the card) written and
+//! read, the payment created and routed with a compiled router (the cached
+//! case), its state stored as JSON, the sandbox request built, the answer
+//! read, the state loaded, finished and stored again, the attempts header
 //! and the response JSON. The sandbox's own decision (`simulate`, the
 //! processor's side) is timed separately. The edge glue mirrors
 //! `edge::payments` / `edge::payment_do` with the same calls.
@@ -36,8 +36,8 @@ use switchyard_processors::{adapter_for, Call, Delivery, Outcome, WireResponse};
 use switchyard_rules::{Router, ValidateOptions};
 
 use crate::protocol::{
-    self, Attach, BeginRequest, BeginResponse, CreateFields, FinishRequest, Op, RulesetRef, Work,
-    WorkResult,
+    self, Attach, BeginRequest, CreateFields, FinishRequest, Op, RulesetRef, RunMessage,
+    RunRequest, Work, WorkResult,
 };
 
 const BODY: &[u8] = b"amount=1999&currency=usd&confirm=true&payment_method=pm_card_visa";
@@ -50,7 +50,7 @@ fn fail(what: &str) -> ! {
 /// The front worker and the payment object's work for one payment; returns
 /// the response text and the sandbox request (for the sandbox's part).
 fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
-    // Front: body, parameters, begin.
+    // Front: body, parameters, the `/run` message.
     let v = crate::form::parse_body(Some("application/x-www-form-urlencoded"), BODY)
         .unwrap_or_else(|_| fail("form"));
     let p = crate::params::create(&v, true, &mut || "pm_x".to_owned())
@@ -84,10 +84,18 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
         metadata: None,
         refund_id: None,
     };
-    let msg = serde_json::to_string(&b).unwrap_or_else(|_| fail("begin out"));
+    let transit = given.card.into_transit();
+    let msg = serde_json::to_string(&RunMessage {
+        begin: &b,
+        card: Some(&transit),
+    })
+    .unwrap_or_else(|_| fail("run out"));
 
     // Payment object: begin.
-    let b: BeginRequest = serde_json::from_str(&msg).unwrap_or_else(|_| fail("begin in"));
+    let RunRequest {
+        begin: b,
+        card: sent,
+    } = serde_json::from_str(&msg).unwrap_or_else(|_| fail("run in"));
     let c = b.create.as_ref().unwrap_or_else(|| fail("create"));
     let mut pi = PaymentIntent::new(
         b.payment_id.clone(),
@@ -113,30 +121,22 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
     pi.routing.rule_index = decision.rule_index;
     pi.set_pending_plan(decision.processors.clone());
     let stored = serde_json::to_string(&pi).unwrap_or_else(|_| fail("save"));
-    let work = BeginResponse::Work {
-        work: Box::new(Work {
-            op: Op::Confirm,
-            payment_id: pi.id.clone(),
-            seq,
-            amount: pi.amount,
-            currency: pi.currency.clone(),
-            plan: decision.processors.clone(),
-            capture: true,
-            reference: None,
-            card,
-            payment_method: pi.payment_method.clone(),
-            refund_id: None,
-        }),
+    let work = Work {
+        op: Op::Confirm,
+        payment_id: pi.id.clone(),
+        seq,
+        amount: pi.amount,
+        currency: pi.currency.clone(),
+        plan: decision.processors.clone(),
+        capture: true,
+        reference: None,
+        card,
+        payment_method: pi.payment_method.clone(),
+        refund_id: None,
     };
-    let answer = serde_json::to_string(&work).unwrap_or_else(|_| fail("work out"));
 
-    // Front: the processor call.
-    let BeginResponse::Work { work } =
-        serde_json::from_str::<BeginResponse>(&answer).unwrap_or_else(|_| fail("work in"))
-    else {
-        fail("not work")
-    };
-    let card = Card::from_test_payment_method("pm_card_visa").unwrap_or_else(|| fail("pm"));
+    // Payment object: the processor call.
+    let card = Card::from_transit(sent.unwrap_or_else(|| fail("card sent")));
     let configs = switchyard_processors::config::default_processors();
     let processor = work.plan.first().cloned().unwrap_or_else(|| fail("plan"));
     let cfg = configs
@@ -173,8 +173,8 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
     let Outcome::Approved { reference } = adapter.parse(&call, &delivery) else {
         fail("not approved")
     };
-    let finish = FinishRequest {
-        work: *work,
+    let f = FinishRequest {
+        work,
         idem: None,
         now_ms: 1_700_000_000_010,
         attempts: vec![Attempt {
@@ -192,10 +192,10 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
             },
         },
     };
-    let msg = serde_json::to_string(&finish).unwrap_or_else(|_| fail("finish out"));
 
     // Payment object: finish.
-    let f: FinishRequest = serde_json::from_str(&msg).unwrap_or_else(|_| fail("finish in"));
+    let attempts = serde_json::to_string(&f.attempts).unwrap_or_else(|_| fail("attempts"));
+    drop(attempts);
     let mut pi: PaymentIntent = serde_json::from_str(&stored).unwrap_or_else(|_| fail("load"));
     let WorkResult::Authorized { details } = &f.result else {
         fail("result")

@@ -1,19 +1,22 @@
-//! The messages between the front worker and the payment Durable Object,
-//! ids, and request fingerprints. Pure.
+//! The message from the front worker to the payment Durable Object, the
+//! object's internal answer headers, ids, and request fingerprints. Pure.
 //!
-//! A payment operation is two calls to the payment's object: `begin`
-//! (idempotency check, state transition, routing decision: all synchronous
-//! inside the object, so calls on one payment are serialised) and, when a
-//! processor must be called, `finish` with what the processors answered.
-//! The processor calls are made by the front worker between the two, so the
-//! card number and CVC never enter the object, its storage or its messages.
+//! A payment operation is one call to the payment's object, `/run`, which
+//! carries a `BeginRequest` (and, for a confirmation, the card on its way to
+//! the processor). Inside the object it is three steps: `begin`
+//! (idempotency check, state transition, routing decision: synchronous, so
+//! calls on one payment are serialised), the processor calls (the only
+//! awaits, with the pending operation already stored), and `finish` with
+//! what the processors answered (synchronous again). The card number and
+//! CVC are in the message and in the processor requests, never in the
+//! object's storage or answers.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_processors::card::CardFacts;
+use switchyard_processors::card::{CardFacts, CardInTransit};
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{Attempt, ProcessorDetails};
 
@@ -63,6 +66,32 @@ pub struct RulesetRef {
     pub ruleset: Option<Value>,
 }
 
+/// The front worker's message to `/run`, as written (borrowed, so that it
+/// can be sent again with the rule set's content after `NeedRuleset`).
+#[derive(Debug, Serialize)]
+pub struct RunMessage<'a> {
+    pub begin: &'a BeginRequest,
+    pub card: Option<&'a CardInTransit>,
+}
+
+/// The same message as the payment's object reads it.
+#[derive(Debug, Deserialize)]
+pub struct RunRequest {
+    pub begin: BeginRequest,
+    pub card: Option<CardInTransit>,
+}
+
+/// Set on the object's answer when it did nothing because it has not
+/// compiled the rule set named in the request: send it again with the
+/// content.
+pub const NEED_RULESET_HEADER: &str = "x-switchyard-need-ruleset";
+/// The object's answer carries the operation's processor attempts here (JSON,
+/// no card data), for the front worker's metrics; the body is the API's
+/// response.
+pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+/// Stripe's header on a replayed idempotent answer.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BeginRequest {
     pub op: Op,
@@ -87,7 +116,7 @@ pub struct BeginRequest {
     pub refund_id: Option<String>,
 }
 
-/// What the front worker must do at the processors.
+/// What the payment's object must do at the processors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Work {
     pub op: Op,
@@ -120,7 +149,7 @@ pub enum BeginResponse {
     NeedRuleset,
 }
 
-/// The result of the processor calls, reported to `finish`.
+/// The result of the processor calls, for `finish`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkResult {

@@ -1,10 +1,15 @@
 //! The Workers glue: the fetch handler, routing of `/v1/*`, keys from the
 //! environment, and the Durable Objects.
 //!
-//! - `payments`: the payments API; the only code that holds card data, and
-//!   only for the processor calls it makes between `begin` and `finish`.
+//! - `payments`: the payments API: parameters, the active rule set, and the
+//!   operation sent to the payment's object (card data passes through, in
+//!   memory, to that object's processor calls).
 //! - `payment_do`: one object per payment (`<mode>:<pi id>`): state machine,
-//!   attempts, refunds, idempotency records. Its handlers never await.
+//!   attempts, refunds, idempotency records; runs each operation as begin →
+//!   processor calls → finish, every transition synchronous.
+//! - `calls`: the processor calls of an operation (routing across the plan,
+//!   retries, reconciliation); the only code that puts card data into a
+//!   processor request.
 //! - `rulesets`: the rule-set API and one object per mode holding the sets
 //!   and which one is active.
 //! - `sandbox_do`: the simulated processors' own systems (ledger,
@@ -25,6 +30,7 @@ use crate::error::ApiError;
 use crate::form;
 use crate::preview;
 
+mod calls;
 mod metrics;
 mod payment_do;
 mod payments;

@@ -1,28 +1,41 @@
 //! One Durable Object per payment (named `<mode>:<payment id>`, SQLite
-//! storage): its state machine, attempts, refunds and idempotency records.
+//! storage): its state machine, attempts, refunds and idempotency records,
+//! and the processor calls of its operations.
 //!
-//! Architecture Invariant: no handler of this object awaits anything. Each
-//! request is a synchronous run of SQL reads, a state transition and SQL
-//! writes, so requests on one payment are serialised and a transition is
-//! never interleaved with another. The processor calls happen in the front
-//! worker between `begin` and `finish` (protocol.rs); card numbers and CVCs
-//! never reach this object.
+//! Architecture Invariant: every state transition is synchronous. A `/run`
+//! is `begin` (SQL reads, a transition, SQL writes, no await), then the
+//! processor calls, then `finish` (the same, no await). The processor calls
+//! are the only awaits, and they come after `begin` has stored the pending
+//! operation: other requests on the payment that arrive meanwhile see it
+//! pending (a 409 `lock_timeout`, or a takeover once stale), and no request
+//! reaches a processor before that write is durable (workerd's `fetch` from
+//! an object waits for its output gate). Card numbers and CVCs arrive in the
+//! `/run` message and go to the processor requests only: never to storage,
+//! answers or logs.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde_json::Value;
+use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{
     ConfirmResult, PaymentIntent, ProcessorDetails, Refund, RefundStatus, Refusal,
 };
 use switchyard_rules::{DecisionAction, Router, ValidateOptions};
-use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
+use worker::{
+    console_error, durable_object, DurableObject, Env, Request, Response, SqlStorage, State,
+};
 
-use super::{json_response, store};
+use super::calls::{execute, processors};
+use super::{json_response, json_text_response, now_ms, store};
+use crate::auth::Mode;
 use crate::error::ApiError;
-use crate::protocol::{Answer, BeginRequest, BeginResponse, FinishRequest, Op, Work, WorkResult};
+use crate::protocol::{
+    Answer, BeginRequest, BeginResponse, FinishRequest, Op, RunRequest, Work, WorkResult,
+    ATTEMPTS_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
+};
 
 thread_local! {
     /// Compiled rule sets by mode and id, in this isolate's memory (rule
@@ -66,6 +79,7 @@ fn router_for(livemode: bool, id: &str, ruleset: Option<&Value>) -> Result<Rc<Ro
 #[durable_object]
 pub struct PaymentObject {
     sql: SqlStorage,
+    env: Env,
     /// Whether the tables exist. Created in the first request's synchronous
     /// part, with its own writes, so that a new payment's object commits
     /// once rather than twice.
@@ -73,10 +87,11 @@ pub struct PaymentObject {
 }
 
 impl DurableObject for PaymentObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         Self {
             sql,
+            env,
             ready: Cell::new(false),
         }
     }
@@ -84,31 +99,28 @@ impl DurableObject for PaymentObject {
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let path = req.path();
         let text = req.text().await.unwrap_or_default();
-        // From here on: no awaits.
-        if !self.ready.get() {
-            if store::init(&self.sql).is_err() {
-                return Ok(super::error_response(&ApiError::internal(
-                    "payment storage is unavailable",
-                )));
+        if path == "/run" {
+            return Ok(self.run(&text).await);
+        }
+        // Reads never create the tables: an object asked about a payment
+        // that does not exist stays empty.
+        match self.tables(false) {
+            Ok(true) => {}
+            Ok(false) if path.starts_with("/refund/") => {
+                return Ok(super::error_response(&ApiError::not_found(
+                    Some("id"),
+                    "No such refund.",
+                )))
             }
-            self.ready.set(true);
+            Ok(false) => {
+                return Ok(super::error_response(&ApiError::not_found(
+                    Some("intent"),
+                    "No such payment_intent.",
+                )))
+            }
+            Err(e) => return Ok(super::error_response(&e)),
         }
         let answer = match path.as_str() {
-            "/begin" => match serde_json::from_str::<BeginRequest>(&text) {
-                Ok(b) => self.begin(b).and_then(|r| {
-                    serde_json::to_value(&r)
-                        .map(|v| Answer {
-                            status: 200,
-                            body: v,
-                        })
-                        .map_err(|e| ApiError::internal(e.to_string()))
-                }),
-                Err(e) => Err(ApiError::internal(format!("bad begin message: {e}"))),
-            },
-            "/finish" => match serde_json::from_str::<FinishRequest>(&text) {
-                Ok(f) => self.finish(f),
-                Err(e) => Err(ApiError::internal(format!("bad finish message: {e}"))),
-            },
             "/get" => self.get(),
             p if p.starts_with("/refund/") => self.get_refund(&p["/refund/".len()..]),
             _ => Err(ApiError::internal("unknown payment object call")),
@@ -135,6 +147,17 @@ fn refusal(r: Refusal) -> ApiError {
     e
 }
 
+/// The error for an operation on a payment that does not exist.
+fn missing_payment(op: Op, payment_id: &str) -> ApiError {
+    let message = format!("No such payment_intent: '{payment_id}'");
+    if op == Op::Refund {
+        // A parameter naming a missing object: 400, as Stripe.
+        ApiError::invalid("payment_intent", "resource_missing", message)
+    } else {
+        ApiError::not_found(Some("intent"), message)
+    }
+}
+
 fn card_error_answer(pi: &PaymentIntent, d: &Decline) -> Answer {
     let mut e = ApiError::invalid("", &d.code, d.message.clone());
     e.status = 402;
@@ -156,6 +179,89 @@ fn error_answer(e: &ApiError) -> Answer {
 }
 
 impl PaymentObject {
+    /// One operation: begin, the processor calls, finish. The answer is the
+    /// API's response (status and body), with the attempts for the front's
+    /// metrics in a header.
+    async fn run(&self, text: &str) -> Response {
+        // The message holds card data: a parse error must not echo it.
+        let Ok(RunRequest { begin: b, card }) = serde_json::from_str::<RunRequest>(text) else {
+            return super::error_response(&ApiError::internal("unreadable run message"));
+        };
+        // Only a create makes the tables (in the same synchronous run as its
+        // writes: one commit for a new payment); any other operation on an
+        // object that has none is about a payment that does not exist.
+        match self.tables(b.op == Op::Create) {
+            Ok(true) => {}
+            Ok(false) => return super::error_response(&missing_payment(b.op, &b.payment_id)),
+            Err(e) => return super::error_response(&e),
+        }
+        let idem = b.idem.clone();
+        let mode = if b.livemode { Mode::Live } else { Mode::Test };
+        // 1. begin: synchronous.
+        let work = match self.begin(b) {
+            Err(e) => return super::error_response(&e),
+            Ok(BeginResponse::NeedRuleset) => {
+                let r = json_text_response(200, "{}".to_owned());
+                let _ = r.headers().set(NEED_RULESET_HEADER, "true");
+                return r;
+            }
+            Ok(BeginResponse::Done { status, body }) => return json_response(status, &body),
+            Ok(BeginResponse::Replay { status, body }) => {
+                let r = json_response(status, &body);
+                let _ = r.headers().set(REPLAYED_HEADER, "true");
+                return r;
+            }
+            Ok(BeginResponse::Work { work }) => work,
+        };
+        // 2. The processor calls: the only awaits (see the module's
+        // invariant).
+        let configs = processors(&self.env, mode).unwrap_or_else(|e| {
+            // An operator's configuration error: no processor can be
+            // called, so the operation fails without charging.
+            console_error!("processor configuration: {}", e.message);
+            Vec::new()
+        });
+        let card = card.map(Card::from_transit);
+        let (attempts, result) = execute(&self.env, mode, &configs, &work, card).await;
+        // 3. finish: synchronous.
+        let attempts_header = (work.op != Op::Reconcile && !attempts.is_empty())
+            .then(|| serde_json::to_string(&attempts).ok())
+            .flatten();
+        let finish = FinishRequest {
+            work: *work,
+            idem,
+            now_ms: now_ms(),
+            attempts,
+            result,
+        };
+        match self.finish(finish) {
+            Ok(a) => {
+                let r = json_response(a.status, &a.body);
+                if let Some(h) = attempts_header {
+                    let _ = r.headers().set(ATTEMPTS_HEADER, &h);
+                }
+                r
+            }
+            Err(e) => super::error_response(&e),
+        }
+    }
+
+    /// Whether the tables exist; with `create`, makes them if not.
+    fn tables(&self, create: bool) -> Result<bool, ApiError> {
+        if self.ready.get() {
+            return Ok(true);
+        }
+        let unavailable = |_| ApiError::internal("payment storage is unavailable");
+        if !store::exists(&self.sql).map_err(unavailable)? {
+            if !create {
+                return Ok(false);
+            }
+            store::init(&self.sql).map_err(unavailable)?;
+        }
+        self.ready.set(true);
+        Ok(true)
+    }
+
     fn load(&self) -> Result<Option<PaymentIntent>, ApiError> {
         store::get(&self.sql, "payment")
     }
@@ -315,15 +421,7 @@ impl PaymentObject {
                     }),
                 };
             }
-            (op, None) => {
-                let message = format!("No such payment_intent: '{}'", b.payment_id);
-                return Err(not_started(if op == Op::Refund {
-                    // A parameter naming a missing object: 400, as Stripe.
-                    ApiError::invalid("payment_intent", "resource_missing", message)
-                } else {
-                    ApiError::not_found(Some("intent"), message)
-                }));
-            }
+            (op, None) => return Err(not_started(missing_payment(op, &b.payment_id))),
             (_, Some(pi)) => pi,
         };
         match b.op {

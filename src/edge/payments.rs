@@ -1,46 +1,27 @@
-//! The payments API in the front worker: read the parameters, ask the
-//! payment's Durable Object to `begin`, call the processors (the only place
-//! card data goes), report to `finish`.
+//! The payments API in the front worker: read the parameters and the
+//! active rule set, and send the operation to the payment's Durable Object,
+//! which runs it (`/run`: begin, processor calls, finish).
 
 use std::rc::Rc;
-use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_processors::adapter::processor_idempotency_key;
-use switchyard_processors::card::Card;
-use switchyard_processors::decline::DeclineClass;
-use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails};
-use switchyard_processors::sandbox::SANDBOX_BASE;
-use switchyard_processors::{
-    adapter_for, Call as PCall, Delivery, Outcome, ProcessorConfig, WireRequest, WireResponse,
-};
-use worker::{Delay, Env, Headers, Method, Request, RequestInit, Response, Stub};
+use switchyard_processors::card::{Card, CardInTransit};
+use switchyard_processors::payment::Attempt;
+use switchyard_processors::{adapter_for, Call as PCall, Delivery, ProcessorConfig};
+use worker::{Env, Method, Request, RequestInit, Response, Stub};
 
-use super::{env_str, json_response, now_ms, random_token, rulesets, Call};
+pub(crate) use super::calls::processors;
+use super::calls::send;
+use super::{now_ms, random_token, rulesets, Call};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::params;
 use crate::protocol::{
-    self, Answer, Attach, BeginRequest, BeginResponse, CreateFields, FinishRequest, Idem, Op,
-    RulesetRef, Work, WorkResult,
+    self, Answer, Attach, BeginRequest, CreateFields, Idem, Op, RulesetRef, RunMessage,
+    ATTEMPTS_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
 };
-
-/// The processors of a mode: `SWITCHYARD_<MODE>_PROCESSORS` (JSON), or in
-/// test mode with no configuration, three sandbox processors.
-pub(crate) fn processors(env: &Env, mode: Mode) -> Result<Vec<ProcessorConfig>, ApiError> {
-    let name = match mode {
-        Mode::Test => "SWITCHYARD_TEST_PROCESSORS",
-        Mode::Live => "SWITCHYARD_LIVE_PROCESSORS",
-    };
-    match env_str(env, name).filter(|s| !s.trim().is_empty()) {
-        Some(json) => switchyard_processors::config::parse_processors(&json)
-            .map_err(|e| ApiError::internal(format!("{name}: {e}"))),
-        None if mode == Mode::Test => Ok(switchyard_processors::config::default_processors()),
-        None => Ok(Vec::new()),
-    }
-}
 
 pub(crate) fn idem_of(call: &Call) -> Result<Option<Idem>, ApiError> {
     let Some(key) = call.header("idempotency-key") else {
@@ -294,19 +275,42 @@ pub(crate) async fn retrieve_refund(
     ))
 }
 
-/// `begin` at the payment's object: its answer, or the final response.
-async fn begin(stub: &Stub, b: &BeginRequest) -> Result<Result<BeginResponse, Response>, ApiError> {
-    let a = do_call_raw(stub, "/begin", Some(b)).await?;
-    if a.status != 200 {
-        return Ok(Err(raw_response(a)));
-    }
-    serde_json::from_str(&a.text)
-        .map(Ok)
-        .map_err(|e| ApiError::internal(format!("unexpected payment object answer: {e}")))
+/// What the payment's object answered `/run`.
+struct RunAnswer {
+    status: u16,
+    text: String,
+    need_ruleset: bool,
+    replayed: bool,
+    attempts: Option<Vec<Attempt>>,
 }
 
-/// begin → processors → finish. `content`: the rule set named in `b`, for
-/// the payment object if it has not compiled it.
+async fn run_once(
+    stub: &Stub,
+    b: &BeginRequest,
+    card: Option<&CardInTransit>,
+) -> Result<RunAnswer, ApiError> {
+    let text = serde_json::to_string(&RunMessage { begin: b, card })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(text.into()));
+    let req = Request::new_with_init("https://object/run", &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    let header = |name: &str| resp.headers().get(name).ok().flatten();
+    let need_ruleset = header(NEED_RULESET_HEADER).is_some();
+    let replayed = header(REPLAYED_HEADER).is_some();
+    let attempts = header(ATTEMPTS_HEADER).and_then(|h| serde_json::from_str(&h).ok());
+    Ok(RunAnswer {
+        status: resp.status_code(),
+        text: resp.text().await?,
+        need_ruleset,
+        replayed,
+        attempts,
+    })
+}
+
+/// One operation at the payment's object, which does begin → processors →
+/// finish. `content`: the rule set named in `b`, for the object if it has
+/// not compiled it.
 async fn run(
     call: &Call,
     env: &Env,
@@ -316,45 +320,28 @@ async fn run(
     card: Option<Card>,
 ) -> Result<Response, ApiError> {
     let stub = payment_stub(env, mode, &b.payment_id)?;
-    let idem = b.idem.clone();
-    let mut begun = begin(&stub, &b).await?;
-    if let (Ok(BeginResponse::NeedRuleset), Some(rs), Some(content)) =
-        (&begun, b.ruleset.as_mut(), content)
-    {
-        rs.ruleset = Some(Value::clone(&content));
-        begun = begin(&stub, &b).await?;
-    }
-    let work = match begun {
-        Err(response) => return Ok(response),
-        Ok(BeginResponse::Done { status, body }) => return Ok(json_response(status, &body)),
-        Ok(BeginResponse::Replay { status, body }) => {
-            let r = json_response(status, &body);
-            let _ = r.headers().set("idempotent-replayed", "true");
-            return Ok(r);
+    let card = card.map(Card::into_transit);
+    let mut answer = run_once(&stub, &b, card.as_ref()).await?;
+    if answer.need_ruleset {
+        if let (Some(rs), Some(content)) = (b.ruleset.as_mut(), content) {
+            rs.ruleset = Some(Value::clone(&content));
+            answer = run_once(&stub, &b, card.as_ref()).await?;
         }
-        Ok(BeginResponse::NeedRuleset) => {
+        if answer.need_ruleset {
             return Err(ApiError::internal(
                 "the payment object could not get the rule set",
-            ))
+            ));
         }
-        Ok(BeginResponse::Work { work }) => work,
-    };
-    let configs = processors(env, mode)?;
-    let (attempts, result) = execute(env, mode, &configs, &work, card).await;
-    // Metrics are recorded after the response, off the payment's path.
-    // (Lookups of a reconciliation are not authorization attempts.)
-    if work.op != Op::Reconcile {
-        super::metrics::record(&call.ctx, env, mode, &attempts);
     }
-    let finish = FinishRequest {
-        work: *work,
-        idem,
-        now_ms: now_ms(),
-        attempts,
-        result,
-    };
-    let r = do_call_raw(&stub, "/finish", Some(&finish)).await?;
-    Ok(raw_response(r))
+    // Metrics are recorded after the response, off the payment's path.
+    if let Some(attempts) = &answer.attempts {
+        super::metrics::record(&call.ctx, env, mode, attempts);
+    }
+    let r = super::json_text_response(answer.status, answer.text);
+    if answer.replayed {
+        let _ = r.headers().set(REPLAYED_HEADER, "true");
+    }
+    Ok(r)
 }
 
 /// A sandbox processor called directly (test mode): one authorization in
@@ -398,323 +385,5 @@ pub(crate) async fn sandbox_direct(
         Delivery::NotSent(reason) | Delivery::Lost(reason) => Err(
             ApiError::processors_unavailable(format!("The sandbox did not answer: {reason}")),
         ),
-    }
-}
-
-/// Calls the processors for one operation. For a confirmation, the plan is
-/// tried in order, moving on only when the previous processor certainly did
-/// not charge; an unknown outcome is retried once at the same processor
-/// with the same idempotency key, then left for reconciliation.
-async fn execute(
-    env: &Env,
-    mode: Mode,
-    configs: &[ProcessorConfig],
-    work: &Work,
-    card: Option<Card>,
-) -> (Vec<Attempt>, WorkResult) {
-    let mut attempts = Vec::new();
-    if work.op == Op::Reconcile {
-        return reconcile(env, mode, configs, work).await;
-    }
-    if matches!(work.op, Op::Create | Op::Confirm) {
-        let card = card.or_else(|| {
-            work.payment_method
-                .as_deref()
-                .filter(|_| mode == Mode::Test)
-                .and_then(Card::from_test_payment_method)
-        });
-        let Some(card) = card else {
-            return (attempts, WorkResult::NoneAvailable);
-        };
-        let mut last_decline = None;
-        for processor in &work.plan {
-            let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
-            let Some((cfg, adapter)) = configs
-                .iter()
-                .find(|c| &c.id == processor)
-                .and_then(|c| adapter_for(c).map(|a| (c, a)))
-            else {
-                attempts.push(Attempt {
-                    processor: processor.clone(),
-                    outcome: AttemptOutcome::NotProcessed,
-                    code: Some("not_configured".into()),
-                    decline_code: None,
-                    latency_ms: 0,
-                });
-                continue;
-            };
-            let call = PCall::Authorize {
-                key: &key,
-                payment_id: &work.payment_id,
-                amount: work.amount,
-                currency: &work.currency,
-                capture: work.capture,
-                card: &card.secret,
-                facts: &card.facts,
-            };
-            let mut tries = 0;
-            let outcome = loop {
-                tries += 1;
-                let started = now_ms();
-                let delivery =
-                    send(env, mode, cfg, adapter.build(&call), adapter.timeout_ms()).await;
-                let outcome = adapter.parse(&call, &delivery);
-                let latency_ms = now_ms().saturating_sub(started);
-                attempts.push(attempt_of(processor, &outcome, latency_ms));
-                if matches!(outcome, Outcome::Unknown { .. }) && tries < 2 {
-                    continue;
-                }
-                break outcome;
-            };
-            match outcome {
-                Outcome::Approved { reference } => {
-                    return (
-                        attempts,
-                        WorkResult::Authorized {
-                            details: ProcessorDetails {
-                                processor: processor.clone(),
-                                kind: adapter.kind().to_owned(),
-                                reference,
-                            },
-                        },
-                    )
-                }
-                Outcome::Declined(d) if d.class == DeclineClass::Hard => {
-                    return (attempts, WorkResult::Declined { decline: d })
-                }
-                Outcome::Declined(d) => last_decline = Some(d),
-                Outcome::NotProcessed { .. } => {}
-                Outcome::Unknown { .. } => return (attempts, WorkResult::Unknown),
-            }
-        }
-        return match last_decline {
-            Some(d) => (attempts, WorkResult::Declined { decline: d }),
-            None => (attempts, WorkResult::NoneAvailable),
-        };
-    }
-    // Capture, void, refund: at the processor that took the payment.
-    let (Some(processor), Some(reference)) = (work.plan.first(), work.reference.as_deref()) else {
-        return (
-            attempts,
-            WorkResult::Failed {
-                message: "no processor".into(),
-                unknown: false,
-            },
-        );
-    };
-    let Some((cfg, adapter)) = configs
-        .iter()
-        .find(|c| &c.id == processor)
-        .and_then(|c| adapter_for(c).map(|a| (c, a)))
-    else {
-        return (
-            attempts,
-            WorkResult::Failed {
-                message: format!("processor {processor} is not configured"),
-                unknown: false,
-            },
-        );
-    };
-    let (op, seq) = match work.op {
-        Op::Capture => ("capture", work.seq),
-        Op::Cancel => ("void", work.seq),
-        _ => ("refund", work.seq),
-    };
-    let key = processor_idempotency_key(&work.payment_id, op, seq, processor);
-    let call = match work.op {
-        Op::Capture => PCall::Capture {
-            key: &key,
-            reference,
-            amount: work.amount,
-            currency: &work.currency,
-        },
-        Op::Cancel => PCall::Void {
-            key: &key,
-            reference,
-        },
-        _ => PCall::Refund {
-            key: &key,
-            reference,
-            amount: work.amount,
-            currency: &work.currency,
-        },
-    };
-    let mut outcome = Outcome::Unknown {
-        reason: String::new(),
-    };
-    for _ in 0..2 {
-        let delivery = send(env, mode, cfg, adapter.build(&call), adapter.timeout_ms()).await;
-        outcome = adapter.parse(&call, &delivery);
-        if !matches!(
-            outcome,
-            Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
-        ) {
-            break;
-        }
-    }
-    let result = match outcome {
-        Outcome::Approved { reference } => WorkResult::Done { reference },
-        Outcome::Declined(d) => WorkResult::Failed {
-            message: d.message,
-            unknown: false,
-        },
-        Outcome::NotProcessed { reason } => WorkResult::Failed {
-            message: reason,
-            unknown: false,
-        },
-        Outcome::Unknown { reason } => WorkResult::Failed {
-            message: reason,
-            unknown: true,
-        },
-    };
-    (attempts, result)
-}
-
-/// Asks each processor of an unknown confirmation's plan, by the same
-/// idempotency keys, what became of it. Stops at the first that authorized,
-/// hard-declined or still cannot say; a processor with no record of the call
-/// certainly did not charge.
-async fn reconcile(
-    env: &Env,
-    mode: Mode,
-    configs: &[ProcessorConfig],
-    work: &Work,
-) -> (Vec<Attempt>, WorkResult) {
-    let mut attempts = Vec::new();
-    let mut last_decline = None;
-    for processor in &work.plan {
-        let Some((cfg, adapter)) = configs
-            .iter()
-            .find(|c| &c.id == processor)
-            .and_then(|c| adapter_for(c).map(|a| (c, a)))
-        else {
-            // Not configured any more: it cannot be asked, so nothing can
-            // be concluded.
-            return (attempts, WorkResult::Unknown);
-        };
-        let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
-        let call = PCall::Lookup { key: &key };
-        let started = now_ms();
-        let delivery = send(env, mode, cfg, adapter.build(&call), adapter.timeout_ms()).await;
-        let outcome = adapter.parse(&call, &delivery);
-        let latency_ms = now_ms().saturating_sub(started);
-        match outcome {
-            Outcome::Approved { reference } => {
-                let mut a = attempt_of(
-                    processor,
-                    &Outcome::Approved {
-                        reference: reference.clone(),
-                    },
-                    latency_ms,
-                );
-                a.code = Some("reconciled".into());
-                attempts.push(a);
-                return (
-                    attempts,
-                    WorkResult::Authorized {
-                        details: ProcessorDetails {
-                            processor: processor.clone(),
-                            kind: adapter.kind().to_owned(),
-                            reference,
-                        },
-                    },
-                );
-            }
-            Outcome::Declined(d) => {
-                let mut a = attempt_of(processor, &Outcome::Declined(d.clone()), latency_ms);
-                a.code = Some("reconciled".into());
-                attempts.push(a);
-                if d.class == DeclineClass::Hard {
-                    return (attempts, WorkResult::Declined { decline: d });
-                }
-                last_decline = Some(d);
-            }
-            // No record at this processor: it did not charge; ask the next.
-            Outcome::NotProcessed { .. } => {}
-            Outcome::Unknown { .. } => return (attempts, WorkResult::Unknown),
-        }
-    }
-    match last_decline {
-        Some(d) => (attempts, WorkResult::Declined { decline: d }),
-        None => (attempts, WorkResult::NoneAvailable),
-    }
-}
-
-fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {
-    let (o, code, decline_code) = match outcome {
-        Outcome::Approved { .. } => (AttemptOutcome::Authorized, None, None),
-        Outcome::Declined(d) => (
-            if d.class == DeclineClass::Soft {
-                AttemptOutcome::SoftDecline
-            } else {
-                AttemptOutcome::HardDecline
-            },
-            d.processor_code.clone(),
-            Some(d.decline_code.clone()),
-        ),
-        Outcome::NotProcessed { .. } => (AttemptOutcome::NotProcessed, None, None),
-        Outcome::Unknown { .. } => (AttemptOutcome::Unknown, None, None),
-    };
-    Attempt {
-        processor: processor.to_owned(),
-        outcome: o,
-        code,
-        decline_code,
-        latency_ms,
-    }
-}
-
-/// Sends a processor request and waits at most `timeout_ms`. The sandbox's
-/// URL goes to its Durable Object; real processors' adapters are not
-/// configured yet, so any other URL is reported as not sent.
-async fn send(
-    env: &Env,
-    mode: Mode,
-    cfg: &ProcessorConfig,
-    req: WireRequest,
-    timeout_ms: u32,
-) -> Delivery {
-    if !req.url.starts_with(SANDBOX_BASE) {
-        return Delivery::NotSent(format!("no transport for {}", cfg.id));
-    }
-    let stub = match env.durable_object("SANDBOX").and_then(|ns| {
-        ns.id_from_name(&format!("{}:{}", mode.as_str(), cfg.id))
-            .and_then(|id| id.get_stub())
-    }) {
-        Ok(s) => s,
-        Err(e) => return Delivery::NotSent(format!("sandbox unreachable: {e}")),
-    };
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        if headers.set(k, v).is_err() {
-            return Delivery::NotSent("invalid header".into());
-        }
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(req.body().into()));
-    let request = match Request::new_with_init(&req.url, &init) {
-        Ok(r) => r,
-        Err(e) => return Delivery::NotSent(format!("request not built: {e}")),
-    };
-    drop(req);
-    let exchange = async {
-        let mut resp = stub.fetch_with_request(request).await?;
-        let status = resp.status_code();
-        let headers: Vec<(String, String)> = resp.headers().entries().collect();
-        let body = resp.text().await?;
-        Ok::<_, worker::Error>(WireResponse {
-            status,
-            headers,
-            body,
-        })
-    };
-    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
-    futures_util::pin_mut!(exchange);
-    match select(exchange, timer).await {
-        Either::Left((Ok(resp), _)) => Delivery::Answered(resp),
-        Either::Left((Err(e), _)) => Delivery::Lost(format!("connection lost: {e}")),
-        Either::Right(_) => Delivery::Lost(format!("no answer within {timeout_ms} ms")),
     }
 }

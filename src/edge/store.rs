@@ -18,6 +18,22 @@ pub const IDEM_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 /// died mid-call); a retry with the same key takes it over.
 pub const IDEM_STALE_MS: u64 = 60_000;
 
+/// Whether this object's tables exist (a read: an object that was never
+/// written stays empty).
+pub fn exists(sql: &SqlStorage) -> worker::Result<bool> {
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let rows: Vec<N> = sql
+        .exec(
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'docs'",
+            None,
+        )?
+        .to_array()?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
 pub fn init(sql: &SqlStorage) -> worker::Result<()> {
     sql.exec(
         "CREATE TABLE IF NOT EXISTS docs (k TEXT PRIMARY KEY, doc TEXT NOT NULL)",

@@ -1,5 +1,5 @@
 // Load generator for the worker (a benchmark, not a test: run it by hand).
-//   node tests/e2e/bench.mjs [payments=1000] [concurrency=8] [rounds=1] [--no-inspector]
+//   node tests/e2e/bench.mjs [payments=1000] [concurrency=8] [rounds=1] [--no-inspector] [--tmpfs]
 // Builds nothing: run scripts/e2e.sh (or worker-build) first. Starts its own
 // `wrangler dev` with sandbox processors that answer instantly (latency_ms
 // 0), then, `rounds` times, alternately:
@@ -19,7 +19,11 @@
 // BENCH_LOG=file keeps wrangler's log. --no-inspector runs the same dev
 // server with wrangler's devtools inspector off (start-worker.mjs): the
 // inspector reports every subrequest to wrangler's Node process, a cost of
-// `wrangler dev` on these two cores, not of the worker.
+// `wrangler dev` on these two cores, not of the worker. --tmpfs keeps
+// wrangler's state (one SQLite file per Durable Object) in /dev/shm instead
+// of the disk's temporary directory: locally, each new payment's object is a
+// new file, and creating files on this machine's ext4 is the largest single
+// cost of a payment (see docs/worker-benchmarks.md).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,10 +32,11 @@ import { startWrangler, SK } from './helpers.mjs';
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const argv = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const inspector = !flags.includes('--no-inspector');
+const tmpfs = flags.includes('--tmpfs');
 const total = Number(argv[0] ?? 1000);
 const concurrency = Number(argv[1] ?? 8);
 const rounds = Number(argv[2] ?? 1);
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
+const stateDir = fs.mkdtempSync(path.join(tmpfs ? '/dev/shm' : os.tmpdir(), 'switchyard-bench-'));
 const processors = JSON.stringify(['sandbox_a', 'sandbox_b', 'sandbox_c'].map((id) => ({ id, type: 'sandbox', latency_ms: 0 })));
 
 function pct(sorted, p) {
@@ -110,7 +115,7 @@ try {
   }
   const m = (xs, k) => r2(median(xs.map((x) => x[k])));
   const report = {
-    payments: total, concurrency, rounds, inspector, seconds_per_round: r2(total / m(pays, 'per_second')),
+    payments: total, concurrency, rounds, inspector, state: tmpfs ? 'tmpfs' : 'disk', seconds_per_round: r2(total / m(pays, 'per_second')),
     payments_per_second: m(pays, 'per_second'),
     payment_client_latency_ms: { p50: m(pays, 'p50'), p99: m(pays, 'p99') },
     direct_sandbox_per_second: m(directs, 'per_second'),
