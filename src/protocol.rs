@@ -89,6 +89,9 @@ pub const NEED_RULESET_HEADER: &str = "x-switchyard-need-ruleset";
 /// no card data), for the front worker's metrics; the body is the API's
 /// response.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+/// Set on the object's answer when the request's idempotency key was
+/// released (the request was refused before it started executing).
+pub const IDEM_RELEASED_HEADER: &str = "x-switchyard-idempotency-released";
 /// Stripe's header on a replayed idempotent answer.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 

@@ -14,6 +14,8 @@
 //!   and which one is active.
 //! - `sandbox_do`: the simulated processors' own systems (ledger,
 //!   idempotency), one object per `<mode>:<processor id>`.
+//! - `keys_do`: the mode's idempotency keys across payments (a key reused
+//!   with other parameters on another payment is a 400), sharded by key.
 //! - `metrics`: attempts per processor, one object per mode.
 //! - `store`: SQL helpers (documents, idempotency records).
 //!
@@ -31,6 +33,7 @@ use crate::form;
 use crate::preview;
 
 mod calls;
+mod keys_do;
 mod metrics;
 mod payment_do;
 mod payments;

@@ -34,7 +34,7 @@ use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::protocol::{
     Answer, BeginRequest, BeginResponse, FinishRequest, Op, RunRequest, Work, WorkResult,
-    ATTEMPTS_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
+    ATTEMPTS_HEADER, IDEM_RELEASED_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
 };
 
 thread_local! {
@@ -192,7 +192,14 @@ impl PaymentObject {
         // object that has none is about a payment that does not exist.
         match self.tables(b.op == Op::Create) {
             Ok(true) => {}
-            Ok(false) => return super::error_response(&missing_payment(b.op, &b.payment_id)),
+            Ok(false) => {
+                // Refused before it started: no record of the key is kept.
+                let r = super::error_response(&missing_payment(b.op, &b.payment_id));
+                if b.idem.is_some() {
+                    let _ = r.headers().set(IDEM_RELEASED_HEADER, "true");
+                }
+                return r;
+            }
             Err(e) => return super::error_response(&e),
         }
         let idem = b.idem.clone();
@@ -205,7 +212,15 @@ impl PaymentObject {
                 let _ = r.headers().set(NEED_RULESET_HEADER, "true");
                 return r;
             }
-            Ok(BeginResponse::Done { status, body }) => return json_response(status, &body),
+            Ok(BeginResponse::Done { status, body }) => {
+                let r = json_response(status, &body);
+                if let Some(idem) = &idem {
+                    if !store::is_recorded(&self.sql, &idem.key).unwrap_or(true) {
+                        let _ = r.headers().set(IDEM_RELEASED_HEADER, "true");
+                    }
+                }
+                return r;
+            }
             Ok(BeginResponse::Replay { status, body }) => {
                 let r = json_response(status, &body);
                 let _ = r.headers().set(REPLAYED_HEADER, "true");

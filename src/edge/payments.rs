@@ -13,14 +13,17 @@ use switchyard_processors::{adapter_for, Call as PCall, Delivery, ProcessorConfi
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
 
 pub(crate) use super::calls::processors;
+use futures_util::future::join;
+
 use super::calls::send;
+use super::keys_do;
 use super::{now_ms, random_token, rulesets, Call};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::params;
 use crate::protocol::{
     self, Answer, Attach, BeginRequest, CreateFields, Idem, Op, RulesetRef, RunMessage,
-    ATTEMPTS_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
+    ATTEMPTS_HEADER, IDEM_RELEASED_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
 };
 
 pub(crate) fn idem_of(call: &Call) -> Result<Option<Idem>, ApiError> {
@@ -146,12 +149,6 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         Some(i) => protocol::payment_id_for_key(mode.as_str(), &i.key),
         None => protocol::payment_id_from_random(random_token(protocol::ID_LEN).as_bytes()),
     };
-    let ruleset = if p.confirm {
-        Some(rulesets::active(env, mode).await?)
-    } else {
-        None
-    };
-    let (ruleset_ref, content) = ruleset_ref(ruleset);
     let mut b = empty_begin(Op::Create, payment_id.clone(), mode, idem);
     b.create = Some(CreateFields {
         amount: p.amount,
@@ -162,8 +159,8 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     });
     b.attach = attach_of(&p.card);
     b.confirm = p.confirm;
-    b.ruleset = ruleset_ref;
-    run(call, env, mode, b, content, p.card.map(|c| c.card)).await
+    let route = p.confirm;
+    run(call, env, mode, b, route, p.card.map(|c| c.card)).await
 }
 
 /// The reference to the active rule set that `begin` carries: its id, and
@@ -203,9 +200,7 @@ pub(crate) async fn confirm(call: &Call, env: &Env, id: &str) -> Result<Response
     let card = params::confirm(&call.body, mode == Mode::Test, &mut new_pm_id)?;
     let mut b = empty_begin(Op::Confirm, id.to_owned(), mode, idem_of(call)?);
     b.attach = attach_of(&card);
-    let (ruleset_ref, content) = ruleset_ref(Some(rulesets::active(env, mode).await?));
-    b.ruleset = ruleset_ref;
-    run(call, env, mode, b, content, card.map(|c| c.card)).await
+    run(call, env, mode, b, true, card.map(|c| c.card)).await
 }
 
 pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -214,7 +209,7 @@ pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response
     let amount = params::capture(&call.body)?;
     let mut b = empty_begin(Op::Capture, id.to_owned(), mode, idem_of(call)?);
     b.amount = amount;
-    run(call, env, mode, b, None, None).await
+    run(call, env, mode, b, false, None).await
 }
 
 pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -223,7 +218,7 @@ pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response,
     let reason = params::cancel(&call.body)?;
     let mut b = empty_begin(Op::Cancel, id.to_owned(), mode, idem_of(call)?);
     b.reason = reason;
-    run(call, env, mode, b, None, None).await
+    run(call, env, mode, b, false, None).await
 }
 
 pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError> {
@@ -243,7 +238,7 @@ pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError>
     b.amount = p.amount;
     b.reason = p.reason;
     b.metadata = Some(p.metadata);
-    run(call, env, mode, b, None, None).await
+    run(call, env, mode, b, false, None).await
 }
 
 pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -252,7 +247,7 @@ pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Respons
     // A payment left `processing` (a processor's answer was lost) is
     // reconciled here: its processors are asked what became of the calls.
     let b = empty_begin(Op::Reconcile, id.to_owned(), mode, None);
-    run(call, env, mode, b, None, None).await
+    run(call, env, mode, b, false, None).await
 }
 
 pub(crate) async fn retrieve_refund(
@@ -281,6 +276,7 @@ struct RunAnswer {
     text: String,
     need_ruleset: bool,
     replayed: bool,
+    idem_released: bool,
     attempts: Option<Vec<Attempt>>,
 }
 
@@ -298,27 +294,47 @@ async fn run_once(
     let header = |name: &str| resp.headers().get(name).ok().flatten();
     let need_ruleset = header(NEED_RULESET_HEADER).is_some();
     let replayed = header(REPLAYED_HEADER).is_some();
+    let idem_released = header(IDEM_RELEASED_HEADER).is_some();
     let attempts = header(ATTEMPTS_HEADER).and_then(|h| serde_json::from_str(&h).ok());
     Ok(RunAnswer {
         status: resp.status_code(),
         text: resp.text().await?,
         need_ruleset,
         replayed,
+        idem_released,
         attempts,
     })
 }
 
 /// One operation at the payment's object, which does begin → processors →
-/// finish. `content`: the rule set named in `b`, for the object if it has
-/// not compiled it.
+/// finish. `route`: a confirmation, which routes with the active rule set.
 async fn run(
     call: &Call,
     env: &Env,
     mode: Mode,
     mut b: BeginRequest,
-    content: Option<Rc<Value>>,
+    route: bool,
     card: Option<Card>,
 ) -> Result<Response, ApiError> {
+    // The key's binding in the mode's key index, and for a confirmation the
+    // active rule set: two independent reads, made together.
+    let bind = async {
+        match &b.idem {
+            Some(idem) => keys_do::bind(env, mode, idem, now_ms()).await,
+            None => Ok(()),
+        }
+    };
+    let active = async {
+        if route {
+            rulesets::active(env, mode).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (bound, active) = join(bind, active).await;
+    bound?;
+    let (ruleset, content) = ruleset_ref(active?);
+    b.ruleset = ruleset;
     let stub = payment_stub(env, mode, &b.payment_id)?;
     let card = card.map(Card::into_transit);
     let mut answer = run_once(&stub, &b, card.as_ref()).await?;
@@ -331,6 +347,12 @@ async fn run(
             return Err(ApiError::internal(
                 "the payment object could not get the rule set",
             ));
+        }
+    }
+    if answer.idem_released {
+        // Refused before it started: the key is free again, here too.
+        if let Some(idem) = &b.idem {
+            keys_do::release(env, mode, idem).await?;
         }
     }
     // Metrics are recorded after the response, off the payment's path.

@@ -231,6 +231,40 @@ test('idempotent replay through the SDK idempotencyKey', async () => {
   assert.equal(after.amount_refunded, 100);
 });
 
+test('an idempotency key reused on another payment or endpoint is refused, and nothing happens', async () => {
+  const a = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+  const b = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+  const key = uniqueKey('cross');
+  const ra = await stripe.refunds.create({ payment_intent: a.id, amount: 500 }, { idempotencyKey: key });
+  assert.equal(ra.status, 'succeeded');
+  // The same key on another payment's refund: Stripe's 400, no refund.
+  const rb = await cardError(stripe.refunds.create({ payment_intent: b.id, amount: 500 }, { idempotencyKey: key }));
+  assert.equal(rb.type, 'StripeIdempotencyError');
+  assert.equal(rb.statusCode, 400);
+  assert.equal((await stripe.paymentIntents.retrieve(b.id)).amount_refunded, 0);
+  // ... and on another endpoint: no payment is created.
+  const c = await cardError(stripe.paymentIntents.create({ amount: 3000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' }, { idempotencyKey: key }));
+  assert.equal(c.type, 'StripeIdempotencyError');
+  // The first use still replays.
+  const again = await stripe.refunds.create({ payment_intent: a.id, amount: 500 }, { idempotencyKey: key });
+  assert.equal(again.id, ra.id);
+  assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true');
+  assert.equal((await stripe.paymentIntents.retrieve(a.id)).amount_refunded, 500);
+});
+
+test('a key whose request was refused before it started can be used again with other parameters', async () => {
+  const p = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+  const key = uniqueKey('refused');
+  // A refund of a payment that does not exist: refused before anything
+  // started, so Stripe saves no result for the key.
+  const missing = await cardError(stripe.refunds.create({ payment_intent: 'pi_000000000000000000000000', amount: 400 }, { idempotencyKey: key }));
+  assert.equal(missing.statusCode, 400);
+  assert.equal(missing.code, 'resource_missing');
+  const ok = await stripe.refunds.create({ payment_intent: p.id, amount: 400 }, { idempotencyKey: key });
+  assert.equal(ok.status, 'succeeded');
+  assert.equal(ok.amount, 400);
+});
+
 test('JSON bodies are accepted as well as forms', async () => {
   const r = await api('POST', '/v1/payment_intents', { amount: 500, currency: 'USD', confirm: true, payment_method: 'pm_card_visa' });
   assert.equal(r.status, 200, r.text);

@@ -1,0 +1,177 @@
+//! The idempotency keys of a mode, across payments: one Durable Object per
+//! `<mode>:<shard>` (`SHARDS` of them, by a hash of the key), each mapping
+//! a key to the fingerprint of the request that first used it.
+//!
+//! The replay itself (the stored answer, 409 while in flight) lives in the
+//! payment's own object, next to the state it describes. This index only
+//! catches a key reused with other parameters when the second use reaches
+//! another payment (a refund of another payment, a create after a capture,
+//! ...), which the payment's object cannot see: Stripe answers 400
+//! `idempotency_error` then, and so do we. A key whose first request was
+//! refused before it started executing is released here too, as Stripe
+//! saves no result for it.
+//!
+//! Its handlers never await: each is one synchronous run of SQL.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Stub,
+};
+
+use super::payments::do_call;
+use super::{json_response, store::IDEM_TTL_MS};
+use crate::auth::Mode;
+use crate::error::ApiError;
+use crate::protocol::Idem;
+
+/// Shards per mode: each is one object, so that keyed requests of a busy
+/// account do not queue on a single object.
+pub(crate) const SHARDS: u8 = 32;
+
+/// The shard of a key.
+pub(crate) fn shard_of(key: &str) -> u8 {
+    Sha256::digest(key.as_bytes())[0] % SHARDS
+}
+
+fn stub(env: &Env, mode: Mode, key: &str) -> Result<Stub, ApiError> {
+    Ok(env
+        .durable_object("IDEMPOTENCY_KEYS")?
+        .id_from_name(&format!("{}:{}", mode.as_str(), shard_of(key)))?
+        .get_stub()?)
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyMsg {
+    key: String,
+    fingerprint: String,
+    now_ms: u64,
+}
+
+/// Binds a key to the fingerprint of its request for 24 hours; a key bound
+/// to another fingerprint is a 400 `idempotency_error`.
+pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem, now_ms: u64) -> Result<(), ApiError> {
+    let msg = KeyMsg {
+        key: idem.key.clone(),
+        fingerprint: idem.fingerprint.clone(),
+        now_ms,
+    };
+    let a = do_call(&stub(env, mode, &idem.key)?, "/bind", Some(&msg)).await?;
+    if a.status == 200 {
+        Ok(())
+    } else if a.status == 400 {
+        Err(ApiError::idempotency_reused())
+    } else {
+        Err(ApiError::internal(
+            "the idempotency key index did not answer",
+        ))
+    }
+}
+
+/// Forgets a key whose request was refused before it started executing.
+pub(crate) async fn release(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
+    let msg = KeyMsg {
+        key: idem.key.clone(),
+        fingerprint: idem.fingerprint.clone(),
+        now_ms: 0,
+    };
+    do_call(&stub(env, mode, &idem.key)?, "/release", Some(&msg)).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Row {
+    fingerprint: String,
+    created_ms: f64,
+}
+
+#[durable_object]
+pub struct IdempotencyKeysObject {
+    sql: SqlStorage,
+}
+
+impl DurableObject for IdempotencyKeysObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS keys (k TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, \
+             created_ms REAL NOT NULL)",
+            None,
+        );
+        let _ = sql.exec(
+            "CREATE INDEX IF NOT EXISTS keys_created ON keys (created_ms)",
+            None,
+        );
+        Self { sql }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let path = req.path();
+        let text = req.text().await.unwrap_or_default();
+        // From here on: no awaits.
+        let Ok(msg) = serde_json::from_str::<KeyMsg>(&text) else {
+            return Ok(super::error_response(&ApiError::internal(
+                "unreadable key message",
+            )));
+        };
+        let result = match path.as_str() {
+            "/bind" => self.bind(&msg),
+            "/release" => self.release(&msg),
+            _ => Err(ApiError::internal("unknown key index call")),
+        };
+        Ok(match result {
+            Ok(()) => json_response(200, &serde_json::json!({ "ok": true })),
+            Err(e) => super::error_response(&e),
+        })
+    }
+}
+
+impl IdempotencyKeysObject {
+    fn bind(&self, m: &KeyMsg) -> Result<(), ApiError> {
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT fingerprint, created_ms FROM keys WHERE k = ?",
+                vec![SqlStorageValue::from(m.key.clone())],
+            )?
+            .to_array()?;
+        if let Some(r) = rows.first() {
+            let live = m.now_ms.saturating_sub(r.created_ms as u64) <= IDEM_TTL_MS;
+            if live {
+                return if r.fingerprint == m.fingerprint {
+                    Ok(())
+                } else {
+                    Err(ApiError::idempotency_reused())
+                };
+            }
+        }
+        // Expired records go a few at a time, as keys are bound.
+        let cutoff = m.now_ms.saturating_sub(IDEM_TTL_MS) as f64;
+        self.sql.exec(
+            "DELETE FROM keys WHERE k IN (SELECT k FROM keys WHERE created_ms < ? LIMIT 16)",
+            vec![SqlStorageValue::from(cutoff)],
+        )?;
+        self.sql.exec(
+            "INSERT INTO keys (k, fingerprint, created_ms) VALUES (?, ?, ?) \
+             ON CONFLICT(k) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             created_ms = excluded.created_ms",
+            vec![
+                SqlStorageValue::from(m.key.clone()),
+                SqlStorageValue::from(m.fingerprint.clone()),
+                SqlStorageValue::from(m.now_ms as f64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn release(&self, m: &KeyMsg) -> Result<(), ApiError> {
+        self.sql.exec(
+            "DELETE FROM keys WHERE k = ? AND fingerprint = ?",
+            vec![
+                SqlStorageValue::from(m.key.clone()),
+                SqlStorageValue::from(m.fingerprint.clone()),
+            ],
+        )?;
+        Ok(())
+    }
+}
