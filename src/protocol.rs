@@ -47,8 +47,9 @@ pub struct CreateFields {
     pub description: Option<String>,
 }
 
-/// A payment method given with the call: its id and the card facts (the
-/// secret part stays in the front worker).
+/// A payment method given with the call: its id and the card facts, which
+/// the payment keeps (the secret part travels separately, as
+/// `RunMessage::card`, and is never stored).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attach {
     pub payment_method: String,

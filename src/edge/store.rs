@@ -14,8 +14,8 @@ use crate::protocol::{Answer, Idem};
 
 /// How long an idempotency record is replayed.
 pub const IDEM_TTL_MS: u64 = 24 * 60 * 60 * 1000;
-/// An in-flight record older than this was abandoned (the front worker
-/// died mid-call); a retry with the same key takes it over.
+/// An in-flight record older than this was abandoned (the object was
+/// restarted mid-call); a retry with the same key takes it over.
 pub const IDEM_STALE_MS: u64 = 60_000;
 
 /// Whether this object's tables exist (a read: an object that was never

@@ -101,7 +101,7 @@ pub struct Pending {
     /// processors (with the same keys), even if the active rule set changed.
     #[serde(default)]
     pub plan: Vec<String>,
-    /// The front worker finished with an unknown outcome: the operation is
+    /// The processor calls ended with an unknown outcome: the operation is
     /// waiting for reconciliation (or a retry), nobody is working on it.
     #[serde(default)]
     pub awaiting: bool,
