@@ -5,8 +5,9 @@
 //! The replay itself (the stored answer, 409 while in flight) lives in the
 //! payment's own object, next to the state it describes. This index only
 //! catches a key reused with other parameters when the second use reaches
-//! another payment (a refund of another payment, a create after a capture,
-//! ...), which the payment's object cannot see: Stripe answers 400
+//! another object (a refund of another payment, a create after a capture,
+//! a rule set's creation or activation after a payment, ...), which the
+//! first object cannot see: Stripe answers 400
 //! `idempotency_error` then, and so do we. A key whose first request was
 //! refused before it started executing is released here too, as Stripe
 //! saves no result for it.
@@ -66,6 +67,20 @@ pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem, now_ms: u64) -> Res
             "the idempotency key index did not answer",
         ))
     }
+}
+
+/// The call's idempotency key (if any), bound in the key index: for the
+/// POSTs whose records live in another object (the rule sets').
+pub(crate) async fn bound_key(
+    env: &Env,
+    mode: Mode,
+    call: &super::Call,
+) -> Result<Option<Idem>, ApiError> {
+    let idem = super::payments::idem_of(call)?;
+    if let Some(i) = &idem {
+        bind(env, mode, i, super::now_ms()).await?;
+    }
+    Ok(idem)
 }
 
 /// Forgets a key whose request was refused before it started executing.

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use switchyard_rules::{validate_str, validate_value, ValidateOptions};
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State, Stub};
 
-use super::payments::{do_call, idem_of, processors};
+use super::keys_do;
+use super::payments::{do_call, processors};
 use super::{json_response, now_ms, random_token, store, Call};
 use crate::auth::Mode;
 use crate::error::ApiError;
@@ -226,7 +227,7 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     };
     let (ruleset, warnings) = validate(env, mode, &ruleset)?;
     let msg = CreateMsg {
-        idem: idem_of(call)?,
+        idem: keys_do::bound_key(env, mode, call).await?,
         now_ms: now_ms(),
         id: format!("rs_{}", random_token(24)),
         livemode: mode.livemode(),
@@ -264,7 +265,7 @@ pub(crate) async fn activate(call: &Call, env: &Env, id: &str) -> Result<Respons
     let mode = call.principal.mode;
     only_keys(&call.body, "", &[])?;
     let msg = ActivateMsg {
-        idem: idem_of(call)?,
+        idem: keys_do::bound_key(env, mode, call).await?,
         now_ms: now_ms(),
         id: path_id(id)?.to_owned(),
     };
@@ -296,7 +297,7 @@ pub(crate) async fn promote(call: &Call, env: &Env, id: &str) -> Result<Response
     let ruleset = source.body.get("ruleset").cloned().unwrap_or(Value::Null);
     let (ruleset, warnings) = validate(env, Mode::Live, &ruleset)?;
     let msg = CreateMsg {
-        idem: idem_of(call)?,
+        idem: keys_do::bound_key(env, Mode::Live, call).await?,
         now_ms: now_ms(),
         id: format!("rs_{}", random_token(24)),
         livemode: true,

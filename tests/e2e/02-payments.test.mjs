@@ -245,6 +245,12 @@ test('an idempotency key reused on another payment or endpoint is refused, and n
   // ... and on another endpoint: no payment is created.
   const c = await cardError(stripe.paymentIntents.create({ amount: 3000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' }, { idempotencyKey: key }));
   assert.equal(c.type, 'StripeIdempotencyError');
+  // ... and on a rule set (a draft is stored nowhere).
+  const before = (await api('GET', '/v1/routing/rulesets')).json.data.length;
+  const rs = await api('POST', '/v1/routing/rulesets', { ruleset: { name: 'keyed', rules: [], default: { route: ['sandbox_a'] } } }, { headers: { 'idempotency-key': key } });
+  assert.equal(rs.status, 400, rs.text);
+  assert.equal(rs.json.error.type, 'idempotency_error');
+  assert.equal((await api('GET', '/v1/routing/rulesets')).json.data.length, before);
   // The first use still replays.
   const again = await stripe.refunds.create({ payment_intent: a.id, amount: 500 }, { idempotencyKey: key });
   assert.equal(again.id, ra.id);
