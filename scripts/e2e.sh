@@ -28,6 +28,12 @@ mkdir -p "$ART"
 STATE="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-e2e-state.XXXXXX")"
 LOG="$ART/wrangler.log"
 : > "$LOG"
+# wrangler's own debug logs of this run (every wrangler started below,
+# including the restart test's): kept with the artifacts, so that the card
+# data scan reads them too.
+export WRANGLER_LOG_PATH="$ART/wrangler-debug"
+rm -rf "$WRANGLER_LOG_PATH"
+mkdir -p "$WRANGLER_LOG_PATH"
 
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'

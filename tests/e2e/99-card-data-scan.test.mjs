@@ -1,6 +1,7 @@
 // Runs after the others (scripts/e2e.sh runs it once wrangler has stopped):
 // pages through everything the run left on disk — wrangler's state directory
-// (SQLite files of every Durable Object, caches) and the worker's logs — and
+// (SQLite files of every Durable Object, caches), the worker's logs and
+// wrangler's own debug logs (every inspector event) — and
 // finds no full card number and no CVC.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,6 +84,9 @@ test('the state directory and the logs hold no card number and no CVC', { skip: 
     }
   }
   assert.ok(scanned > 0, 'nothing to scan');
+  // wrangler's own debug logs (every inspector event of the run) are in.
+  const debugLogs = process.env.E2E_ARTIFACTS ? [...files(path.join(process.env.E2E_ARTIFACTS, 'wrangler-debug'))] : [];
+  if (process.env.E2E_ARTIFACTS) assert.ok(debugLogs.length > 0, "wrangler's debug logs were not written where the scan reads");
   assert.ok(bytes > 0);
   assert.deepEqual(findings, [], findings.slice(0, 20).join('\n'));
   console.log(`scanned ${scanned} files, ${bytes} bytes`);
