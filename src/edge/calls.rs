@@ -11,7 +11,8 @@ use switchyard_processors::decline::DeclineClass;
 use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails};
 use switchyard_processors::sandbox::SANDBOX_BASE;
 use switchyard_processors::{
-    adapter_for, Call as PCall, Delivery, Outcome, ProcessorConfig, WireRequest, WireResponse,
+    adapter_for, Adapter, Call as PCall, Delivery, Outcome, ProcessorConfig, WireRequest,
+    WireResponse,
 };
 use worker::{Delay, Env, Headers, Method, Request, RequestInit};
 
@@ -63,11 +64,7 @@ pub(crate) async fn execute(
         let mut last_decline = None;
         for processor in &work.plan {
             let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
-            let Some((cfg, adapter)) = configs
-                .iter()
-                .find(|c| &c.id == processor)
-                .and_then(|c| adapter_for(c).map(|a| (c, a)))
-            else {
+            let Some((cfg, adapter)) = configured(configs, processor) else {
                 attempts.push(Attempt {
                     processor: processor.clone(),
                     outcome: AttemptOutcome::NotProcessed,
@@ -102,16 +99,7 @@ pub(crate) async fn execute(
             };
             match outcome {
                 Outcome::Approved { reference } => {
-                    return (
-                        attempts,
-                        WorkResult::Authorized {
-                            details: ProcessorDetails {
-                                processor: processor.clone(),
-                                kind: adapter.kind().to_owned(),
-                                reference,
-                            },
-                        },
-                    )
+                    return (attempts, authorized(processor, &*adapter, reference))
                 }
                 Outcome::Declined(d) if d.class == DeclineClass::Hard => {
                     return (attempts, WorkResult::Declined { decline: d })
@@ -136,11 +124,7 @@ pub(crate) async fn execute(
             },
         );
     };
-    let Some((cfg, adapter)) = configs
-        .iter()
-        .find(|c| &c.id == processor)
-        .and_then(|c| adapter_for(c).map(|a| (c, a)))
-    else {
+    let Some((cfg, adapter)) = configured(configs, processor) else {
         return (
             attempts,
             WorkResult::Failed {
@@ -217,11 +201,7 @@ async fn reconcile(
     let mut attempts = Vec::new();
     let mut last_decline = None;
     for processor in &work.plan {
-        let Some((cfg, adapter)) = configs
-            .iter()
-            .find(|c| &c.id == processor)
-            .and_then(|c| adapter_for(c).map(|a| (c, a)))
-        else {
+        let Some((cfg, adapter)) = configured(configs, processor) else {
             // Not configured any more: it cannot be asked, so nothing can
             // be concluded.
             return (attempts, WorkResult::Unknown);
@@ -243,16 +223,7 @@ async fn reconcile(
                 );
                 a.code = Some("reconciled".into());
                 attempts.push(a);
-                return (
-                    attempts,
-                    WorkResult::Authorized {
-                        details: ProcessorDetails {
-                            processor: processor.clone(),
-                            kind: adapter.kind().to_owned(),
-                            reference,
-                        },
-                    },
-                );
+                return (attempts, authorized(processor, &*adapter, reference));
             }
             Outcome::Declined(d) => {
                 let mut a = attempt_of(processor, &Outcome::Declined(d.clone()), latency_ms);
@@ -271,6 +242,27 @@ async fn reconcile(
     match last_decline {
         Some(d) => (attempts, WorkResult::Declined { decline: d }),
         None => (attempts, WorkResult::NoneAvailable),
+    }
+}
+
+/// A processor of the mode's configuration, with its adapter.
+fn configured<'a>(
+    configs: &'a [ProcessorConfig],
+    processor: &str,
+) -> Option<(&'a ProcessorConfig, Box<dyn Adapter>)> {
+    configs
+        .iter()
+        .find(|c| c.id == processor)
+        .and_then(|c| adapter_for(c).map(|a| (c, a)))
+}
+
+fn authorized(processor: &str, adapter: &dyn Adapter, reference: String) -> WorkResult {
+    WorkResult::Authorized {
+        details: ProcessorDetails {
+            processor: processor.to_owned(),
+            kind: adapter.kind().to_owned(),
+            reference,
+        },
     }
 }
 
