@@ -93,6 +93,9 @@ pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 /// Set on the object's answer when the request's idempotency key was
 /// released (the request was refused before it started executing).
 pub const IDEM_RELEASED_HEADER: &str = "x-switchyard-idempotency-released";
+/// Stripe's header telling its SDKs whether retrying the request could
+/// change anything (they retry 5xx answers otherwise).
+pub const SHOULD_RETRY_HEADER: &str = "stripe-should-retry";
 /// Stripe's header on a replayed idempotent answer.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 

@@ -35,6 +35,7 @@ use crate::error::ApiError;
 use crate::protocol::{
     Answer, BeginRequest, BeginResponse, FinishRequest, Op, RunRequest, Work, WorkResult,
     ATTEMPTS_HEADER, IDEM_RELEASED_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
+    SHOULD_RETRY_HEADER,
 };
 
 thread_local! {
@@ -224,6 +225,9 @@ impl PaymentObject {
             Ok(BeginResponse::Replay { status, body }) => {
                 let r = json_response(status, &body);
                 let _ = r.headers().set(REPLAYED_HEADER, "true");
+                if status >= 500 {
+                    let _ = r.headers().set(SHOULD_RETRY_HEADER, "false");
+                }
                 return r;
             }
             Ok(BeginResponse::Work { work }) => work,
@@ -249,9 +253,15 @@ impl PaymentObject {
             attempts,
             result,
         };
+        let keyed = finish.idem.is_some();
         match self.finish(finish) {
             Ok(a) => {
                 let r = json_response(a.status, &a.body);
+                if keyed && a.status >= 500 {
+                    // The outcome is decided and stored for the key: a retry
+                    // would only replay it (Stripe's SDKs read this).
+                    let _ = r.headers().set(SHOULD_RETRY_HEADER, "false");
+                }
                 if let Some(h) = attempts_header {
                     let _ = r.headers().set(ATTEMPTS_HEADER, &h);
                 }

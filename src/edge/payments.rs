@@ -24,6 +24,7 @@ use crate::params;
 use crate::protocol::{
     self, Answer, Attach, BeginRequest, CreateFields, Idem, Op, RulesetRef, RunMessage,
     ATTEMPTS_HEADER, IDEM_RELEASED_HEADER, NEED_RULESET_HEADER, REPLAYED_HEADER,
+    SHOULD_RETRY_HEADER,
 };
 
 pub(crate) fn idem_of(call: &Call) -> Result<Option<Idem>, ApiError> {
@@ -277,6 +278,7 @@ struct RunAnswer {
     need_ruleset: bool,
     replayed: bool,
     idem_released: bool,
+    should_retry: Option<String>,
     attempts: Option<Vec<Attempt>>,
 }
 
@@ -295,6 +297,7 @@ async fn run_once(
     let need_ruleset = header(NEED_RULESET_HEADER).is_some();
     let replayed = header(REPLAYED_HEADER).is_some();
     let idem_released = header(IDEM_RELEASED_HEADER).is_some();
+    let should_retry = header(SHOULD_RETRY_HEADER);
     let attempts = header(ATTEMPTS_HEADER).and_then(|h| serde_json::from_str(&h).ok());
     Ok(RunAnswer {
         status: resp.status_code(),
@@ -302,6 +305,7 @@ async fn run_once(
         need_ruleset,
         replayed,
         idem_released,
+        should_retry,
         attempts,
     })
 }
@@ -362,6 +366,9 @@ async fn run(
     let r = super::json_text_response(answer.status, answer.text);
     if answer.replayed {
         let _ = r.headers().set(REPLAYED_HEADER, "true");
+    }
+    if let Some(v) = &answer.should_retry {
+        let _ = r.headers().set(SHOULD_RETRY_HEADER, v);
     }
     Ok(r)
 }

@@ -14,6 +14,7 @@ const RULESET = {
     { name: 'timeout first', if: { field: 'metadata.scenario', eq: 'timeout' }, then: { route: ['sandbox_timeout', 'sandbox_b'] } },
     { name: 'lost answers', if: { field: 'metadata.scenario', eq: 'lost' }, then: { route: ['sandbox_lost', 'sandbox_b'] } },
     { name: 'slow', if: { field: 'metadata.scenario', eq: 'slow' }, then: { route: ['sandbox_slow', 'sandbox_b'] } },
+    { name: 'all down', if: { field: 'metadata.scenario', eq: 'all_down' }, then: { route: ['sandbox_down'] } },
     { name: 'blocked BIN', if: { field: 'card.bin', prefix: '37828224' }, then: { decline: { code: 'do_not_honor', message: 'amex blocked by rule' } } },
   ],
   default: { route: ['sandbox_a', 'sandbox_b', 'sandbox_c'] },
@@ -109,6 +110,27 @@ test('an outage: the next processor takes the payment (certainly not charged)', 
   assert.deepEqual(pi.routing.attempts.map((a) => [a.processor, a.outcome]),
     [['sandbox_down', 'not_processed'], ['sandbox_b', 'authorized']]);
   assert.equal(pi.routing.rule, 'outage first');
+});
+
+test('every processor down: a 502, not charged, that the SDK is told not to retry', async () => {
+  // The SDK's defaults: it retries 5xx answers unless told not to.
+  const sdk = stripeFor(undefined, undefined, { maxNetworkRetries: 2 });
+  const down0 = await stats('sandbox_down');
+  const t0 = Date.now();
+  let err;
+  try {
+    await sdk.paymentIntents.create({
+      amount: 2550, currency: 'usd', confirm: true, payment_method: 'pm_card_visa', metadata: { scenario: 'all_down' },
+    });
+  } catch (e) { err = e; }
+  assert.equal(err?.statusCode, 502);
+  assert.equal(err.code, 'processor_unavailable');
+  assert.equal(err.headers['stripe-should-retry'], 'false');
+  // One request reached the worker: no retry, so no backoff either.
+  assert.ok(Date.now() - t0 < 500, `${Date.now() - t0} ms`);
+  assert.equal(err.raw.payment_intent.status, 'requires_payment_method');
+  assert.deepEqual(err.raw.payment_intent.routing.attempts.map((a) => [a.processor, a.outcome]), [['sandbox_down', 'not_processed']]);
+  assert.deepEqual(await stats('sandbox_down'), down0, 'the sandbox recorded nothing: it was down');
 });
 
 test('a timeout after accepting: retried at the same processor, never moved on', async () => {

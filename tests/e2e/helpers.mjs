@@ -17,7 +17,7 @@ export const PK = process.env.E2E_PUBLISHABLE_KEY ?? DEFAULT_PK;
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The official Stripe SDK pointed at a worker. */
-export function stripeFor(base = BASE, key = SK) {
+export function stripeFor(base = BASE, key = SK, options = {}) {
   const u = new URL(base);
   return new Stripe(key, {
     host: u.hostname,
@@ -25,6 +25,7 @@ export function stripeFor(base = BASE, key = SK) {
     protocol: u.protocol.replace(':', ''),
     maxNetworkRetries: 0,
     telemetry: false,
+    ...options,
   });
 }
 
