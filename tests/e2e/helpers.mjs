@@ -105,6 +105,15 @@ export async function startWrangler({ stateDir, logFile, vars = {}, inspector = 
     base,
     /** The process group of wrangler and its workerd. */
     pgid: child.pid,
+    /** SIGKILL of wrangler and workerd at once: a crash, no shutdown. */
+    async kill() {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      const t = Date.now() + 10_000;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < t) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      fs.closeSync(out);
+    },
     async stop() {
       stopGroup(child);
       const t = Date.now() + 10_000;
