@@ -8,7 +8,8 @@
 # wrangler, then scans the state directory and the logs for card data.
 #
 # Needs: cargo + wasm32-unknown-unknown, worker-build 0.8.7 and wasm-bindgen
-# 0.2.130 in PATH or ~/.cargo/bin, node >= 20, `npm ci` done.
+# 0.2.130 in PATH or ~/.cargo/bin, node >= 20, `npm ci` done, and .venv with
+# Stripe's Python SDK (all from scripts/setup.sh test).
 # Env: E2E_SKIP_BUILD=1 reuses build/; E2E_KEEP=1 keeps the state directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +94,14 @@ export E2E_BASE_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS=
 export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS E2E_SECRET_KEY E2E_PUBLISHABLE_KEY
 status=0
 node --test --test-concurrency=1 tests/e2e/[0-8]*.test.mjs tests/e2e/golden.test.mjs || status=$?
+# The same API through Stripe's official Python SDK (scripts/setup.sh test
+# installs it in .venv).
+if [ -x .venv/bin/python ]; then
+  .venv/bin/python tests/e2e/sdk_python.py || status=$?
+else
+  echo "e2e: .venv/bin/python missing (scripts/setup.sh test installs it)" >&2
+  status=1
+fi
 stop_wrangler
 # Last: scan everything the run left on disk (state, logs) for card data.
 node --test tests/e2e/99-card-data-scan.test.mjs || status=$?

@@ -60,4 +60,14 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 sh scripts/vendor.sh >/dev/null
+
+# --- Python: Stripe's official Python SDK, for the end-to-end tests ----------
+if [ "$mode" = test ]; then
+  py_stripe=16.1.0
+  if [ "$(.venv/bin/python -c 'import stripe; print(stripe.VERSION)' 2>/dev/null)" != "$py_stripe" ]; then
+    say "python3 -m venv .venv; pip install stripe==$py_stripe"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check "stripe==$py_stripe"
+  fi
+fi
 say "ready ($mode)"
