@@ -12,6 +12,14 @@
 //! refused before it started executing is released here too, as Stripe
 //! saves no result for it.
 //!
+//! Known limit: a release races with an identical retry that was bound
+//! while the refused request was on its way back; the retry's binding goes
+//! with the release, so a later reuse of that key with other parameters on
+//! another object is not caught. (The retry itself is still replayed by its
+//! payment's object.) A binding made just before its request failed in
+//! transport stays: a retry with the same parameters passes, others get the
+//! 400.
+//!
 //! Its handlers never await: each is one synchronous run of SQL.
 
 use serde::{Deserialize, Serialize};
