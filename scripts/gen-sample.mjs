@@ -12,22 +12,12 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { mulberry32 as prng } from './prng.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const count = Number(process.argv[2] ?? 10000);
 const out = process.argv[3] ?? join(here, '..', 'www', 'sample-payments.json');
 
-// mulberry32: small, fast, good enough for test data, identical everywhere.
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(20261126);
 const chance = (p) => rand() < p;
 const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));

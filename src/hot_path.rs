@@ -32,7 +32,7 @@ use switchyard_processors::payment::{
     Attempt, AttemptOutcome, ConfirmResult, PaymentIntent, ProcessorDetails,
 };
 use switchyard_processors::sandbox::{simulate, SandboxRequest};
-use switchyard_processors::{adapter_for, Call, Delivery, Outcome, WireResponse};
+use switchyard_processors::{adapter_for, Delivery, Outcome, WireResponse};
 use switchyard_rules::{Router, ValidateOptions};
 
 use crate::protocol::{
@@ -110,7 +110,6 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
     let a = b.attach.as_ref().unwrap_or_else(|| fail("attach"));
     pi.attach(a.payment_method.clone(), a.card.clone())
         .unwrap_or_else(|_| fail("attach"));
-    let card = pi.card.clone();
     let payment = pi.routing_payment().unwrap_or_else(|_| fail("payment"));
     let seq = pi
         .begin_confirm(b.now_ms)
@@ -130,7 +129,6 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
         plan: decision.processors.clone(),
         capture: true,
         reference: None,
-        card,
         payment_method: pi.payment_method.clone(),
         refund_id: None,
     };
@@ -145,15 +143,7 @@ fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
         .unwrap_or_else(|| fail("cfg"));
     let adapter = adapter_for(cfg).unwrap_or_else(|| fail("adapter"));
     let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, &processor);
-    let call = Call::Authorize {
-        key: &key,
-        payment_id: &work.payment_id,
-        amount: work.amount,
-        currency: &work.currency,
-        capture: work.capture,
-        card: &card.secret,
-        facts: &card.facts,
-    };
+    let call = work.authorize(&key, &card);
     let wire = adapter.build(&call);
     let body = if simulate_sandbox {
         let sreq: SandboxRequest =

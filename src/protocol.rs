@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_processors::card::{CardFacts, CardInTransit};
+use switchyard_processors::card::{Card, CardFacts, CardInTransit};
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{Attempt, ProcessorDetails};
+use switchyard_processors::Call;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,7 +125,7 @@ pub struct BeginRequest {
 }
 
 /// What the payment's object must do at the processors.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Work {
     pub op: Op,
     pub payment_id: String,
@@ -136,17 +137,33 @@ pub struct Work {
     pub capture: bool,
     /// Capture/void/refund: the processor's reference of the payment.
     pub reference: Option<String>,
-    /// The card facts to send with an authorization.
-    pub card: Option<CardFacts>,
     pub payment_method: Option<String>,
     pub refund_id: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+impl Work {
+    /// The authorization of this confirmation at one processor of its plan,
+    /// under that attempt's processor-side idempotency `key`.
+    pub fn authorize<'a>(&'a self, key: &'a str, card: &'a Card) -> Call<'a> {
+        Call::Authorize {
+            key,
+            payment_id: &self.payment_id,
+            amount: self.amount,
+            currency: &self.currency,
+            capture: self.capture,
+            card: &card.secret,
+            facts: &card.facts,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub enum BeginResponse {
     /// The answer is final (stored for the idempotency key, if any).
     Done { status: u16, body: Value },
+    /// The answer is final, and the request was refused before it started
+    /// executing: its idempotency key was released (Stripe saves no result).
+    Refused { status: u16, body: Value },
     /// Replay of a stored answer.
     Replay { status: u16, body: Value },
     /// Call the processors, then `finish`.
@@ -157,8 +174,7 @@ pub enum BeginResponse {
 }
 
 /// The result of the processor calls, for `finish`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkResult {
     Authorized {
         details: ProcessorDetails,
@@ -179,7 +195,7 @@ pub enum WorkResult {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinishRequest {
     pub work: Work,
     pub idem: Option<Idem>,

@@ -74,15 +74,7 @@ pub(crate) async fn execute(
                 });
                 continue;
             };
-            let call = PCall::Authorize {
-                key: &key,
-                payment_id: &work.payment_id,
-                amount: work.amount,
-                currency: &work.currency,
-                capture: work.capture,
-                card: &card.secret,
-                facts: &card.facts,
-            };
+            let call = work.authorize(&key, &card);
             let mut tries = 0;
             let outcome = loop {
                 tries += 1;

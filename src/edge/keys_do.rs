@@ -36,10 +36,10 @@ use crate::protocol::Idem;
 
 /// Shards per mode: each is one object, so that keyed requests of a busy
 /// account do not queue on a single object.
-pub(crate) const SHARDS: u8 = 32;
+const SHARDS: u8 = 32;
 
 /// The shard of a key.
-pub(crate) fn shard_of(key: &str) -> u8 {
+fn shard_of(key: &str) -> u8 {
     Sha256::digest(key.as_bytes())[0] % SHARDS
 }
 
@@ -57,14 +57,20 @@ struct KeyMsg {
     now_ms: u64,
 }
 
+impl KeyMsg {
+    fn of(idem: &Idem) -> Self {
+        KeyMsg {
+            key: idem.key.clone(),
+            fingerprint: idem.fingerprint.clone(),
+            now_ms: super::now_ms(),
+        }
+    }
+}
+
 /// Binds a key to the fingerprint of its request for 24 hours; a key bound
 /// to another fingerprint is a 400 `idempotency_error`.
-pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem, now_ms: u64) -> Result<(), ApiError> {
-    let msg = KeyMsg {
-        key: idem.key.clone(),
-        fingerprint: idem.fingerprint.clone(),
-        now_ms,
-    };
+pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
+    let msg = KeyMsg::of(idem);
     let a = do_call(&stub(env, mode, &idem.key)?, "/bind", Some(&msg)).await?;
     if a.status == 200 {
         Ok(())
@@ -86,18 +92,14 @@ pub(crate) async fn bound_key(
 ) -> Result<Option<Idem>, ApiError> {
     let idem = super::payments::idem_of(call)?;
     if let Some(i) = &idem {
-        bind(env, mode, i, super::now_ms()).await?;
+        bind(env, mode, i).await?;
     }
     Ok(idem)
 }
 
 /// Forgets a key whose request was refused before it started executing.
 pub(crate) async fn release(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
-    let msg = KeyMsg {
-        key: idem.key.clone(),
-        fingerprint: idem.fingerprint.clone(),
-        now_ms: 0,
-    };
+    let msg = KeyMsg::of(idem);
     do_call(&stub(env, mode, &idem.key)?, "/release", Some(&msg)).await?;
     Ok(())
 }

@@ -322,7 +322,7 @@ fn sandbox_config(
     id: &str,
 ) -> Result<switchyard_processors::ProcessorConfig, ApiError> {
     let mode = call.principal.mode;
-    let found = payments::processors(env, mode)?
+    let found = calls::processors(env, mode)?
         .into_iter()
         .find(|p| p.id == id && p.kind == switchyard_processors::ProcessorKind::Sandbox);
     match found {

@@ -103,26 +103,7 @@ impl DurableObject for PaymentObject {
         if path == "/run" {
             return Ok(self.run(&text).await);
         }
-        // Reads never create the tables: an object asked about a payment
-        // that does not exist stays empty.
-        match self.tables(false) {
-            Ok(true) => {}
-            Ok(false) if path.starts_with("/refund/") => {
-                return Ok(super::error_response(&ApiError::not_found(
-                    Some("id"),
-                    "No such refund.",
-                )))
-            }
-            Ok(false) => {
-                return Ok(super::error_response(&ApiError::not_found(
-                    Some("intent"),
-                    "No such payment_intent.",
-                )))
-            }
-            Err(e) => return Ok(super::error_response(&e)),
-        }
         let answer = match path.as_str() {
-            "/get" => self.get(),
             p if p.starts_with("/refund/") => self.get_refund(&p["/refund/".len()..]),
             _ => Err(ApiError::internal("unknown payment object call")),
         };
@@ -213,13 +194,10 @@ impl PaymentObject {
                 let _ = r.headers().set(NEED_RULESET_HEADER, "true");
                 return r;
             }
-            Ok(BeginResponse::Done { status, body }) => {
+            Ok(BeginResponse::Done { status, body }) => return json_response(status, &body),
+            Ok(BeginResponse::Refused { status, body }) => {
                 let r = json_response(status, &body);
-                if let Some(idem) = &idem {
-                    if !store::is_recorded(&self.sql, &idem.key).unwrap_or(true) {
-                        let _ = r.headers().set(IDEM_RELEASED_HEADER, "true");
-                    }
-                }
+                let _ = r.headers().set(IDEM_RELEASED_HEADER, "true");
                 return r;
             }
             Ok(BeginResponse::Replay { status, body }) => {
@@ -277,39 +255,35 @@ impl PaymentObject {
             return Ok(true);
         }
         let unavailable = |_| ApiError::internal("payment storage is unavailable");
-        if !store::exists(&self.sql).map_err(unavailable)? {
-            if !create {
-                return Ok(false);
-            }
+        if create {
+            // `CREATE TABLE IF NOT EXISTS`: no need to look first.
             store::init(&self.sql).map_err(unavailable)?;
+        } else if !store::exists(&self.sql).map_err(unavailable)? {
+            return Ok(false);
         }
         self.ready.set(true);
         Ok(true)
     }
 
+    /// A stored document. Reads never create the tables: an object asked
+    /// about a payment that does not exist stays empty.
+    fn doc<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        if !self.tables(false)? {
+            return Ok(None);
+        }
+        store::get(&self.sql, key)
+    }
+
     fn load(&self) -> Result<Option<PaymentIntent>, ApiError> {
-        store::get(&self.sql, "payment")
+        self.doc("payment")
     }
 
     fn save(&self, pi: &PaymentIntent) -> Result<(), ApiError> {
         store::put(&self.sql, "payment", pi)
     }
 
-    fn get(&self) -> Result<Answer, ApiError> {
-        match self.load()? {
-            Some(pi) => Ok(Answer {
-                status: 200,
-                body: pi.to_json(),
-            }),
-            None => Err(ApiError::not_found(
-                Some("intent"),
-                "No such payment_intent.",
-            )),
-        }
-    }
-
     fn get_refund(&self, id: &str) -> Result<Answer, ApiError> {
-        match store::get::<Refund>(&self.sql, &format!("refund:{id}"))? {
+        match self.doc::<Refund>(&format!("refund:{id}"))? {
             Some(r) => Ok(Answer {
                 status: 200,
                 body: r.to_json(),
@@ -371,6 +345,9 @@ impl PaymentObject {
                 )?;
             } else {
                 store::release(&self.sql, &idem.key)?;
+                if let BeginResponse::Done { status, body } = answer {
+                    return Ok(BeginResponse::Refused { status, body });
+                }
             }
         }
         Ok(answer)
@@ -434,7 +411,7 @@ impl PaymentObject {
                 return match pi.begin_reconcile(b.now_ms) {
                     Some((seq, plan)) => {
                         self.save(&pi).map_err(started)?;
-                        let mut work = self.confirm_work(&pi, seq, plan, pi.card.clone());
+                        let mut work = self.confirm_work(&pi, seq, plan);
                         if let BeginResponse::Work { work: w } = &mut work {
                             w.op = Op::Reconcile;
                         }
@@ -477,7 +454,7 @@ impl PaymentObject {
                         "You cannot confirm this PaymentIntent without card data: card numbers are not stored, pass payment_method_data (or a test payment method) with the confirmation.",
                     )));
                 }
-                self.confirm(pi, b, now_secs).map_err(started)
+                self.confirm(pi, b).map_err(started)
             }
             Op::Capture => {
                 let (seq, amount) = pi
@@ -552,7 +529,6 @@ impl PaymentObject {
                 plan: vec![p.processor.clone()],
                 capture: false,
                 reference: Some(p.reference.clone()),
-                card: None,
                 payment_method: None,
                 refund_id,
             }),
@@ -560,17 +536,11 @@ impl PaymentObject {
     }
 
     /// Routes with the active rule set and starts the confirmation.
-    fn confirm(
-        &self,
-        mut pi: PaymentIntent,
-        b: &BeginRequest,
-        _now_secs: u64,
-    ) -> Result<BeginResponse, ApiError> {
+    fn confirm(&self, mut pi: PaymentIntent, b: &BeginRequest) -> Result<BeginResponse, ApiError> {
         let Some(rs) = &b.ruleset else {
             return Err(ApiError::internal("confirmation without a rule set"));
         };
         let router = router_for(b.livemode, &rs.id, rs.ruleset.as_ref())?;
-        let card = pi.card.clone();
         let payment = pi.routing_payment().map_err(|issues| {
             ApiError::issues(
                 "",
@@ -585,7 +555,7 @@ impl PaymentObject {
             // A takeover of an abandoned confirmation: the same plan, the
             // same processor keys, whatever the active rule set is now.
             self.save(&pi)?;
-            return Ok(self.confirm_work(&pi, seq, plan, card));
+            return Ok(self.confirm_work(&pi, seq, plan));
         }
         let decision = router.decide(&payment, &pi.id);
         pi.routing.ruleset = Some(rs.id.clone());
@@ -608,16 +578,10 @@ impl PaymentObject {
         }
         pi.set_pending_plan(decision.processors.clone());
         self.save(&pi)?;
-        Ok(self.confirm_work(&pi, seq, decision.processors.clone(), card))
+        Ok(self.confirm_work(&pi, seq, decision.processors.clone()))
     }
 
-    fn confirm_work(
-        &self,
-        pi: &PaymentIntent,
-        seq: u32,
-        plan: Vec<String>,
-        card: Option<switchyard_processors::card::CardFacts>,
-    ) -> BeginResponse {
+    fn confirm_work(&self, pi: &PaymentIntent, seq: u32, plan: Vec<String>) -> BeginResponse {
         BeginResponse::Work {
             work: Box::new(Work {
                 op: Op::Confirm,
@@ -628,7 +592,6 @@ impl PaymentObject {
                 plan,
                 capture: pi.capture_method != "manual",
                 reference: None,
-                card,
                 payment_method: pi.payment_method.clone(),
                 refund_id: None,
             }),

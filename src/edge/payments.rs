@@ -12,7 +12,6 @@ use switchyard_processors::payment::Attempt;
 use switchyard_processors::{adapter_for, Call as PCall, Delivery, ProcessorConfig};
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
 
-pub(crate) use super::calls::processors;
 use futures_util::future::join;
 
 use super::calls::send;
@@ -52,12 +51,12 @@ fn payment_stub(env: &Env, mode: Mode, payment_id: &str) -> Result<Stub, ApiErro
         .get_stub()?)
 }
 
-/// A JSON call to a Durable Object: its status and answer text.
-async fn do_call_raw<Req: Serialize>(
+/// A call to a Durable Object: a JSON body POSTed (none: a GET) to `path`.
+async fn do_fetch<Req: Serialize>(
     stub: &Stub,
     path: &str,
     body: Option<&Req>,
-) -> Result<RawAnswer, ApiError> {
+) -> Result<Response, ApiError> {
     let mut init = RequestInit::new();
     match body {
         Some(b) => {
@@ -69,7 +68,16 @@ async fn do_call_raw<Req: Serialize>(
         }
     }
     let req = Request::new_with_init(&format!("https://object{path}"), &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
+    Ok(stub.fetch_with_request(req).await?)
+}
+
+/// A JSON call to a Durable Object: its status and answer text.
+async fn do_call_raw<Req: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<RawAnswer, ApiError> {
+    let mut resp = do_fetch(stub, path, body).await?;
     let status = resp.status_code();
     let text = resp.text().await?;
     Ok(RawAnswer { status, text })
@@ -160,8 +168,7 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     });
     b.attach = attach_of(&p.card);
     b.confirm = p.confirm;
-    let route = p.confirm;
-    run(call, env, mode, b, route, p.card.map(|c| c.card)).await
+    run(call, env, mode, b, p.confirm, p.card.map(|c| c.card)).await
 }
 
 /// The reference to the active rule set that `begin` carries: its id, and
@@ -287,12 +294,7 @@ async fn run_once(
     b: &BeginRequest,
     card: Option<&CardInTransit>,
 ) -> Result<RunAnswer, ApiError> {
-    let text = serde_json::to_string(&RunMessage { begin: b, card })
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(text.into()));
-    let req = Request::new_with_init("https://object/run", &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
+    let mut resp = do_fetch(stub, "/run", Some(&RunMessage { begin: b, card })).await?;
     let header = |name: &str| resp.headers().get(name).ok().flatten();
     let need_ruleset = header(NEED_RULESET_HEADER).is_some();
     let replayed = header(REPLAYED_HEADER).is_some();
@@ -324,7 +326,7 @@ async fn run(
     // active rule set: two independent reads, made together.
     let bind = async {
         match &b.idem {
-            Some(idem) => keys_do::bind(env, mode, idem, now_ms()).await,
+            Some(idem) => keys_do::bind(env, mode, idem).await,
             None => Ok(()),
         }
     };

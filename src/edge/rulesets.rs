@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use switchyard_rules::{validate_str, validate_value, ValidateOptions};
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State, Stub};
 
+use super::calls::processors;
 use super::keys_do;
-use super::payments::{do_call, processors};
+use super::payments::do_call;
 use super::{json_response, now_ms, random_token, store, Call};
 use crate::auth::Mode;
 use crate::error::ApiError;

@@ -173,21 +173,6 @@ pub fn complete(sql: &SqlStorage, key: &str, answer: &Answer) -> Result<(), ApiE
     Ok(())
 }
 
-/// Whether a key has a record (claimed or done).
-pub fn is_recorded(sql: &SqlStorage, key: &str) -> Result<bool, ApiError> {
-    #[derive(Deserialize)]
-    struct N {
-        n: i64,
-    }
-    let rows: Vec<N> = sql
-        .exec(
-            "SELECT count(*) AS n FROM idem WHERE k = ?",
-            vec![SqlStorageValue::from(key.to_owned())],
-        )?
-        .to_array()?;
-    Ok(rows.first().is_some_and(|r| r.n > 0))
-}
-
 /// Forgets a claimed key whose request was refused before it started
 /// executing (Stripe saves no result then).
 pub fn release(sql: &SqlStorage, key: &str) -> Result<(), ApiError> {

@@ -29,8 +29,7 @@
 // together with the rule-set check.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { startWrangler, SK } from './helpers.mjs';
+import { startBenchWorker, SK } from './helpers.mjs';
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const argv = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -41,8 +40,6 @@ let keyN = 0;
 const total = Number(argv[0] ?? 1000);
 const concurrency = Number(argv[1] ?? 8);
 const rounds = Number(argv[2] ?? 1);
-const stateDir = fs.mkdtempSync(path.join(tmpfs ? '/dev/shm' : os.tmpdir(), 'switchyard-bench-'));
-const processors = JSON.stringify(['sandbox_a', 'sandbox_b', 'sandbox_c'].map((id) => ({ id, type: 'sandbox', latency_ms: 0 })));
 
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
@@ -66,12 +63,7 @@ function groupCpu(pgid) {
   return out;
 }
 
-const w = await startWrangler({
-  stateDir,
-  logFile: process.env.BENCH_LOG ?? path.join(stateDir, 'wrangler.log'),
-  vars: { SWITCHYARD_TEST_PROCESSORS: processors },
-  inspector,
-});
+const w = await startBenchWorker({ name: 'bench', inspector, tmpfs, logFile: process.env.BENCH_LOG });
 try {
   const body = new URLSearchParams({ amount: '1999', currency: 'usd', confirm: 'true', payment_method: 'pm_card_visa' }).toString();
   const headers = { authorization: `Bearer ${SK}`, 'content-type': 'application/x-www-form-urlencoded' };
@@ -142,5 +134,4 @@ try {
   console.log(JSON.stringify(report, null, 2));
 } finally {
   await w.stop();
-  fs.rmSync(stateDir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 import Stripe from 'stripe';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +123,29 @@ export async function startWrangler({ stateDir, logFile, vars = {}, inspector = 
       }
       try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
       fs.closeSync(out);
+    },
+  };
+}
+
+/**
+ * For the benchmarks (bench.mjs, probe.mjs): a `wrangler dev` of their own
+ * whose three sandboxes answer at once, its state in a fresh directory (in
+ * /dev/shm with `tmpfs`) that stop() removes.
+ */
+export async function startBenchWorker({ name, inspector = true, tmpfs = false, logFile }) {
+  const stateDir = fs.mkdtempSync(path.join(tmpfs ? '/dev/shm' : os.tmpdir(), `switchyard-${name}-`));
+  const processors = ['sandbox_a', 'sandbox_b', 'sandbox_c'].map((id) => ({ id, type: 'sandbox', latency_ms: 0 }));
+  const w = await startWrangler({
+    stateDir,
+    logFile: logFile ?? path.join(stateDir, 'wrangler.log'),
+    vars: { SWITCHYARD_TEST_PROCESSORS: JSON.stringify(processors) },
+    inspector,
+  });
+  return {
+    ...w,
+    async stop() {
+      await w.stop();
+      fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

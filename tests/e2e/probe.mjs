@@ -9,22 +9,12 @@
 // - the sandbox called directly (one existing object, a ledger write);
 // - a create + confirm (a payment).
 //   node tests/e2e/probe.mjs [--no-inspector] [--tmpfs] [rounds=2]
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startWrangler, SK } from './helpers.mjs';
+import { startBenchWorker, SK } from './helpers.mjs';
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const rounds = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 2);
 const tmpfs = flags.includes('--tmpfs');
-const stateDir = fs.mkdtempSync(path.join(tmpfs ? '/dev/shm' : os.tmpdir(), 'switchyard-probe-'));
-const processors = JSON.stringify(['sandbox_a', 'sandbox_b', 'sandbox_c'].map((id) => ({ id, type: 'sandbox', latency_ms: 0 })));
-const w = await startWrangler({
-  stateDir,
-  logFile: path.join(stateDir, 'wrangler.log'),
-  vars: { SWITCHYARD_TEST_PROCESSORS: processors },
-  inspector: !flags.includes('--no-inspector'),
-});
+const w = await startBenchWorker({ name: 'probe', inspector: !flags.includes('--no-inspector'), tmpfs });
 const H = { authorization: `Bearer ${SK}`, 'content-type': 'application/x-www-form-urlencoded' };
 const pay = 'amount=1999&currency=usd&confirm=true&payment_method=pm_card_visa';
 const post = async (p, body) => (await fetch(w.base + p, { method: 'POST', headers: H, body })).text();
@@ -49,5 +39,4 @@ try {
   }
 } finally {
   await w.stop();
-  fs.rmSync(stateDir, { recursive: true, force: true });
 }

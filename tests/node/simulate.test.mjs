@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './cases.mjs';
+import { mulberry32 as rng } from '../../scripts/prng.mjs';
 
 const PKG = path.join(ROOT, 'www/pkg');
 const sy = await import(pathToFileURL(path.join(PKG, 'switchyard.js')).href);
@@ -49,17 +50,6 @@ const RULES = {
   default: { split: [{ processor: 'stripe', weight: 1 }, { processor: 'adyen', weight: 1 }] },
 };
 
-/** A seeded generator (mulberry32): the same payments every run. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Holder {
   constructor(fields) {

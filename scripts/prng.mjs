@@ -1,0 +1,13 @@
+// mulberry32: a small, fast, seeded PRNG, good enough for test data and
+// identical everywhere (no Math.random): the sample payments and the Node
+// tests draw from it.
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
