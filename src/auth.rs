@@ -111,11 +111,6 @@ impl Keys {
         keys
     }
 
-    /// Whether any live key is configured.
-    pub fn has_live(&self) -> bool {
-        self.entries.iter().any(|(_, p)| p.mode == Mode::Live)
-    }
-
     /// Checks the `Authorization` header.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
         let presented = presented_key(authorization)?;
@@ -203,7 +198,7 @@ mod tests {
                 kind: KeyKind::Secret
             })
         );
-        assert!(!k.has_live());
+        assert!(k.entries.iter().all(|(_, p)| p.mode != Mode::Live));
         let k = Keys::from_config(Some("sk_test_a,sk_test_b"), None, Some("sk_live_x"), None);
         assert!(k
             .authenticate(Some("Bearer sk_test_switchyard_sandbox"))

@@ -4,8 +4,31 @@
 use serde_json::{json, Map, Value};
 use switchyard_rules::Issue;
 
+/// Stripe's error `type`: what kind of failure the client is told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidRequest,
+    Card,
+    Idempotency,
+    Authentication,
+    Api,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request_error",
+            ErrorKind::Card => "card_error",
+            ErrorKind::Idempotency => "idempotency_error",
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::Api => "api_error",
+        }
+    }
+}
+
 /// An error answered to the client as `{"error": {...}}`. Boxed, so that
-/// `Result<_, ApiError>` stays one pointer wide on the happy path.
+/// `Result<_, ApiError>` stays one pointer wide on the happy path. Built
+/// only by the constructors below; its fields are read-only outside.
 #[derive(Clone, Debug)]
 pub struct ApiError(Box<ErrorDetails>);
 
@@ -16,19 +39,10 @@ impl std::ops::Deref for ApiError {
     }
 }
 
-impl std::ops::DerefMut for ApiError {
-    fn deref_mut(&mut self) -> &mut ErrorDetails {
-        &mut self.0
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct ErrorDetails {
     pub status: u16,
-    /// Stripe's error `type`: `invalid_request_error`, `card_error`,
-    /// `idempotency_error`, `authentication_error`, `rate_limit_error`,
-    /// `api_error`.
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     pub code: Option<String>,
     pub decline_code: Option<String>,
     pub message: String,
@@ -39,7 +53,7 @@ pub struct ErrorDetails {
 }
 
 impl ApiError {
-    fn new(status: u16, kind: &'static str, code: &str, message: impl Into<String>) -> ApiError {
+    fn new(status: u16, kind: ErrorKind, code: &str, message: impl Into<String>) -> ApiError {
         ApiError(Box::new(ErrorDetails {
             status,
             kind,
@@ -52,11 +66,42 @@ impl ApiError {
         }))
     }
 
+    /// The same error, carrying the payment as it stands.
+    pub fn with_payment_intent(mut self, pi: Value) -> ApiError {
+        self.0.payment_intent = Some(pi);
+        self
+    }
+
+    /// 400 that names no parameter: the request is well formed, but the
+    /// object's state refuses it (`payment_intent_unexpected_state`, ...).
+    pub fn refused(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, ErrorKind::InvalidRequest, code, message)
+    }
+
+    /// 429 `lock_timeout`: another request holds the object; retry later.
+    pub fn lock_timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(429, ErrorKind::InvalidRequest, "lock_timeout", message)
+    }
+
+    /// 402 for card data that cannot be charged, naming the parameter.
+    pub fn invalid_card(param: &str, code: &str, message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(402, ErrorKind::Card, code, message);
+        e.0.param = Some(param.to_owned());
+        e
+    }
+
+    /// 402: the payment was declined (by a processor or by a rule).
+    pub fn declined(code: &str, decline_code: &str, message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(402, ErrorKind::Card, code, message);
+        e.0.decline_code = Some(decline_code.to_owned());
+        e
+    }
+
     /// 400 naming the bad parameter.
     pub fn invalid(param: &str, code: &str, message: impl Into<String>) -> ApiError {
-        let mut e = ApiError::new(400, "invalid_request_error", code, message);
+        let mut e = ApiError::new(400, ErrorKind::InvalidRequest, code, message);
         if !param.is_empty() {
-            e.param = Some(param.to_owned());
+            e.0.param = Some(param.to_owned());
         }
         e
     }
@@ -89,20 +134,20 @@ impl ApiError {
             None => what.to_owned(),
         };
         let mut e = ApiError::invalid(param, code, message);
-        e.issues = issues;
+        e.0.issues = issues;
         e
     }
 
     pub fn not_found(param: Option<&str>, message: impl Into<String>) -> ApiError {
-        let mut e = ApiError::new(404, "invalid_request_error", "resource_missing", message);
-        e.param = param.map(str::to_owned);
+        let mut e = ApiError::new(404, ErrorKind::InvalidRequest, "resource_missing", message);
+        e.0.param = param.map(str::to_owned);
         e
     }
 
     pub fn unknown_route(method: &str, path: &str) -> ApiError {
         ApiError::new(
             404,
-            "invalid_request_error",
+            ErrorKind::InvalidRequest,
             "resource_missing",
             format!("Unrecognized request URL ({method}: {path})."),
         )
@@ -111,24 +156,29 @@ impl ApiError {
     pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
         ApiError::new(
             405,
-            "invalid_request_error",
+            ErrorKind::InvalidRequest,
             "method_not_allowed",
             format!("{method} is not allowed on {path}; use {allowed}."),
         )
     }
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(401, "authentication_error", "api_key_invalid", message)
+        ApiError::new(401, ErrorKind::Authentication, "api_key_invalid", message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(403, "invalid_request_error", "secret_key_required", message)
+        ApiError::new(
+            403,
+            ErrorKind::InvalidRequest,
+            "secret_key_required",
+            message,
+        )
     }
 
     pub fn idempotency_reused() -> ApiError {
         ApiError::new(
             400,
-            "idempotency_error",
+            ErrorKind::Idempotency,
             "idempotency_key_in_use",
             "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than the one used on the original request.",
         )
@@ -137,25 +187,16 @@ impl ApiError {
     pub fn idempotency_in_flight() -> ApiError {
         ApiError::new(
             409,
-            "idempotency_error",
+            ErrorKind::Idempotency,
             "idempotency_key_in_use",
             "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please retry this request later.",
-        )
-    }
-
-    pub fn unexpected_state(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            400,
-            "invalid_request_error",
-            "payment_intent_unexpected_state",
-            message,
         )
     }
 
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(
             400,
-            "invalid_request_error",
+            ErrorKind::InvalidRequest,
             "body_too_large",
             format!("The request body is larger than {limit} bytes."),
         )
@@ -163,17 +204,17 @@ impl ApiError {
 
     /// A fault of the worker itself (storage, runtime): 500, no detail.
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "api_error", "internal_error", message)
+        ApiError::new(500, ErrorKind::Api, "internal_error", message)
     }
 
     /// Every processor tried failed for reasons of its own.
     pub fn processors_unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(502, "api_error", "processor_unavailable", message)
+        ApiError::new(502, ErrorKind::Api, "processor_unavailable", message)
     }
 
     pub fn body(&self) -> Value {
         let mut e = Map::new();
-        e.insert("type".into(), Value::from(self.kind));
+        e.insert("type".into(), Value::from(self.kind.as_str()));
         if let Some(code) = &self.code {
             e.insert("code".into(), Value::from(code.as_str()));
         }

@@ -149,60 +149,29 @@ fn insert(node: &mut Value, path: &[String], value: String, key: &str) -> Result
     insert(child, rest, value, key)
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-decoding with `+` as space.
+/// Percent-decoding with `+` as space, by the `percent-encoding` crate (the
+/// decoder under `form_urlencoded`, whose own `parse` is lossy: it would turn
+/// invalid UTF-8 into U+FFFD and a malformed escape into literal text,
+/// silently changing a value). Both are errors here.
 fn decode(s: &str) -> Result<String, ApiError> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let h = bytes.get(i + 1).copied().and_then(hex);
-                let l = bytes.get(i + 2).copied().and_then(hex);
-                match (h, l) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => {
-                        return Err(ApiError::invalid(
-                            "",
-                            "body_invalid",
-                            "The request body has a malformed percent-escape.",
-                        ))
-                    }
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let malformed = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(ApiError::invalid(
+            "",
+            "body_invalid",
+            "The request body has a malformed percent-escape.",
+        ));
     }
-    String::from_utf8(out)
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
         .map_err(|_| ApiError::invalid("", "body_invalid", "The request body is not UTF-8."))
-}
-
-/// Percent-encoding for building form bodies (processor requests).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 // ---- typed reads of parameters -------------------------------------------

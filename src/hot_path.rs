@@ -14,31 +14,33 @@
 //! ```
 //!
 //! One iteration is everything a create+confirm payment computes in the
-//! front worker and its payment object, outside workerd's own I/O: the form
-//! body, the parameters, the `/run` message (with the card) written and
-//! read, the payment created and routed with a compiled router (the cached
-//! case), its state stored as JSON, the sandbox request built, the answer
-//! read, the state loaded, finished and stored again, the attempts header
-//! and the response JSON. The sandbox's own decision (`simulate`, the
-//! processor's side) is timed separately. The edge glue mirrors
-//! `edge::payments` / `edge::payment_do` with the same calls.
+//! front worker and its payment object, outside workerd's own I/O, with the
+//! worker's own code: the form body, the parameters, the `/run` message
+//! (with the card) written and read, `payment::begin` (the payment created
+//! and routed with a compiled router, the cached case), `payment::execute`
+//! (the sandbox request built, its answer read) over a transport that
+//! answers from memory, `payment::finish`, the run outcome written and read
+//! back by the front. Storage is `MemoryStore` (the same JSON documents
+//! the SQLite adapter stores). The sandbox's own decision (`simulate`, the
+//! processor's side) is timed separately.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use serde_json::Value;
-use switchyard_processors::adapter::processor_idempotency_key;
 use switchyard_processors::card::Card;
-use switchyard_processors::payment::{
-    Attempt, AttemptOutcome, ConfirmResult, PaymentIntent, ProcessorDetails,
-};
+use switchyard_processors::payment::Attempt;
 use switchyard_processors::sandbox::{simulate, SandboxRequest};
-use switchyard_processors::{adapter_for, Delivery, Outcome, WireResponse};
+use switchyard_processors::{Delivery, ProcessorConfig, WireRequest, WireResponse};
 use switchyard_rules::{Router, ValidateOptions};
 
+use crate::payment::{self, Begun, Routers, Transport};
 use crate::protocol::{
-    self, Attach, BeginRequest, CreateFields, FinishRequest, Op, RulesetRef, RunMessage,
-    RunRequest, Work, WorkResult,
+    self, BeginRequest, FinishRequest, RulesetRef, RunAnswer, RunMessage, RunOutcome, RunRequest,
 };
+use crate::storage::memory::MemoryStore;
 
 const BODY: &[u8] = b"amount=1999&currency=usd&confirm=true&payment_method=pm_card_visa";
 
@@ -47,166 +49,120 @@ fn fail(what: &str) -> ! {
     std::panic::panic_any(format!("hot path: {what}"))
 }
 
+/// Answers like the sandbox, from memory: a fixed approval, or the
+/// sandbox's own decision (`simulate`).
+struct MemoryTransport {
+    simulate_sandbox: bool,
+}
+
+impl Transport for MemoryTransport {
+    async fn send(&self, _cfg: &ProcessorConfig, req: WireRequest, _timeout_ms: u32) -> Delivery {
+        let body = if self.simulate_sandbox {
+            let sreq: SandboxRequest =
+                serde_json::from_str(req.body()).unwrap_or_else(|_| fail("sandbox in"));
+            simulate("authorize", &sreq, None, "sbx_0123456789", None)
+                .body
+                .to_string()
+        } else {
+            r#"{"status":"captured","reference":"sbx_0123456789abcdefghij"}"#.to_owned()
+        };
+        Delivery::Answered(WireResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        1_700_000_000_005
+    }
+}
+
+/// Runs a future that never waits (the memory transport's).
+fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => fail("the memory transport waited"),
+    }
+}
+
+thread_local! {
+    static ROUTERS: RefCell<Routers> = RefCell::new(Routers::default());
+}
+
 /// The front worker and the payment object's work for one payment; returns
-/// the response text and the sandbox request (for the sandbox's part).
-fn one_payment(router: &Router, simulate_sandbox: bool) -> String {
+/// the response text.
+fn one_payment(simulate_sandbox: bool) -> String {
     // Front: body, parameters, the `/run` message.
     let v = crate::form::parse_body(Some("application/x-www-form-urlencoded"), BODY)
         .unwrap_or_else(|_| fail("form"));
     let p = crate::params::create(&v, true, &mut || "pm_x".to_owned())
         .unwrap_or_else(|_| fail("params"));
     let payment_id = protocol::payment_id_from_random(b"0123456789abcdefghijklmn");
-    let given = p.card.unwrap_or_else(|| fail("card"));
-    let b = BeginRequest {
-        op: Op::Create,
-        payment_id: payment_id.clone(),
-        livemode: false,
-        now_ms: 1_700_000_000_000,
-        idem: None,
-        create: Some(CreateFields {
-            amount: p.amount,
-            currency: p.currency.clone(),
-            capture_method: p.capture_method.clone(),
-            metadata: p.metadata.clone(),
-            description: p.description.clone(),
-        }),
-        attach: Some(Attach {
-            payment_method: given.payment_method.clone(),
-            card: given.card.facts.clone(),
-        }),
-        confirm: true,
-        ruleset: Some(RulesetRef {
-            id: "rs_example".into(),
-            ruleset: None,
-        }),
-        amount: None,
-        reason: None,
-        metadata: None,
-        refund_id: None,
-    };
-    let transit = given.card.into_transit();
+    let (mut b, card) = BeginRequest::create(p, payment_id, false, 1_700_000_000_000, None);
+    b.ruleset = Some(RulesetRef {
+        id: "rs_example".into(),
+        ruleset: None,
+    });
+    let transit = card.map(Card::into_transit);
     let msg = serde_json::to_string(&RunMessage {
         begin: &b,
-        card: Some(&transit),
+        card: transit.as_ref(),
     })
     .unwrap_or_else(|_| fail("run out"));
 
-    // Payment object: begin.
-    let RunRequest {
-        begin: b,
-        card: sent,
-    } = serde_json::from_str(&msg).unwrap_or_else(|_| fail("run in"));
-    let c = b.create.as_ref().unwrap_or_else(|| fail("create"));
-    let mut pi = PaymentIntent::new(
-        b.payment_id.clone(),
-        b.livemode,
-        b.now_ms / 1000,
-        c.amount,
-        c.currency.clone(),
-        c.capture_method.clone(),
-        c.metadata.clone(),
-        c.description.clone(),
-    );
-    let a = b.attach.as_ref().unwrap_or_else(|| fail("attach"));
-    pi.attach(a.payment_method.clone(), a.card.clone())
-        .unwrap_or_else(|_| fail("attach"));
-    let payment = pi.routing_payment().unwrap_or_else(|_| fail("payment"));
-    let seq = pi
-        .begin_confirm(b.now_ms)
-        .unwrap_or_else(|_| fail("confirm"));
-    let decision = router.decide(&payment, &pi.id);
-    pi.routing.ruleset = Some("rs_example".into());
-    pi.routing.rule = decision.rule.clone();
-    pi.routing.rule_index = decision.rule_index;
-    pi.set_pending_plan(decision.processors.clone());
-    let stored = serde_json::to_string(&pi).unwrap_or_else(|_| fail("save"));
-    let work = Work {
-        op: Op::Confirm,
-        payment_id: pi.id.clone(),
-        seq,
-        amount: pi.amount,
-        currency: pi.currency.clone(),
-        plan: decision.processors.clone(),
-        capture: true,
-        reference: None,
-        payment_method: pi.payment_method.clone(),
-        refund_id: None,
+    // Payment object: begin, the processor calls, finish.
+    let RunRequest { begin: b, card } =
+        serde_json::from_str(&msg).unwrap_or_else(|_| fail("run in"));
+    let store = MemoryStore::default();
+    let begun = ROUTERS.with(|r| payment::begin(&store, &mut r.borrow_mut(), &b));
+    let Ok(Begun::Work(work)) = begun else {
+        fail("begin")
     };
-
-    // Payment object: the processor call.
-    let card = Card::from_transit(sent.unwrap_or_else(|| fail("card sent")));
     let configs = switchyard_processors::config::default_processors();
-    let processor = work.plan.first().cloned().unwrap_or_else(|| fail("plan"));
-    let cfg = configs
-        .iter()
-        .find(|c| c.id == processor)
-        .unwrap_or_else(|| fail("cfg"));
-    let adapter = adapter_for(cfg).unwrap_or_else(|| fail("adapter"));
-    let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, &processor);
-    let call = work.authorize(&key, &card);
-    let wire = adapter.build(&call);
-    let body = if simulate_sandbox {
-        let sreq: SandboxRequest =
-            serde_json::from_str(wire.body()).unwrap_or_else(|_| fail("sandbox in"));
-        simulate("authorize", &sreq, None, "sbx_0123456789", None)
-            .body
-            .to_string()
-    } else {
-        r#"{"status":"captured","reference":"sbx_0123456789abcdefghij"}"#.to_owned()
-    };
-    drop(wire);
-    let delivery = Delivery::Answered(WireResponse {
-        status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body,
-    });
-    let Outcome::Approved { reference } = adapter.parse(&call, &delivery) else {
-        fail("not approved")
-    };
-    let f = FinishRequest {
-        work,
-        idem: None,
+    let transport = MemoryTransport { simulate_sandbox };
+    let (attempts, result) = ready(payment::execute(
+        &transport,
+        &configs,
+        true,
+        &work,
+        card.map(Card::from_transit),
+    ));
+    let finish = FinishRequest {
+        work: *work,
+        idem: b.idem,
         now_ms: 1_700_000_000_010,
-        attempts: vec![Attempt {
-            processor: processor.clone(),
-            outcome: AttemptOutcome::Authorized,
-            code: None,
-            decline_code: None,
-            latency_ms: 1,
-        }],
-        result: WorkResult::Authorized {
-            details: ProcessorDetails {
-                processor: processor.clone(),
-                kind: adapter.kind().to_owned(),
-                reference,
-            },
-        },
+        attempts,
+        result,
     };
+    let reply = payment::finish(&store, &finish).unwrap_or_else(|_| fail("finish"));
+    let body = serde_json::value::to_raw_value(&reply.answer.body).unwrap_or_else(|_| fail("body"));
+    let outcome = serde_json::to_string(&RunOutcome::Answered(RunAnswer {
+        status: reply.answer.status,
+        body,
+        replayed: reply.replayed,
+        key_released: reply.key_released,
+        decided: reply.decided,
+        attempts: finish.attempts,
+    }))
+    .unwrap_or_else(|_| fail("outcome out"));
 
-    // Payment object: finish.
-    let attempts = serde_json::to_string(&f.attempts).unwrap_or_else(|_| fail("attempts"));
-    drop(attempts);
-    let mut pi: PaymentIntent = serde_json::from_str(&stored).unwrap_or_else(|_| fail("load"));
-    let WorkResult::Authorized { details } = &f.result else {
-        fail("result")
+    // Front: the outcome read, the response body passed on.
+    let Ok(RunOutcome::Answered(a)) = serde_json::from_str::<RunOutcome>(&outcome) else {
+        fail("outcome in")
     };
-    pi.finish_confirm(
-        f.attempts.clone(),
-        ConfirmResult::Authorized(details.clone()),
-    );
-    let stored = serde_json::to_string(&pi).unwrap_or_else(|_| fail("save"));
-    drop(stored);
-    let response: Value = pi.to_json();
-    serde_json::to_string(&response).unwrap_or_else(|_| fail("response"))
+    let _: &[Attempt] = &a.attempts;
+    a.body.get().to_owned()
 }
 
-fn median_ns(router: &Router, simulate_sandbox: bool) -> f64 {
+fn median_ns(simulate_sandbox: bool) -> f64 {
     const BATCH: u32 = 2000;
     let mut batches: Vec<f64> = (0..15)
         .map(|_| {
             let t = Instant::now();
             for _ in 0..BATCH {
-                std::hint::black_box(one_payment(router, simulate_sandbox));
+                std::hint::black_box(one_payment(simulate_sandbox));
             }
             t.elapsed().as_nanos() as f64 / f64::from(BATCH)
         })
@@ -219,12 +175,14 @@ fn median_ns(router: &Router, simulate_sandbox: bool) -> f64 {
 #[ignore = "a timing measurement: run with --release --ignored --nocapture"]
 fn cpu_per_payment() {
     let ruleset = switchyard_processors::config::example_ruleset();
-    let router = Router::from_value(&ruleset, &ValidateOptions::default())
+    // The router cache holds the example set, as a warm isolate's does.
+    ROUTERS
+        .with(|r| r.borrow_mut().router(false, "rs_example", Some(&ruleset)))
         .unwrap_or_else(|_| fail("router"));
-    let response = one_payment(&router, false);
+    let response = one_payment(false);
     assert!(response.contains("\"status\":\"succeeded\""), "{response}");
-    let worker = median_ns(&router, false);
-    let with_sandbox = median_ns(&router, true);
+    let worker = median_ns(false);
+    let with_sandbox = median_ns(true);
     let t = Instant::now();
     let n = 200;
     for _ in 0..n {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use switchyard_processors::card::Card;
+use switchyard_processors::payment::CaptureMethod;
 
 use crate::error::ApiError;
 use crate::form::{only_keys, param_bool, param_metadata, param_str, param_u64};
@@ -20,7 +21,7 @@ pub struct CardGiven {
 pub struct CreateParams {
     pub amount: u64,
     pub currency: String,
-    pub capture_method: String,
+    pub capture_method: CaptureMethod,
     pub confirm: bool,
     pub metadata: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -153,10 +154,7 @@ pub fn card_given(
             .map_err(|e| {
                 // Stripe answers bad card data as a 402 card error; the
                 // message never contains the number.
-                let mut err = ApiError::invalid(&p(e.field), e.code, e.message);
-                err.status = 402;
-                err.kind = "card_error";
-                err
+                ApiError::invalid_card(&p(e.field), e.code, e.message)
             })?;
             Ok(Some(CardGiven {
                 payment_method: new_pm_id(),
@@ -167,11 +165,11 @@ pub fn card_given(
     }
 }
 
-pub fn capture_method(v: &Value) -> Result<Option<String>, ApiError> {
+pub fn capture_method(v: &Value) -> Result<Option<CaptureMethod>, ApiError> {
     match param_str(v, "capture_method")?.as_deref() {
         None => Ok(None),
-        Some(m @ ("automatic" | "manual")) => Ok(Some(m.to_owned())),
-        Some("automatic_async") => Ok(Some("automatic".to_owned())),
+        Some("automatic" | "automatic_async") => Ok(Some(CaptureMethod::Automatic)),
+        Some("manual") => Ok(Some(CaptureMethod::Manual)),
         Some(_) => Err(ApiError::invalid(
             "capture_method",
             "parameter_invalid",
@@ -233,7 +231,7 @@ pub fn create(
     Ok(CreateParams {
         amount,
         currency,
-        capture_method: capture_method(v)?.unwrap_or_else(|| "automatic".to_owned()),
+        capture_method: capture_method(v)?.unwrap_or(CaptureMethod::Automatic),
         confirm: param_bool(v, "confirm", "confirm")?.unwrap_or(false),
         metadata: param_metadata(v, "metadata")?.unwrap_or_default(),
         description,

@@ -1,5 +1,5 @@
-//! The message from the front worker to the payment Durable Object, the
-//! object's internal answer headers, ids, and request fingerprints. Pure.
+//! The messages between the front worker and the payment Durable Object
+//! (`/run` and its typed outcome), ids, and request fingerprints. Pure.
 //!
 //! A payment operation is one call to the payment's object, `/run`, which
 //! carries a `BeginRequest` (and, for a confirmation, the card on its way to
@@ -14,12 +14,16 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_processors::card::{Card, CardFacts, CardInTransit};
 use switchyard_processors::decline::Decline;
-use switchyard_processors::payment::{Attempt, ProcessorDetails};
+use switchyard_processors::payment::{Attempt, CaptureMethod, ProcessorDetails};
 use switchyard_processors::Call;
+
+use crate::error::ApiError;
+use crate::params::{without_card_secrets, CardGiven, CreateParams};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,11 +43,38 @@ pub struct Idem {
     pub fingerprint: String,
 }
 
+impl Idem {
+    /// The request's `Idempotency-Key` (if any) with the fingerprint of
+    /// its method, path and parameters (card secrets left out).
+    pub fn of_request(
+        key: Option<String>,
+        method: &str,
+        path: &str,
+        params: &Value,
+    ) -> Result<Option<Idem>, ApiError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        if key.is_empty() || key.len() > 255 {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "idempotency_key_invalid",
+                "Idempotency-Key must be 1 to 255 characters long.",
+            ));
+        }
+        let params = without_card_secrets(params);
+        Ok(Some(Idem {
+            key,
+            fingerprint: fingerprint(method, path, &params),
+        }))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateFields {
     pub amount: u64,
     pub currency: String,
-    pub capture_method: String,
+    pub capture_method: CaptureMethod,
     pub metadata: BTreeMap<String, String>,
     pub description: Option<String>,
 }
@@ -55,6 +86,15 @@ pub struct CreateFields {
 pub struct Attach {
     pub payment_method: String,
     pub card: CardFacts,
+}
+
+impl Attach {
+    pub fn of(c: &CardGiven) -> Attach {
+        Attach {
+            payment_method: c.payment_method.clone(),
+            card: c.card.facts.clone(),
+        }
+    }
 }
 
 /// The rule set a confirmation routes with: the active set of the mode when
@@ -83,17 +123,6 @@ pub struct RunRequest {
     pub card: Option<CardInTransit>,
 }
 
-/// Set on the object's answer when it did nothing because it has not
-/// compiled the rule set named in the request: send it again with the
-/// content.
-pub const NEED_RULESET_HEADER: &str = "x-switchyard-need-ruleset";
-/// The object's answer carries the operation's processor attempts here (JSON,
-/// no card data), for the front worker's metrics; the body is the API's
-/// response.
-pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
-/// Set on the object's answer when the request's idempotency key was
-/// released (the request was refused before it started executing).
-pub const IDEM_RELEASED_HEADER: &str = "x-switchyard-idempotency-released";
 /// Stripe's header telling its SDKs whether retrying the request could
 /// change anything (they retry 5xx answers otherwise).
 pub const SHOULD_RETRY_HEADER: &str = "stripe-should-retry";
@@ -120,8 +149,57 @@ pub struct BeginRequest {
     pub reason: Option<String>,
     /// Refund metadata.
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Metadata / description updates on confirm.
-    pub refund_id: Option<String>,
+}
+
+impl BeginRequest {
+    /// An operation with no parameters yet.
+    pub fn new(
+        op: Op,
+        payment_id: String,
+        livemode: bool,
+        now_ms: u64,
+        idem: Option<Idem>,
+    ) -> Self {
+        BeginRequest {
+            op,
+            payment_id,
+            livemode,
+            now_ms,
+            idem,
+            create: None,
+            attach: None,
+            confirm: false,
+            ruleset: None,
+            amount: None,
+            reason: None,
+            metadata: None,
+        }
+    }
+
+    /// A create: the payment's fields, its card's facts (the card itself
+    /// is returned, to travel beside the message), confirm or not.
+    pub fn create(
+        p: CreateParams,
+        payment_id: String,
+        livemode: bool,
+        now_ms: u64,
+        idem: Option<Idem>,
+    ) -> (Self, Option<Card>) {
+        let mut b = BeginRequest::new(Op::Create, payment_id, livemode, now_ms, idem);
+        b.create = Some(CreateFields {
+            amount: p.amount,
+            currency: p.currency,
+            capture_method: p.capture_method,
+            metadata: p.metadata,
+            description: p.description,
+        });
+        b.confirm = p.confirm;
+        let card = p.card.map(|c| {
+            b.attach = Some(Attach::of(&c));
+            c.card
+        });
+        (b, card)
+    }
 }
 
 /// What the payment's object must do at the processors.
@@ -157,20 +235,34 @@ impl Work {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum BeginResponse {
-    /// The answer is final (stored for the idempotency key, if any).
-    Done { status: u16, body: Value },
-    /// The answer is final, and the request was refused before it started
-    /// executing: its idempotency key was released (Stripe saves no result).
-    Refused { status: u16, body: Value },
-    /// Replay of a stored answer.
-    Replay { status: u16, body: Value },
-    /// Call the processors, then `finish`.
-    Work { work: Box<Work> },
+/// What the payment's object answers `/run`: the API's response with what
+/// the front must know about it, or a request for the rule set's content.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
     /// Nothing was done: the object has not compiled the rule set named in
     /// the request; send it again with the rule set's content.
     NeedRuleset,
+    Answered(RunAnswer),
+}
+
+/// The API's response to one operation.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunAnswer {
+    pub status: u16,
+    /// The response body, passed on as written (not parsed again).
+    pub body: Box<RawValue>,
+    /// A replay of the answer stored for the idempotency key.
+    pub replayed: bool,
+    /// The request was refused before it started executing: its
+    /// idempotency key was released (Stripe saves no result), so the front
+    /// releases it in the key index too.
+    pub key_released: bool,
+    /// The answer is stored for the idempotency key: a retry can only
+    /// replay it (`Stripe-Should-Retry: false` on a 5xx).
+    pub decided: bool,
+    /// The processor attempts this run made, for the metrics.
+    pub attempts: Vec<Attempt>,
 }
 
 /// The result of the processor calls, for `finish`.

@@ -28,11 +28,13 @@ use worker::{
     durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Stub,
 };
 
-use super::payments::do_call;
-use super::{json_response, store::IDEM_TTL_MS};
+use super::objects::{call, stub as object_stub, Binding};
+use super::runtime::{error_response, json_response, now_ms};
+use super::sql::integer;
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::protocol::Idem;
+use crate::storage::IDEM_TTL_MS;
 
 /// Shards per mode: each is one object, so that keyed requests of a busy
 /// account do not queue on a single object.
@@ -44,10 +46,12 @@ fn shard_of(key: &str) -> u8 {
 }
 
 fn stub(env: &Env, mode: Mode, key: &str) -> Result<Stub, ApiError> {
-    Ok(env
-        .durable_object("IDEMPOTENCY_KEYS")?
-        .id_from_name(&format!("{}:{}", mode.as_str(), shard_of(key)))?
-        .get_stub()?)
+    object_stub(
+        env,
+        Binding::IdempotencyKeys,
+        mode,
+        Some(&shard_of(key).to_string()),
+    )
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,7 +66,7 @@ impl KeyMsg {
         KeyMsg {
             key: idem.key.clone(),
             fingerprint: idem.fingerprint.clone(),
-            now_ms: super::now_ms(),
+            now_ms: now_ms(),
         }
     }
 }
@@ -71,7 +75,7 @@ impl KeyMsg {
 /// to another fingerprint is a 400 `idempotency_error`.
 pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
     let msg = KeyMsg::of(idem);
-    let a = do_call(&stub(env, mode, &idem.key)?, "/bind", Some(&msg)).await?;
+    let a = call(&stub(env, mode, &idem.key)?, "/bind", Some(&msg)).await?;
     if a.status == 200 {
         Ok(())
     } else if a.status == 400 {
@@ -83,31 +87,17 @@ pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiEr
     }
 }
 
-/// The call's idempotency key (if any), bound in the key index: for the
-/// POSTs whose records live in another object (the rule sets').
-pub(crate) async fn bound_key(
-    env: &Env,
-    mode: Mode,
-    call: &super::Call,
-) -> Result<Option<Idem>, ApiError> {
-    let idem = super::payments::idem_of(call)?;
-    if let Some(i) = &idem {
-        bind(env, mode, i).await?;
-    }
-    Ok(idem)
-}
-
 /// Forgets a key whose request was refused before it started executing.
 pub(crate) async fn release(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
     let msg = KeyMsg::of(idem);
-    do_call(&stub(env, mode, &idem.key)?, "/release", Some(&msg)).await?;
+    call(&stub(env, mode, &idem.key)?, "/release", Some(&msg)).await?;
     Ok(())
 }
 
 #[derive(Deserialize)]
 struct Row {
     fingerprint: String,
-    created_ms: f64,
+    created_ms: i64,
 }
 
 #[durable_object]
@@ -120,7 +110,7 @@ impl DurableObject for IdempotencyKeysObject {
         let sql = state.storage().sql();
         let _ = sql.exec(
             "CREATE TABLE IF NOT EXISTS keys (k TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, \
-             created_ms REAL NOT NULL)",
+             created_ms INTEGER NOT NULL)",
             None,
         );
         let _ = sql.exec(
@@ -135,7 +125,7 @@ impl DurableObject for IdempotencyKeysObject {
         let text = req.text().await.unwrap_or_default();
         // From here on: no awaits.
         let Ok(msg) = serde_json::from_str::<KeyMsg>(&text) else {
-            return Ok(super::error_response(&ApiError::internal(
+            return Ok(error_response(&ApiError::internal(
                 "unreadable key message",
             )));
         };
@@ -146,7 +136,7 @@ impl DurableObject for IdempotencyKeysObject {
         };
         Ok(match result {
             Ok(()) => json_response(200, &serde_json::json!({ "ok": true })),
-            Err(e) => super::error_response(&e),
+            Err(e) => error_response(&e),
         })
     }
 }
@@ -161,7 +151,8 @@ impl IdempotencyKeysObject {
             )?
             .to_array()?;
         if let Some(r) = rows.first() {
-            let live = m.now_ms.saturating_sub(r.created_ms as u64) <= IDEM_TTL_MS;
+            let created = u64::try_from(r.created_ms).unwrap_or(0);
+            let live = m.now_ms.saturating_sub(created) <= IDEM_TTL_MS;
             if live {
                 return if r.fingerprint == m.fingerprint {
                     Ok(())
@@ -171,10 +162,10 @@ impl IdempotencyKeysObject {
             }
         }
         // Expired records go a few at a time, as keys are bound.
-        let cutoff = m.now_ms.saturating_sub(IDEM_TTL_MS) as f64;
+        let cutoff = integer(m.now_ms.saturating_sub(IDEM_TTL_MS));
         self.sql.exec(
             "DELETE FROM keys WHERE k IN (SELECT k FROM keys WHERE created_ms < ? LIMIT 16)",
-            vec![SqlStorageValue::from(cutoff)],
+            vec![cutoff],
         )?;
         self.sql.exec(
             "INSERT INTO keys (k, fingerprint, created_ms) VALUES (?, ?, ?) \
@@ -183,7 +174,7 @@ impl IdempotencyKeysObject {
             vec![
                 SqlStorageValue::from(m.key.clone()),
                 SqlStorageValue::from(m.fingerprint.clone()),
-                SqlStorageValue::from(m.now_ms as f64),
+                integer(m.now_ms),
             ],
         )?;
         Ok(())

@@ -14,24 +14,24 @@ use worker::{
     SqlStorageValue, State, Stub,
 };
 
-use super::payments::do_call;
-use super::{json_response, now_ms, Call};
+use super::objects::{call, stub as object_stub, Binding};
+use super::request::Call;
+use super::runtime::{error_response, json_response, now_ms};
+use super::sql::integer;
 use crate::auth::Mode;
 use crate::error::ApiError;
 
 fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
-    Ok(env
-        .durable_object("METRICS")?
-        .id_from_name(mode.as_str())?
-        .get_stub()?)
+    object_stub(env, Binding::Metrics, mode, None)
 }
 
 #[derive(Serialize, Deserialize)]
 struct Row {
     processor: String,
     outcome: String,
-    latency_ms: f64,
-    recovered: f64,
+    latency_ms: i64,
+    /// 1 when the attempt authorized a payment another processor had failed.
+    recovered: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -113,7 +113,7 @@ async fn flush(env: &Env) {
             rows: rows.into_iter().map(|(_, r)| r).collect(),
         };
         if let Ok(s) = stub(env, mode) {
-            let _ = do_call(&s, "/record", Some(&msg)).await;
+            let _ = call(&s, "/record", Some(&msg)).await;
         }
     }
 }
@@ -126,23 +126,23 @@ fn rows_of(attempts: &[Attempt]) -> Vec<Row> {
         .map(|(i, a)| Row {
             processor: a.processor.clone(),
             outcome: outcome_name(a.outcome).to_owned(),
-            latency_ms: a.latency_ms as f64,
+            latency_ms: i64::try_from(a.latency_ms).unwrap_or(i64::MAX),
             // Authorized after an earlier processor in the plan failed.
             recovered: if i == last
                 && i > 0
                 && a.outcome == AttemptOutcome::Authorized
                 && attempts[..i].iter().any(|p| p.processor != a.processor)
             {
-                1.0
+                1
             } else {
-                0.0
+                0
             },
         })
         .collect()
 }
 
 pub(crate) async fn get(
-    call: &Call,
+    request: &Call,
     env: &Env,
     query: Option<String>,
 ) -> Result<Response, ApiError> {
@@ -171,8 +171,8 @@ pub(crate) async fn get(
     if PENDING.with(|p| !p.borrow().rows.is_empty()) {
         flush(env).await;
     }
-    let a = do_call::<()>(
-        &stub(env, call.principal.mode)?,
+    let a = call::<()>(
+        &stub(env, request.principal.mode)?,
         &format!(
             "/query?since={}&window={window_s}",
             now_ms().saturating_sub(window_s * 1000)
@@ -194,8 +194,8 @@ impl DurableObject for MetricsObject {
         let sql = state.storage().sql();
         let ready = sql
             .exec(
-                "CREATE TABLE IF NOT EXISTS attempts (ts REAL NOT NULL, processor TEXT NOT NULL, \
-                 outcome TEXT NOT NULL, latency_ms REAL NOT NULL, recovered INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS attempts (ts INTEGER NOT NULL, processor TEXT NOT NULL, \
+                 outcome TEXT NOT NULL, latency_ms INTEGER NOT NULL, recovered INTEGER NOT NULL)",
                 None,
             )
             .is_ok();
@@ -204,7 +204,7 @@ impl DurableObject for MetricsObject {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         if !self.ready {
-            return Ok(super::error_response(&ApiError::internal(
+            return Ok(error_response(&ApiError::internal(
                 "metrics storage is unavailable",
             )));
         }
@@ -216,28 +216,26 @@ impl DurableObject for MetricsObject {
                     self.sql.exec(
                         "INSERT INTO attempts (ts, processor, outcome, latency_ms, recovered) VALUES (?, ?, ?, ?, ?)",
                         vec![
-                            SqlStorageValue::from(m.now_ms as f64),
+                            integer(m.now_ms),
                             SqlStorageValue::from(r.processor),
                             SqlStorageValue::from(r.outcome),
                             SqlStorageValue::from(r.latency_ms),
-                            SqlStorageValue::from(r.recovered as i64),
+                            SqlStorageValue::from(r.recovered),
                         ],
                     )?;
                 }
                 // Keep 30 days.
-                let horizon = m.now_ms.saturating_sub(30 * 86_400_000) as f64;
-                self.sql.exec(
-                    "DELETE FROM attempts WHERE ts < ?",
-                    vec![SqlStorageValue::from(horizon)],
-                )?;
+                let horizon = integer(m.now_ms.saturating_sub(30 * 86_400_000));
+                self.sql
+                    .exec("DELETE FROM attempts WHERE ts < ?", vec![horizon])?;
             }
             return Ok(json_response(200, &json!({"ok": true})));
         }
-        let mut since = 0.0;
+        let mut since = 0u64;
         let mut window = 0u64;
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
-                "since" => since = v.parse().unwrap_or(0.0),
+                "since" => since = v.parse().unwrap_or(0),
                 "window" => window = v.parse().unwrap_or(0),
                 _ => {}
             }
@@ -246,14 +244,14 @@ impl DurableObject for MetricsObject {
             .sql
             .exec(
                 "SELECT processor, outcome, latency_ms, recovered FROM attempts WHERE ts >= ? ORDER BY processor",
-                vec![SqlStorageValue::from(since)],
+                vec![integer(since)],
             )?
             .to_array()?;
         Ok(json_response(200, &summarise(&rows, window)))
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
     }
@@ -273,8 +271,8 @@ fn summarise(rows: &[Row], window: u64) -> Value {
         let count = |o: &str| rs.iter().filter(|r| r.outcome == o).count();
         let attempts = rs.len();
         let authorized = count("authorized");
-        let mut lat: Vec<f64> = rs.iter().map(|r| r.latency_ms).collect();
-        lat.sort_by(|a, b| a.total_cmp(b));
+        let mut lat: Vec<i64> = rs.iter().map(|r| r.latency_ms).collect();
+        lat.sort_unstable();
         out.insert(
             p.to_owned(),
             json!({
@@ -285,7 +283,7 @@ fn summarise(rows: &[Row], window: u64) -> Value {
                 "errors": count("not_processed") + count("unknown"),
                 "authorization_rate": if attempts > 0 { authorized as f64 / attempts as f64 } else { 0.0 },
                 "latency_ms": { "p50": percentile(&lat, 50.0), "p95": percentile(&lat, 95.0) },
-                "recovered_by_retry": rs.iter().filter(|r| r.recovered > 0.0).count(),
+                "recovered_by_retry": rs.iter().filter(|r| r.recovered > 0).count(),
             }),
         );
     }

@@ -1,131 +1,53 @@
-//! The Workers glue: the fetch handler, routing of `/v1/*`, keys from the
-//! environment, and the Durable Objects.
+//! The Workers glue: the fetch handler, routing of `/v1/*`, and the
+//! Durable Objects. Its modules, each depending only on those above it in
+//! this list (a test, `tests/module_graph.rs`, keeps the import graph of
+//! `src/` free of circles):
 //!
-//! - `payments`: the payments API: parameters, the active rule set, and the
-//!   operation sent to the payment's object (card data passes through, in
-//!   memory, to that object's processor calls).
-//! - `payment_do`: one object per payment (`<mode>:<pi id>`): state machine,
-//!   attempts, refunds, idempotency records; runs each operation as begin →
-//!   processor calls → finish, every transition synchronous.
-//! - `calls`: the processor calls of an operation (routing across the plan,
-//!   retries, reconciliation); the only code that puts card data into a
-//!   processor request.
-//! - `rulesets`: the rule-set API and one object per mode holding the sets
-//!   and which one is active.
-//! - `sandbox_do`: the simulated processors' own systems (ledger,
-//!   idempotency), one object per `<mode>:<processor id>`.
-//! - `keys_do`: the mode's idempotency keys across payments (a key reused
-//!   with other parameters on another payment is a 400), sharded by key.
-//! - `metrics`: attempts per processor, one object per mode.
-//! - `store`: SQL helpers (documents, idempotency records).
+//! - `runtime`: clock, random source, JSON responses.
+//! - `objects`: object access: the only place an object's name is formed
+//!   (binding, mode, key), the call helpers and the answers' envelope.
+//! - `config`: keys and processors, parsed once per isolate.
+//! - `sql`: a Durable Object's SQLite as the storage traits.
+//! - `transport`: how processor requests leave (the sandbox's object).
+//! - `request`: a request as the handlers see it.
+//! - the objects: `payment_do` (one per payment, a thin shell around
+//!   `crate::payment`), `rulesets_do` (one per mode), `keys_do` (the mode's
+//!   idempotency keys, 32 shards), `metrics` (attempts, one per mode),
+//!   `sandbox_do` (one per sandbox processor).
+//! - the front: `payments`, `rulesets` (the APIs in front of those
+//!   objects), and this file (authentication, routing, the preview).
 //!
 //! Architecture Invariant: test and live never share an object: every
-//! object name starts with the mode of the key that reached it.
+//! object name starts with the mode of the key that reached it
+//! (`objects::stub` is the only way to an object).
 
 use std::rc::Rc;
 
 use serde_json::Value;
-use worker::{console_log, event, Context, Env, Headers, Method, Request, Response};
+use worker::{console_log, event, Context, Env, Method, Request, Response};
 
-use crate::auth::{KeyKind, Keys, Principal};
+use crate::auth::{KeyKind, Mode};
 use crate::error::ApiError;
 use crate::form;
 use crate::preview;
+use config::config;
+use objects::{call as object_call, stub, Binding};
+use request::Call;
+use runtime::{error_response, json_response, now_ms, random_token};
 
-mod calls;
+mod config;
 mod keys_do;
 mod metrics;
+mod objects;
 mod payment_do;
 mod payments;
+mod request;
 mod rulesets;
+mod rulesets_do;
+mod runtime;
 mod sandbox_do;
-mod store;
-
-impl From<worker::Error> for ApiError {
-    fn from(e: worker::Error) -> Self {
-        ApiError::internal(format!("worker runtime error: {e}"))
-    }
-}
-
-/// A string binding (`[vars]` or a secret / `.dev.vars` entry).
-pub(crate) fn env_str(env: &Env, name: &str) -> Option<String> {
-    if let Ok(s) = env.secret(name) {
-        return Some(s.to_string());
-    }
-    env.var(name).ok().map(|v| v.to_string())
-}
-
-pub(crate) fn keys(env: &Env) -> Keys {
-    Keys::from_config(
-        env_str(env, "SWITCHYARD_TEST_SECRET_KEY").as_deref(),
-        env_str(env, "SWITCHYARD_TEST_PUBLISHABLE_KEY").as_deref(),
-        env_str(env, "SWITCHYARD_LIVE_SECRET_KEY").as_deref(),
-        env_str(env, "SWITCHYARD_LIVE_PUBLISHABLE_KEY").as_deref(),
-    )
-}
-
-/// Milliseconds since the epoch.
-pub(crate) fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
-}
-
-/// `n` random bytes as lower-case base-36-ish alphanumerics.
-pub(crate) fn random_token(n: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut bytes = vec![0u8; n];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The runtime's crypto is always there on Workers; fall back to the
-        // clock rather than fail a request.
-        let t = now_ms();
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = (t >> ((i % 8) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
-        }
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect()
-}
-
-pub(crate) fn json_response(status: u16, body: &Value) -> Response {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
-    json_text_response(status, text)
-}
-
-/// A response whose body is JSON text already.
-pub(crate) fn json_text_response(status: u16, text: String) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/json");
-    let _ = headers.set("cache-control", "no-store");
-    match Response::ok(text) {
-        Ok(r) => r.with_status(status).with_headers(headers),
-        Err(_) => Response::empty()
-            .map(|r| r.with_status(500))
-            .unwrap_or_else(|_| Response::builder().with_status(500).empty()),
-    }
-}
-
-pub(crate) fn error_response(e: &ApiError) -> Response {
-    json_response(e.status, &e.body())
-}
-
-/// The request as the handlers see it: method, path segments, parsed body.
-pub(crate) struct Call {
-    pub method: Method,
-    pub path: String,
-    pub headers: Headers,
-    pub query: Option<String>,
-    pub body: Value,
-    pub principal: Principal,
-    /// For work that may finish after the response (metrics).
-    pub ctx: Context,
-}
-
-impl Call {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
-    }
-}
+mod sql;
+mod transport;
 
 async fn read_body(req: &mut Request) -> Result<Value, ApiError> {
     if let Ok(Some(len)) = req.headers().get("content-length") {
@@ -149,17 +71,22 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let started = now_ms();
     let method = req.method();
     let path = req.path();
-    let response = match handle(req, &env, ctx).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
+    // Stripe's SDKs read `Request-Id` into their errors; the log line
+    // carries it too, so that a user's id finds its line.
+    let request_id = random_token(14).map(|t| format!("req_{t}"));
+    let response = match &request_id {
+        Ok(_) => match handle(req, &env, ctx).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        },
+        Err(e) => error_response(e),
     };
-    // Stripe's SDKs read `Request-Id` into their errors.
-    let _ = response
-        .headers()
-        .set("request-id", &format!("req_{}", random_token(14)));
+    let request_id = request_id.unwrap_or_else(|_| "req_none".to_owned());
+    let _ = response.headers().set("request-id", &request_id);
     // Method, path and status only: bodies may carry card data.
     console_log!(
-        "{} {} -> {} ({} ms)",
+        "{} {} {} -> {} ({} ms)",
+        request_id,
         method.as_ref(),
         path,
         response.status_code(),
@@ -191,7 +118,7 @@ async fn handle(mut req: Request, env: &Env, ctx: Context) -> Result<Response, A
         ));
     }
     let auth = req.headers().get("authorization").ok().flatten();
-    let principal = keys(env).authenticate(auth.as_deref())?;
+    let principal = config(env).keys.authenticate(auth.as_deref())?;
     if route.name != RouteName::Preview {
         // Publishable keys may call the preview endpoint only.
         if principal.kind != KeyKind::Secret {
@@ -309,7 +236,7 @@ async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
         preview::RulesetSource::Active => (rulesets::active(env, mode).await?.ruleset, None),
     };
     let router = preview::compile(&ruleset, processors)?;
-    let key = format!("preview_{}", random_token(16));
+    let key = format!("preview_{}", random_token(16)?);
     let decision = preview::decide(&router, &req.payment, &key)?;
     Ok(json_response(200, &decision))
 }
@@ -322,11 +249,12 @@ fn sandbox_config(
     id: &str,
 ) -> Result<switchyard_processors::ProcessorConfig, ApiError> {
     let mode = call.principal.mode;
-    let found = calls::processors(env, mode)?
-        .into_iter()
-        .find(|p| p.id == id && p.kind == switchyard_processors::ProcessorKind::Sandbox);
+    let found = config(env)
+        .processor(mode, id)?
+        .filter(|p| p.kind == switchyard_processors::ProcessorKind::Sandbox)
+        .cloned();
     match found {
-        Some(cfg) if mode == crate::auth::Mode::Test => Ok(cfg),
+        Some(cfg) if mode == Mode::Test => Ok(cfg),
         _ => Err(ApiError::not_found(
             Some("id"),
             format!(
@@ -342,10 +270,7 @@ fn sandbox_config(
 async fn sandbox_stats(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     sandbox_config(call, env, id)?;
-    let stub = env
-        .durable_object("SANDBOX")?
-        .id_from_name(&format!("{}:{id}", mode.as_str()))?
-        .get_stub()?;
-    let a = payments::do_call::<()>(&stub, "/stats", None).await?;
+    let stub = stub(env, Binding::Sandbox, mode, Some(id))?;
+    let a = object_call::<()>(&stub, "/stats", None).await?;
     Ok(json_response(a.status, &a.body))
 }

@@ -5,69 +5,35 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_rules::{validate_str, validate_value, ValidateOptions};
-use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State, Stub};
+use worker::{Env, Response, Stub};
 
-use super::calls::processors;
+use super::config::config;
 use super::keys_do;
-use super::payments::do_call;
-use super::{json_response, now_ms, random_token, store, Call};
+use super::objects::{call as object_call, stub as object_stub, Binding};
+use super::request::Call;
+use super::rulesets_do::{ActivateMsg, CreateMsg};
+use super::runtime::{json_response, now_ms, random_token};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::form::only_keys;
 use crate::protocol::{Answer, Idem};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Record {
-    id: String,
-    name: Option<String>,
-    status: String,
-    livemode: bool,
-    created: u64,
-    activated_at: Option<u64>,
-    promoted_from: Option<String>,
-    ruleset: Value,
-    warnings: Value,
-}
-
-impl Record {
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id, "object": "routing_ruleset", "name": self.name,
-            "status": self.status, "livemode": self.livemode, "created": self.created,
-            "activated_at": self.activated_at, "promoted_from": self.promoted_from,
-            "ruleset": self.ruleset, "warnings": self.warnings,
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct CreateMsg {
-    idem: Option<Idem>,
-    now_ms: u64,
-    id: String,
-    livemode: bool,
-    ruleset: Value,
-    warnings: Value,
-    promoted_from: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ActivateMsg {
-    idem: Option<Idem>,
-    now_ms: u64,
-    id: String,
-}
-
-const EXAMPLE_ID: &str = "rs_example";
-
 fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
-    Ok(env
-        .durable_object("RULESETS")?
-        .id_from_name(mode.as_str())?
-        .get_stub()?)
+    object_stub(env, Binding::RuleSets, mode, None)
+}
+
+/// The call's idempotency key, bound in the mode's key index (a rule set's
+/// records live in the rule-set object, so the index is what catches the
+/// key's reuse on a payment).
+async fn bound_key(env: &Env, mode: Mode, call: &Call) -> Result<Option<Idem>, ApiError> {
+    let idem = call.idem()?;
+    if let Some(i) = &idem {
+        keys_do::bind(env, mode, i).await?;
+    }
+    Ok(idem)
 }
 
 thread_local! {
@@ -115,7 +81,7 @@ pub(crate) async fn active(env: &Env, mode: Mode) -> Result<Active, ApiError> {
         Some((id, _)) => format!("/active?{seed}known={id}"),
         None => format!("/active?{seed}"),
     };
-    let a = do_call::<()>(&stub(env, mode)?, &path, None).await?;
+    let a = object_call::<()>(&stub(env, mode)?, &path, None).await?;
     if a.status == 404 {
         return Err(ApiError::invalid(
             "",
@@ -156,7 +122,7 @@ pub(crate) async fn active(env: &Env, mode: Mode) -> Result<Active, ApiError> {
 /// A stored rule set of the caller's mode, by id, for a preview.
 pub(crate) async fn by_id(env: &Env, mode: Mode, id: &str) -> Result<Value, ApiError> {
     let seed = if mode == Mode::Test { "?seed=1" } else { "" };
-    let a = do_call::<()>(
+    let a = object_call::<()>(
         &stub(env, mode)?,
         &format!("/get/{}{seed}", path_id(id)?),
         None,
@@ -189,7 +155,11 @@ fn path_id(id: &str) -> Result<&str, ApiError> {
 }
 
 fn validate(env: &Env, mode: Mode, ruleset: &Value) -> Result<(Value, Value), ApiError> {
-    let ids: Vec<String> = processors(env, mode)?.into_iter().map(|p| p.id).collect();
+    let ids: Vec<String> = config(env)
+        .processors(mode)?
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
     let opts = ValidateOptions {
         processors: Some(ids),
     };
@@ -228,16 +198,16 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     };
     let (ruleset, warnings) = validate(env, mode, &ruleset)?;
     let msg = CreateMsg {
-        idem: keys_do::bound_key(env, mode, call).await?,
+        idem: bound_key(env, mode, call).await?,
         now_ms: now_ms(),
-        id: format!("rs_{}", random_token(24)),
+        id: format!("rs_{}", random_token(24)?),
         livemode: mode.livemode(),
         ruleset,
         warnings,
         promoted_from: None,
     };
     Ok(answer(
-        do_call(&stub(env, mode)?, "/create", Some(&msg)).await?,
+        object_call(&stub(env, mode)?, "/create", Some(&msg)).await?,
     ))
 }
 
@@ -245,7 +215,7 @@ pub(crate) async fn list(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     let seed = if mode == Mode::Test { "?seed=1" } else { "" };
     Ok(answer(
-        do_call::<()>(&stub(env, mode)?, &format!("/list{seed}"), None).await?,
+        object_call::<()>(&stub(env, mode)?, &format!("/list{seed}"), None).await?,
     ))
 }
 
@@ -253,7 +223,7 @@ pub(crate) async fn get(call: &Call, env: &Env, id: &str) -> Result<Response, Ap
     let mode = call.principal.mode;
     let seed = if mode == Mode::Test { "?seed=1" } else { "" };
     Ok(answer(
-        do_call::<()>(
+        object_call::<()>(
             &stub(env, mode)?,
             &format!("/get/{}{seed}", path_id(id)?),
             None,
@@ -266,12 +236,12 @@ pub(crate) async fn activate(call: &Call, env: &Env, id: &str) -> Result<Respons
     let mode = call.principal.mode;
     only_keys(&call.body, "", &[])?;
     let msg = ActivateMsg {
-        idem: keys_do::bound_key(env, mode, call).await?,
+        idem: bound_key(env, mode, call).await?,
         now_ms: now_ms(),
         id: path_id(id)?.to_owned(),
     };
     Ok(answer(
-        do_call(&stub(env, mode)?, "/activate", Some(&msg)).await?,
+        object_call(&stub(env, mode)?, "/activate", Some(&msg)).await?,
     ))
 }
 
@@ -288,7 +258,8 @@ pub(crate) async fn promote(call: &Call, env: &Env, id: &str) -> Result<Response
     }
     only_keys(&call.body, "", &[])?;
     let id = path_id(id)?;
-    let source = do_call::<()>(&stub(env, Mode::Test)?, &format!("/get/{id}?seed=1"), None).await?;
+    let source =
+        object_call::<()>(&stub(env, Mode::Test)?, &format!("/get/{id}?seed=1"), None).await?;
     if source.status != 200 {
         return Err(ApiError::not_found(
             Some("id"),
@@ -298,228 +269,15 @@ pub(crate) async fn promote(call: &Call, env: &Env, id: &str) -> Result<Response
     let ruleset = source.body.get("ruleset").cloned().unwrap_or(Value::Null);
     let (ruleset, warnings) = validate(env, Mode::Live, &ruleset)?;
     let msg = CreateMsg {
-        idem: keys_do::bound_key(env, Mode::Live, call).await?,
+        idem: bound_key(env, Mode::Live, call).await?,
         now_ms: now_ms(),
-        id: format!("rs_{}", random_token(24)),
+        id: format!("rs_{}", random_token(24)?),
         livemode: true,
         ruleset,
         warnings,
         promoted_from: Some(id.to_owned()),
     };
     Ok(answer(
-        do_call(&stub(env, Mode::Live)?, "/create", Some(&msg)).await?,
+        object_call(&stub(env, Mode::Live)?, "/create", Some(&msg)).await?,
     ))
-}
-
-// ---- the Durable Object -----------------------------------------------------------
-
-#[durable_object]
-pub struct RuleSetsObject {
-    sql: SqlStorage,
-    ready: bool,
-}
-
-impl DurableObject for RuleSetsObject {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
-        let ready = store::init(&sql).is_ok();
-        Self { sql, ready }
-    }
-
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if !self.ready {
-            return Ok(super::error_response(&ApiError::internal(
-                "rule-set storage is unavailable",
-            )));
-        }
-        let url = req.url()?;
-        let path = url.path().to_owned();
-        let mut seed = false;
-        let mut known = None;
-        for (k, v) in url.query_pairs() {
-            match &*k {
-                "seed" => seed = v == "1",
-                "known" => known = Some(v.into_owned()),
-                _ => {}
-            }
-        }
-        let text = req.text().await.unwrap_or_default();
-        // No awaits below: each call is atomic.
-        let result = (|| -> Result<Answer, ApiError> {
-            if seed {
-                self.seed()?;
-            }
-            match path.as_str() {
-                "/active" => self.active(known.as_deref()),
-                "/list" => self.list(),
-                "/create" => {
-                    let m: CreateMsg = serde_json::from_str(&text)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
-                    self.idempotent(m.idem.clone(), m.now_ms, |s| s.create(&m))
-                }
-                "/activate" => {
-                    let m: ActivateMsg = serde_json::from_str(&text)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
-                    self.idempotent(m.idem.clone(), m.now_ms, |s| s.activate(&m))
-                }
-                p if p.starts_with("/get/") => self.get(&p["/get/".len()..]),
-                _ => Err(ApiError::internal("unknown rule-set object call")),
-            }
-        })();
-        Ok(match result {
-            Ok(a) => json_response(a.status, &a.body),
-            Err(e) => super::error_response(&e),
-        })
-    }
-}
-
-impl RuleSetsObject {
-    fn idempotent(
-        &self,
-        idem: Option<Idem>,
-        now: u64,
-        f: impl FnOnce(&Self) -> Result<Answer, ApiError>,
-    ) -> Result<Answer, ApiError> {
-        let Some(idem) = idem else {
-            return f(self);
-        };
-        match store::claim(&self.sql, &idem, now)? {
-            store::IdemCheck::Replay(a) => return Ok(a),
-            store::IdemCheck::Claimed => {}
-        }
-        let a = match f(self) {
-            Ok(a) => a,
-            Err(e) => Answer {
-                status: e.status,
-                body: e.body(),
-            },
-        };
-        store::complete(&self.sql, &idem.key, &a)?;
-        Ok(a)
-    }
-
-    /// Test mode's first use: the example rule set, active.
-    fn seed(&self) -> Result<(), ApiError> {
-        if store::get::<String>(&self.sql, "seeded")?.is_some() {
-            return Ok(());
-        }
-        let rec = Record {
-            id: EXAMPLE_ID.to_owned(),
-            name: Some("example: sandbox routing".to_owned()),
-            status: "active".to_owned(),
-            livemode: false,
-            created: now_ms() / 1000,
-            activated_at: Some(now_ms() / 1000),
-            promoted_from: None,
-            ruleset: switchyard_processors::config::example_ruleset(),
-            warnings: json!([]),
-        };
-        if store::get::<String>(&self.sql, "active")?.is_none() {
-            store::put(&self.sql, &format!("rs:{}", rec.id), &rec)?;
-            store::put(&self.sql, "active", &rec.id)?;
-        }
-        store::put(&self.sql, "seeded", &"yes")?;
-        Ok(())
-    }
-
-    fn record(&self, id: &str) -> Result<Option<Record>, ApiError> {
-        store::get(&self.sql, &format!("rs:{id}"))
-    }
-
-    /// The active set's id, with its content unless it is `known` to the
-    /// caller (rule sets are immutable once stored).
-    fn active(&self, known: Option<&str>) -> Result<Answer, ApiError> {
-        let Some(id) = store::get::<String>(&self.sql, "active")? else {
-            return Ok(Answer {
-                status: 404,
-                body: json!({"error": "none"}),
-            });
-        };
-        if known == Some(id.as_str()) {
-            return Ok(Answer {
-                status: 200,
-                body: json!({ "id": id }),
-            });
-        }
-        let Some(rec) = self.record(&id)? else {
-            return Err(ApiError::internal("the active rule set is missing"));
-        };
-        Ok(Answer {
-            status: 200,
-            body: json!({"id": rec.id, "ruleset": rec.ruleset}),
-        })
-    }
-
-    fn list(&self) -> Result<Answer, ApiError> {
-        let mut all: Vec<Record> = store::list(&self.sql, "rs:")?;
-        all.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-        let data: Vec<Value> = all.iter().map(Record::to_json).collect();
-        Ok(Answer {
-            status: 200,
-            body: json!({"object": "list", "data": data, "has_more": false, "url": "/v1/routing/rulesets"}),
-        })
-    }
-
-    fn get(&self, id: &str) -> Result<Answer, ApiError> {
-        match self.record(id)? {
-            Some(r) => Ok(Answer {
-                status: 200,
-                body: r.to_json(),
-            }),
-            None => Err(ApiError::not_found(
-                Some("id"),
-                format!("No such rule set: '{id}'"),
-            )),
-        }
-    }
-
-    fn create(&self, m: &CreateMsg) -> Result<Answer, ApiError> {
-        let rec = Record {
-            id: m.id.clone(),
-            name: m
-                .ruleset
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            status: "draft".to_owned(),
-            livemode: m.livemode,
-            created: m.now_ms / 1000,
-            activated_at: None,
-            promoted_from: m.promoted_from.clone(),
-            ruleset: m.ruleset.clone(),
-            warnings: m.warnings.clone(),
-        };
-        store::put(&self.sql, &format!("rs:{}", rec.id), &rec)?;
-        Ok(Answer {
-            status: 200,
-            body: rec.to_json(),
-        })
-    }
-
-    /// The previous active set becomes inactive and this one active, in one
-    /// synchronous step.
-    fn activate(&self, m: &ActivateMsg) -> Result<Answer, ApiError> {
-        let Some(mut rec) = self.record(&m.id)? else {
-            return Err(ApiError::not_found(
-                Some("id"),
-                format!("No such rule set: '{}'", m.id),
-            ));
-        };
-        if rec.status != "active" {
-            if let Some(prev) = store::get::<String>(&self.sql, "active")? {
-                if let Some(mut p) = self.record(&prev)? {
-                    p.status = "inactive".to_owned();
-                    store::put(&self.sql, &format!("rs:{}", p.id), &p)?;
-                }
-            }
-            rec.status = "active".to_owned();
-            rec.activated_at = Some(m.now_ms / 1000);
-            store::put(&self.sql, &format!("rs:{}", rec.id), &rec)?;
-            store::put(&self.sql, "active", &rec.id)?;
-        }
-        Ok(Answer {
-            status: 200,
-            body: rec.to_json(),
-        })
-    }
 }

@@ -6,6 +6,7 @@
 //!
 //! It reads card numbers from the request to decide, and stores none.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -18,41 +19,45 @@ use worker::{
     State,
 };
 
-use super::{json_response, random_token, store};
+use super::runtime::{json_response, random_token};
+use super::sql::SqlStore;
+use crate::storage::Docs;
 
 #[durable_object]
 pub struct SandboxObject {
     sql: SqlStorage,
-    ready: bool,
+    ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
 struct Stored {
-    status: f64,
+    status: i64,
     body: String,
 }
 
 #[derive(Deserialize)]
 struct Count {
     op: String,
-    n: f64,
+    n: i64,
 }
 
 impl DurableObject for SandboxObject {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        let ready = store::init(&sql).is_ok()
+        let ready = Cell::new(false);
+        let ok = SqlStore::new(&sql, &ready).init().is_ok()
             && sql
                 .exec(
                     "CREATE TABLE IF NOT EXISTS answers (k TEXT PRIMARY KEY, op TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL)",
                     None,
                 )
                 .is_ok();
+        ready.set(ok);
         Self { sql, ready }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if !self.ready {
+        if !self.ready.get() {
             return Ok(json_response(
                 500,
                 &json!({"status": "error", "message": "sandbox storage unavailable"}),
@@ -113,12 +118,22 @@ impl DurableObject for SandboxObject {
             ));
         };
         let existing: Option<SandboxPayment> = sreq.payment.as_deref().and_then(|r| {
-            store::get(&self.sql, &format!("payment:{r}"))
+            SqlStore::new(&self.sql, &self.ready)
+                .get(&format!("payment:{r}"))
                 .ok()
                 .flatten()
         });
         let prefix = if op == "refund" { "sbr_" } else { "sbx_" };
-        let reference = format!("{prefix}{}", random_token(20));
+        let reference = match random_token(20) {
+            Ok(token) => format!("{prefix}{token}"),
+            Err(_) => {
+                return Ok(answer(
+                    500,
+                    &json!({"status": "error", "message": "no random source"}),
+                    true,
+                ))
+            }
+        };
         let reply = simulate(
             &op,
             &sreq,
@@ -131,7 +146,8 @@ impl DurableObject for SandboxObject {
         let processed = !reply.not_processed && reply.status != 429;
         if processed && !key.is_empty() {
             if let Some(l) = &reply.ledger {
-                let _ = store::put(&self.sql, &format!("payment:{}", l.reference), l);
+                let _ = SqlStore::new(&self.sql, &self.ready)
+                    .put(&format!("payment:{}", l.reference), l);
             }
             let _ = self.sql.exec(
                 "INSERT OR IGNORE INTO answers (k, op, status, body) VALUES (?, ?, ?, ?)",
@@ -188,7 +204,7 @@ impl SandboxObject {
             .ok()?;
         let r = rows.into_iter().next()?;
         Some((
-            r.status as u16,
+            u16::try_from(r.status).unwrap_or(500),
             serde_json::from_str(&r.body).unwrap_or(Value::Null),
         ))
     }
@@ -210,11 +226,11 @@ impl SandboxObject {
             .unwrap_or_default();
         let mut processed = serde_json::Map::new();
         for c in counts {
-            processed.insert(c.op, json!(c.n as u64));
+            processed.insert(c.op, json!(c.n));
         }
         let mut ok = serde_json::Map::new();
         for c in approved {
-            ok.insert(c.op, json!(c.n as u64));
+            ok.insert(c.op, json!(c.n));
         }
         json!({ "processed": processed, "approved": ok })
     }

@@ -89,12 +89,40 @@ pub struct LastError {
     pub message: String,
 }
 
+/// How a PaymentIntent is captured (Stripe's `capture_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    /// Captured with the authorization.
+    Automatic,
+    /// Authorized only; captured by a later call.
+    Manual,
+}
+
+impl CaptureMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::Automatic => "automatic",
+            CaptureMethod::Manual => "manual",
+        }
+    }
+}
+
+/// The processor operation a payment has under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingOp {
+    Confirm,
+    Capture,
+    Void,
+}
+
 /// An operation under way at a processor. While it is set, other operations
 /// that need the processor wait (429 `lock_timeout`); after `stale_after_ms`
 /// a retry takes it over with the same processor idempotency keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
-    pub op: String,
+    pub op: PendingOp,
     pub seq: u32,
     pub started_ms: u64,
     /// A confirmation's attempt plan: a takeover retries exactly these
@@ -137,7 +165,7 @@ pub struct PaymentIntent {
     pub amount: u64,
     pub currency: String,
     pub status: Status,
-    pub capture_method: String,
+    pub capture_method: CaptureMethod,
     pub confirmation_method: String,
     pub metadata: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -191,7 +219,7 @@ impl PaymentIntent {
                 issuer: None,
             }),
             billing: None,
-            capture_method: Some(self.capture_method.clone()),
+            capture_method: Some(self.capture_method.as_str().to_owned()),
             off_session: None,
             three_d_secure: None,
             metadata: (!self.metadata.is_empty()).then(|| self.metadata.clone()),
@@ -206,7 +234,7 @@ impl PaymentIntent {
         created: u64,
         amount: u64,
         currency: String,
-        capture_method: String,
+        capture_method: CaptureMethod,
         metadata: BTreeMap<String, String>,
         description: Option<String>,
     ) -> PaymentIntent {
@@ -257,7 +285,7 @@ impl PaymentIntent {
 
     /// Refuses while another processor operation is under way (unless stale,
     /// or the same operation being retried).
-    fn check_pending(&self, op: &str, now_ms: u64) -> Result<Option<u32>, Refusal> {
+    fn check_pending(&self, op: PendingOp, now_ms: u64) -> Result<Option<u32>, Refusal> {
         match &self.pending {
             None => Ok(None),
             Some(p)
@@ -294,7 +322,7 @@ impl PaymentIntent {
     pub fn pending_plan(&self) -> Option<&[String]> {
         self.pending
             .as_ref()
-            .filter(|p| p.op == "confirm" && !p.plan.is_empty())
+            .filter(|p| p.op == PendingOp::Confirm && !p.plan.is_empty())
             .map(|p| p.plan.as_slice())
     }
 
@@ -305,7 +333,10 @@ impl PaymentIntent {
         if self.status != Status::Processing {
             return None;
         }
-        let p = self.pending.as_mut().filter(|p| p.op == "confirm")?;
+        let p = self
+            .pending
+            .as_mut()
+            .filter(|p| p.op == PendingOp::Confirm)?;
         if !(p.awaiting || now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS) {
             return None;
         }
@@ -325,10 +356,10 @@ impl PaymentIntent {
     /// processor idempotency keys). A stale confirmation is taken over with
     /// its own number, so that the processors deduplicate the retry.
     pub fn begin_confirm(&mut self, now_ms: u64) -> Result<u32, Refusal> {
-        if let Some(seq) = self.check_pending("confirm", now_ms)? {
+        if let Some(seq) = self.check_pending(PendingOp::Confirm, now_ms)? {
             let plan = self.pending.take().map(|p| p.plan).unwrap_or_default();
             self.pending = Some(Pending {
-                op: "confirm".into(),
+                op: PendingOp::Confirm,
                 seq,
                 started_ms: now_ms,
                 plan,
@@ -352,7 +383,7 @@ impl PaymentIntent {
         self.status = Status::Processing;
         self.last_payment_error = None;
         self.pending = Some(Pending {
-            op: "confirm".into(),
+            op: PendingOp::Confirm,
             seq: self.confirmations,
             started_ms: now_ms,
             plan: Vec::new(),
@@ -367,7 +398,7 @@ impl PaymentIntent {
             ConfirmResult::Authorized(details) => {
                 self.processor = Some(details);
                 self.pending = None;
-                if self.capture_method == "manual" {
+                if self.capture_method == CaptureMethod::Manual {
                     self.status = Status::RequiresCapture;
                     self.amount_capturable = self.amount;
                 } else {
@@ -413,7 +444,7 @@ impl PaymentIntent {
         amount_to_capture: Option<u64>,
         now_ms: u64,
     ) -> Result<(u32, u64), Refusal> {
-        let resumed = self.check_pending("capture", now_ms)?;
+        let resumed = self.check_pending(PendingOp::Capture, now_ms)?;
         if self.status != Status::RequiresCapture {
             return Err(self.unexpected("capture"));
         }
@@ -437,7 +468,7 @@ impl PaymentIntent {
             }
         };
         self.pending = Some(Pending {
-            op: "capture".into(),
+            op: PendingOp::Capture,
             seq,
             started_ms: now_ms,
             plan: Vec::new(),
@@ -464,7 +495,7 @@ impl PaymentIntent {
         now_secs: u64,
         now_ms: u64,
     ) -> Result<Option<u32>, Refusal> {
-        let resumed = self.check_pending("void", now_ms)?;
+        let resumed = self.check_pending(PendingOp::Void, now_ms)?;
         match self.status {
             Status::RequiresPaymentMethod | Status::RequiresConfirmation => {
                 self.status = Status::Canceled;
@@ -482,7 +513,7 @@ impl PaymentIntent {
                 };
                 self.cancellation_reason = reason;
                 self.pending = Some(Pending {
-                    op: "void".into(),
+                    op: PendingOp::Void,
                     seq,
                     started_ms: now_ms,
                     plan: Vec::new(),
@@ -565,7 +596,7 @@ impl PaymentIntent {
             "amount_capturable": self.amount_capturable,
             "amount_received": self.amount_received,
             "amount_refunded": self.amount_refunded,
-            "capture_method": self.capture_method,
+            "capture_method": self.capture_method.as_str(),
             "confirmation_method": self.confirmation_method,
             "canceled_at": self.canceled_at,
             "cancellation_reason": self.cancellation_reason,
@@ -636,14 +667,14 @@ impl Refund {
 mod tests {
     use super::*;
 
-    fn pi(capture: &str) -> PaymentIntent {
+    fn pi(capture: CaptureMethod) -> PaymentIntent {
         let mut p = PaymentIntent::new(
             "pi_1".into(),
             false,
             1,
             1000,
             "usd".into(),
-            capture.into(),
+            capture,
             BTreeMap::new(),
             None,
         );
@@ -671,7 +702,7 @@ mod tests {
 
     #[test]
     fn manual_capture_then_partial_refunds() {
-        let mut p = pi("manual");
+        let mut p = pi(CaptureMethod::Manual);
         assert_eq!(p.begin_confirm(0), Ok(1));
         // A second confirmation while the first runs waits.
         assert_eq!(p.begin_confirm(10).map_err(|r| r.status), Err(429));
@@ -704,7 +735,7 @@ mod tests {
 
     #[test]
     fn decline_and_cancel() {
-        let mut p = pi("automatic");
+        let mut p = pi(CaptureMethod::Automatic);
         assert!(p.begin_confirm(0).is_ok());
         p.finish_confirm(
             vec![],
@@ -721,7 +752,7 @@ mod tests {
 
     #[test]
     fn unknown_outcome_stays_processing_and_is_resumed_with_the_same_seq() {
-        let mut p = pi("automatic");
+        let mut p = pi(CaptureMethod::Automatic);
         assert_eq!(p.begin_confirm(0), Ok(1));
         p.set_pending_plan(vec!["a".into(), "b".into()]);
         p.finish_confirm(vec![], ConfirmResult::Unknown);
@@ -751,7 +782,7 @@ mod tests {
 
     #[test]
     fn cancel_of_an_authorization_voids() {
-        let mut p = pi("manual");
+        let mut p = pi(CaptureMethod::Manual);
         assert!(p.begin_confirm(0).is_ok());
         p.finish_confirm(vec![], ConfirmResult::Authorized(details()));
         assert_eq!(

@@ -1,0 +1,118 @@
+//! Access to the Durable Objects: the only place where an object's name is
+//! formed (from its binding, the mode and a key), the call helpers, and the
+//! envelope of their answers.
+//!
+//! Architecture Invariant: test and live never share an object. Every name
+//! starts with the mode of the key that reached the worker, and no other
+//! code can name an object.
+
+use serde::Serialize;
+use serde_json::Value;
+use worker::{Env, Method, Request, RequestInit, Response, Stub};
+
+use crate::auth::Mode;
+use crate::error::ApiError;
+use crate::protocol::Answer;
+
+/// The Durable Object classes (bindings of `wrangler.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// One per payment, keyed by its id.
+    Payments,
+    /// One per mode.
+    RuleSets,
+    /// One per sandbox processor, keyed by its id.
+    Sandbox,
+    /// One per mode.
+    Metrics,
+    /// Shards of the mode's idempotency keys, keyed by shard number.
+    IdempotencyKeys,
+}
+
+impl Binding {
+    fn name(self) -> &'static str {
+        match self {
+            Binding::Payments => "PAYMENTS",
+            Binding::RuleSets => "RULESETS",
+            Binding::Sandbox => "SANDBOX",
+            Binding::Metrics => "METRICS",
+            Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
+        }
+    }
+}
+
+/// An object's name: `<mode>` for a mode's single object, `<mode>:<key>`
+/// for one of many.
+fn object_name(mode: Mode, key: Option<&str>) -> String {
+    match key {
+        None => mode.as_str().to_owned(),
+        Some(k) => format!("{}:{k}", mode.as_str()),
+    }
+}
+
+/// The stub of the object of `binding` for `mode` and `key` (`None`: the
+/// mode's single object of that class).
+pub(crate) fn stub(
+    env: &Env,
+    binding: Binding,
+    mode: Mode,
+    key: Option<&str>,
+) -> Result<Stub, ApiError> {
+    Ok(env
+        .durable_object(binding.name())?
+        .id_from_name(&object_name(mode, key))?
+        .get_stub()?)
+}
+
+/// A call to an object: a JSON body POSTed (none: a GET) to `path`.
+pub(crate) async fn fetch<Req: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<Response, ApiError> {
+    let mut init = RequestInit::new();
+    match body {
+        Some(b) => {
+            let text = serde_json::to_string(b).map_err(|e| ApiError::internal(e.to_string()))?;
+            init.with_method(Method::Post).with_body(Some(text.into()));
+        }
+        None => {
+            init.with_method(Method::Get);
+        }
+    }
+    let req = Request::new_with_init(&format!("https://object{path}"), &init)?;
+    Ok(stub.fetch_with_request(req).await?)
+}
+
+/// An object's answer as it came: the API's response, passed on without
+/// being parsed and written again.
+pub(crate) struct RawAnswer {
+    pub status: u16,
+    pub text: String,
+}
+
+pub(crate) async fn call_raw<Req: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<RawAnswer, ApiError> {
+    let mut resp = fetch(stub, path, body).await?;
+    let status = resp.status_code();
+    let text = resp.text().await?;
+    Ok(RawAnswer { status, text })
+}
+
+/// A JSON call to an object: its status and parsed JSON answer.
+pub(crate) async fn call<Req: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<Answer, ApiError> {
+    let raw = call_raw(stub, path, body).await?;
+    let body: Value = serde_json::from_str(&raw.text)
+        .map_err(|e| ApiError::internal(format!("unreadable object answer: {e}")))?;
+    Ok(Answer {
+        status: raw.status,
+        body,
+    })
+}

@@ -1,0 +1,36 @@
+//! A request as the handlers see it.
+
+use serde_json::Value;
+use worker::{Context, Headers, Method};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::protocol::Idem;
+
+/// Method, path, headers, parsed body and who is calling.
+pub(crate) struct Call {
+    pub method: Method,
+    pub path: String,
+    pub headers: Headers,
+    pub query: Option<String>,
+    pub body: Value,
+    pub principal: Principal,
+    /// For work that may finish after the response (metrics).
+    pub ctx: Context,
+}
+
+impl Call {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    /// The request's idempotency key, with its fingerprint.
+    pub fn idem(&self) -> Result<Option<Idem>, ApiError> {
+        Idem::of_request(
+            self.header("idempotency-key"),
+            self.method.as_ref(),
+            &self.path,
+            &self.body,
+        )
+    }
+}

@@ -1,0 +1,297 @@
+//! One Durable Object per mode holding its rule sets and which one is
+//! active, so that "the one active set" changes atomically: activation is
+//! one synchronous run inside the object. Its messages are defined here;
+//! the API in front of it is `rulesets`.
+
+use std::cell::Cell;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
+
+use super::runtime::{error_response, json_response, now_ms};
+use super::sql::SqlStore;
+use crate::error::ApiError;
+use crate::protocol::{Answer, Idem};
+use crate::storage::{self, Docs, IdemCheck};
+
+const EXAMPLE_ID: &str = "rs_example";
+
+/// Where a rule set is in its life: created as a draft, active once
+/// activated, inactive once another is activated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RuleSetStatus {
+    Draft,
+    Active,
+    Inactive,
+}
+
+impl RuleSetStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RuleSetStatus::Draft => "draft",
+            RuleSetStatus::Active => "active",
+            RuleSetStatus::Inactive => "inactive",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Record {
+    id: String,
+    name: Option<String>,
+    status: RuleSetStatus,
+    livemode: bool,
+    created: u64,
+    activated_at: Option<u64>,
+    promoted_from: Option<String>,
+    ruleset: Value,
+    warnings: Value,
+}
+
+impl Record {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "object": "routing_ruleset", "name": self.name,
+            "status": self.status.as_str(), "livemode": self.livemode, "created": self.created,
+            "activated_at": self.activated_at, "promoted_from": self.promoted_from,
+            "ruleset": self.ruleset, "warnings": self.warnings,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CreateMsg {
+    pub idem: Option<Idem>,
+    pub now_ms: u64,
+    pub id: String,
+    pub livemode: bool,
+    pub ruleset: Value,
+    pub warnings: Value,
+    pub promoted_from: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ActivateMsg {
+    pub idem: Option<Idem>,
+    pub now_ms: u64,
+    pub id: String,
+}
+
+#[durable_object]
+pub struct RuleSetsObject {
+    sql: SqlStorage,
+    ready: Cell<bool>,
+}
+
+impl DurableObject for RuleSetsObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let ready = Cell::new(false);
+        // Failure leaves `ready` false: every call then answers 500.
+        let _ = SqlStore::new(&sql, &ready).init();
+        Self { sql, ready }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if !self.ready.get() {
+            return Ok(error_response(&ApiError::internal(
+                "rule-set storage is unavailable",
+            )));
+        }
+        let url = req.url()?;
+        let path = url.path().to_owned();
+        let mut seed = false;
+        let mut known = None;
+        for (k, v) in url.query_pairs() {
+            match &*k {
+                "seed" => seed = v == "1",
+                "known" => known = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        let text = req.text().await.unwrap_or_default();
+        // No awaits below: each call is atomic.
+        let result = (|| -> Result<Answer, ApiError> {
+            if seed {
+                self.seed()?;
+            }
+            match path.as_str() {
+                "/active" => self.active(known.as_deref()),
+                "/list" => self.list(),
+                "/create" => {
+                    let m: CreateMsg = serde_json::from_str(&text)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    self.idempotent(m.idem.clone(), m.now_ms, |s| s.create(&m))
+                }
+                "/activate" => {
+                    let m: ActivateMsg = serde_json::from_str(&text)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    self.idempotent(m.idem.clone(), m.now_ms, |s| s.activate(&m))
+                }
+                p if p.starts_with("/get/") => self.get(&p["/get/".len()..]),
+                _ => Err(ApiError::internal("unknown rule-set object call")),
+            }
+        })();
+        Ok(match result {
+            Ok(a) => json_response(a.status, &a.body),
+            Err(e) => error_response(&e),
+        })
+    }
+}
+
+impl RuleSetsObject {
+    fn store(&self) -> SqlStore<'_> {
+        SqlStore::new(&self.sql, &self.ready)
+    }
+
+    fn idempotent(
+        &self,
+        idem: Option<Idem>,
+        now: u64,
+        f: impl FnOnce(&Self) -> Result<Answer, ApiError>,
+    ) -> Result<Answer, ApiError> {
+        let Some(idem) = idem else {
+            return f(self);
+        };
+        match storage::claim(&self.store(), &idem, now)? {
+            IdemCheck::Replay(a) => return Ok(a),
+            IdemCheck::Claimed => {}
+        }
+        let a = match f(self) {
+            Ok(a) => a,
+            Err(e) => Answer {
+                status: e.status,
+                body: e.body(),
+            },
+        };
+        storage::complete(&self.store(), &idem.key, &a)?;
+        Ok(a)
+    }
+
+    /// Test mode's first use: the example rule set, active.
+    fn seed(&self) -> Result<(), ApiError> {
+        if self.store().get::<String>("seeded")?.is_some() {
+            return Ok(());
+        }
+        let rec = Record {
+            id: EXAMPLE_ID.to_owned(),
+            name: Some("example: sandbox routing".to_owned()),
+            status: RuleSetStatus::Active,
+            livemode: false,
+            created: now_ms() / 1000,
+            activated_at: Some(now_ms() / 1000),
+            promoted_from: None,
+            ruleset: switchyard_processors::config::example_ruleset(),
+            warnings: json!([]),
+        };
+        if self.store().get::<String>("active")?.is_none() {
+            self.store().put(&format!("rs:{}", rec.id), &rec)?;
+            self.store().put("active", &rec.id)?;
+        }
+        self.store().put("seeded", &"yes")?;
+        Ok(())
+    }
+
+    fn record(&self, id: &str) -> Result<Option<Record>, ApiError> {
+        self.store().get(&format!("rs:{id}"))
+    }
+
+    /// The active set's id, with its content unless it is `known` to the
+    /// caller (rule sets are immutable once stored).
+    fn active(&self, known: Option<&str>) -> Result<Answer, ApiError> {
+        let Some(id) = self.store().get::<String>("active")? else {
+            return Ok(Answer {
+                status: 404,
+                body: json!({"error": "none"}),
+            });
+        };
+        if known == Some(id.as_str()) {
+            return Ok(Answer {
+                status: 200,
+                body: json!({ "id": id }),
+            });
+        }
+        let Some(rec) = self.record(&id)? else {
+            return Err(ApiError::internal("the active rule set is missing"));
+        };
+        Ok(Answer {
+            status: 200,
+            body: json!({"id": rec.id, "ruleset": rec.ruleset}),
+        })
+    }
+
+    fn list(&self) -> Result<Answer, ApiError> {
+        let mut all: Vec<Record> = self.store().list("rs:")?;
+        all.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        let data: Vec<Value> = all.iter().map(Record::to_json).collect();
+        Ok(Answer {
+            status: 200,
+            body: json!({"object": "list", "data": data, "has_more": false, "url": "/v1/routing/rulesets"}),
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<Answer, ApiError> {
+        match self.record(id)? {
+            Some(r) => Ok(Answer {
+                status: 200,
+                body: r.to_json(),
+            }),
+            None => Err(ApiError::not_found(
+                Some("id"),
+                format!("No such rule set: '{id}'"),
+            )),
+        }
+    }
+
+    fn create(&self, m: &CreateMsg) -> Result<Answer, ApiError> {
+        let rec = Record {
+            id: m.id.clone(),
+            name: m
+                .ruleset
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            status: RuleSetStatus::Draft,
+            livemode: m.livemode,
+            created: m.now_ms / 1000,
+            activated_at: None,
+            promoted_from: m.promoted_from.clone(),
+            ruleset: m.ruleset.clone(),
+            warnings: m.warnings.clone(),
+        };
+        self.store().put(&format!("rs:{}", rec.id), &rec)?;
+        Ok(Answer {
+            status: 200,
+            body: rec.to_json(),
+        })
+    }
+
+    /// The previous active set becomes inactive and this one active, in one
+    /// synchronous step.
+    fn activate(&self, m: &ActivateMsg) -> Result<Answer, ApiError> {
+        let Some(mut rec) = self.record(&m.id)? else {
+            return Err(ApiError::not_found(
+                Some("id"),
+                format!("No such rule set: '{}'", m.id),
+            ));
+        };
+        if rec.status != RuleSetStatus::Active {
+            if let Some(prev) = self.store().get::<String>("active")? {
+                if let Some(mut p) = self.record(&prev)? {
+                    p.status = RuleSetStatus::Inactive;
+                    self.store().put(&format!("rs:{}", p.id), &p)?;
+                }
+            }
+            rec.status = RuleSetStatus::Active;
+            rec.activated_at = Some(m.now_ms / 1000);
+            self.store().put(&format!("rs:{}", rec.id), &rec)?;
+            self.store().put("active", &rec.id)?;
+        }
+        Ok(Answer {
+            status: 200,
+            body: rec.to_json(),
+        })
+    }
+}

@@ -1,0 +1,284 @@
+//! Step 2 of an operation: the processor calls, routing across the plan,
+//! retries and reconciliation, over a [`Transport`] (the edge's sends
+//! requests; tests' answer from memory). The only code that hands card data
+//! to a processor request.
+
+use switchyard_processors::adapter::processor_idempotency_key;
+use switchyard_processors::card::Card;
+use switchyard_processors::decline::DeclineClass;
+use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails};
+use switchyard_processors::{
+    adapter_for, Adapter, Call, Delivery, Outcome, ProcessorConfig, WireRequest,
+};
+
+use crate::protocol::{Op, Work, WorkResult};
+
+/// How processor requests leave, and the clock that times them.
+// Workers run one thread: the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// Sends a processor request and waits at most `timeout_ms` for its
+    /// answer.
+    async fn send(&self, cfg: &ProcessorConfig, req: WireRequest, timeout_ms: u32) -> Delivery;
+    /// Milliseconds since the epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// Calls the processors for one operation. For a confirmation, the plan is
+/// tried in order, moving on only when the previous processor certainly did
+/// not charge; an unknown outcome is retried once at the same processor
+/// with the same idempotency key, then left for reconciliation. `test_mode`:
+/// Stripe's test payment methods (`pm_card_visa`) stand for their cards.
+pub async fn execute(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    test_mode: bool,
+    work: &Work,
+    card: Option<Card>,
+) -> (Vec<Attempt>, WorkResult) {
+    match work.op {
+        Op::Reconcile => reconcile(transport, configs, work).await,
+        Op::Create | Op::Confirm => authorize(transport, configs, test_mode, work, card).await,
+        Op::Capture | Op::Cancel | Op::Refund => {
+            (Vec::new(), follow_up(transport, configs, work).await)
+        }
+    }
+}
+
+async fn authorize(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    test_mode: bool,
+    work: &Work,
+    card: Option<Card>,
+) -> (Vec<Attempt>, WorkResult) {
+    let mut attempts = Vec::new();
+    let card = card.or_else(|| {
+        work.payment_method
+            .as_deref()
+            .filter(|_| test_mode)
+            .and_then(Card::from_test_payment_method)
+    });
+    let Some(card) = card else {
+        return (attempts, WorkResult::NoneAvailable);
+    };
+    let mut last_decline = None;
+    for processor in &work.plan {
+        let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
+        let Some((cfg, adapter)) = configured(configs, processor) else {
+            attempts.push(Attempt {
+                processor: processor.clone(),
+                outcome: AttemptOutcome::NotProcessed,
+                code: Some("not_configured".into()),
+                decline_code: None,
+                latency_ms: 0,
+            });
+            continue;
+        };
+        let call = work.authorize(&key, &card);
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            let started = transport.now_ms();
+            let delivery = transport
+                .send(cfg, adapter.build(&call), adapter.timeout_ms())
+                .await;
+            let outcome = adapter.parse(&call, &delivery);
+            let latency_ms = transport.now_ms().saturating_sub(started);
+            attempts.push(attempt_of(processor, &outcome, latency_ms));
+            if matches!(outcome, Outcome::Unknown { .. }) && tries < 2 {
+                continue;
+            }
+            break outcome;
+        };
+        match outcome {
+            Outcome::Approved { reference } => {
+                return (attempts, authorized(processor, &*adapter, reference))
+            }
+            Outcome::Declined(d) if d.class == DeclineClass::Hard => {
+                return (attempts, WorkResult::Declined { decline: d })
+            }
+            Outcome::Declined(d) => last_decline = Some(d),
+            Outcome::NotProcessed { .. } => {}
+            Outcome::Unknown { .. } => return (attempts, WorkResult::Unknown),
+        }
+    }
+    match last_decline {
+        Some(d) => (attempts, WorkResult::Declined { decline: d }),
+        None => (attempts, WorkResult::NoneAvailable),
+    }
+}
+
+/// Capture, void, refund: at the processor that took the payment.
+async fn follow_up(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    work: &Work,
+) -> WorkResult {
+    let (Some(processor), Some(reference)) = (work.plan.first(), work.reference.as_deref()) else {
+        return WorkResult::Failed {
+            message: "no processor".into(),
+            unknown: false,
+        };
+    };
+    let Some((cfg, adapter)) = configured(configs, processor) else {
+        return WorkResult::Failed {
+            message: format!("processor {processor} is not configured"),
+            unknown: false,
+        };
+    };
+    let op = match work.op {
+        Op::Capture => "capture",
+        Op::Cancel => "void",
+        _ => "refund",
+    };
+    let key = processor_idempotency_key(&work.payment_id, op, work.seq, processor);
+    let call = match work.op {
+        Op::Capture => Call::Capture {
+            key: &key,
+            reference,
+            amount: work.amount,
+            currency: &work.currency,
+        },
+        Op::Cancel => Call::Void {
+            key: &key,
+            reference,
+        },
+        _ => Call::Refund {
+            key: &key,
+            reference,
+            amount: work.amount,
+            currency: &work.currency,
+        },
+    };
+    let mut outcome = Outcome::Unknown {
+        reason: String::new(),
+    };
+    for _ in 0..2 {
+        let delivery = transport
+            .send(cfg, adapter.build(&call), adapter.timeout_ms())
+            .await;
+        outcome = adapter.parse(&call, &delivery);
+        if !matches!(
+            outcome,
+            Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
+        ) {
+            break;
+        }
+    }
+    match outcome {
+        Outcome::Approved { reference } => WorkResult::Done { reference },
+        Outcome::Declined(d) => WorkResult::Failed {
+            message: d.message,
+            unknown: false,
+        },
+        Outcome::NotProcessed { reason } => WorkResult::Failed {
+            message: reason,
+            unknown: false,
+        },
+        Outcome::Unknown { reason } => WorkResult::Failed {
+            message: reason,
+            unknown: true,
+        },
+    }
+}
+
+/// Asks each processor of an unknown confirmation's plan, by the same
+/// idempotency keys, what became of it. Stops at the first that authorized,
+/// hard-declined or still cannot say; a processor with no record of the call
+/// certainly did not charge.
+async fn reconcile(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    work: &Work,
+) -> (Vec<Attempt>, WorkResult) {
+    let mut attempts = Vec::new();
+    let mut last_decline = None;
+    for processor in &work.plan {
+        let Some((cfg, adapter)) = configured(configs, processor) else {
+            // Not configured any more: it cannot be asked, so nothing can
+            // be concluded.
+            return (attempts, WorkResult::Unknown);
+        };
+        let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
+        let call = Call::Lookup { key: &key };
+        let started = transport.now_ms();
+        let delivery = transport
+            .send(cfg, adapter.build(&call), adapter.timeout_ms())
+            .await;
+        let outcome = adapter.parse(&call, &delivery);
+        let latency_ms = transport.now_ms().saturating_sub(started);
+        let mut reconciled = |outcome: &Outcome| {
+            let mut a = attempt_of(processor, outcome, latency_ms);
+            a.code = Some("reconciled".into());
+            attempts.push(a);
+        };
+        match outcome {
+            Outcome::Approved { reference } => {
+                reconciled(&Outcome::Approved {
+                    reference: reference.clone(),
+                });
+                return (attempts, authorized(processor, &*adapter, reference));
+            }
+            Outcome::Declined(d) => {
+                reconciled(&Outcome::Declined(d.clone()));
+                if d.class == DeclineClass::Hard {
+                    return (attempts, WorkResult::Declined { decline: d });
+                }
+                last_decline = Some(d);
+            }
+            // No record at this processor: it did not charge; ask the next.
+            Outcome::NotProcessed { .. } => {}
+            Outcome::Unknown { .. } => return (attempts, WorkResult::Unknown),
+        }
+    }
+    match last_decline {
+        Some(d) => (attempts, WorkResult::Declined { decline: d }),
+        None => (attempts, WorkResult::NoneAvailable),
+    }
+}
+
+/// A processor of the mode's configuration, with its adapter.
+fn configured<'a>(
+    configs: &'a [ProcessorConfig],
+    processor: &str,
+) -> Option<(&'a ProcessorConfig, Box<dyn Adapter>)> {
+    configs
+        .iter()
+        .find(|c| c.id == processor)
+        .and_then(|c| adapter_for(c).map(|a| (c, a)))
+}
+
+fn authorized(processor: &str, adapter: &dyn Adapter, reference: String) -> WorkResult {
+    WorkResult::Authorized {
+        details: ProcessorDetails {
+            processor: processor.to_owned(),
+            kind: adapter.kind().to_owned(),
+            reference,
+        },
+    }
+}
+
+fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {
+    let (o, code, decline_code) = match outcome {
+        Outcome::Approved { .. } => (AttemptOutcome::Authorized, None, None),
+        Outcome::Declined(d) => (
+            if d.class == DeclineClass::Soft {
+                AttemptOutcome::SoftDecline
+            } else {
+                AttemptOutcome::HardDecline
+            },
+            d.processor_code.clone(),
+            Some(d.decline_code.clone()),
+        ),
+        Outcome::NotProcessed { .. } => (AttemptOutcome::NotProcessed, None, None),
+        Outcome::Unknown { .. } => (AttemptOutcome::Unknown, None, None),
+    };
+    Attempt {
+        processor: processor.to_owned(),
+        outcome: o,
+        code,
+        decline_code,
+        latency_ms,
+    }
+}

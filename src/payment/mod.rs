@@ -1,0 +1,634 @@
+//! The payment core: what the payment's Durable Object does with a `/run`
+//! message, as plain functions over a storage trait, so that every
+//! transition runs and is tested natively ([`crate::storage::memory`]).
+//!
+//! An operation is three steps:
+//! 1. [`begin`]: the idempotency claim, the transition, the routing decision
+//!    and the pending operation stored. Synchronous.
+//! 2. [`execute`]: the processor calls, through a [`Transport`]; the only
+//!    awaits.
+//! 3. [`finish`]: the processors' result recorded, the answer stored for the
+//!    idempotency key. Synchronous.
+//!
+//! Architecture Invariant: `begin` and `finish` never await. In the Durable
+//! Object each is one synchronous run over SQLite, so calls on one payment
+//! never interleave inside a transition, and `begin`'s writes are durable
+//! before any processor request leaves (workerd holds an object's outgoing
+//! requests until its writes are).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::Value;
+use switchyard_processors::decline::Decline;
+use switchyard_processors::payment::{
+    CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
+    Refusal, Status,
+};
+use switchyard_rules::{DecisionAction, Router, ValidateOptions};
+
+use crate::error::ApiError;
+use crate::protocol::{self, Answer, BeginRequest, FinishRequest, Op, Work, WorkResult};
+use crate::storage::{self, Docs, IdemCheck, IdemRecords};
+
+mod execute;
+#[cfg(test)]
+mod tests;
+
+pub use execute::{execute, Transport};
+
+/// A payment object's storage.
+pub trait PaymentStore: Docs + IdemRecords {
+    /// Whether the payment's tables exist; with `create`, makes them first.
+    /// Reads never create them: an object asked about a payment that does
+    /// not exist stays empty.
+    fn open(&self, create: bool) -> Result<bool, ApiError>;
+}
+
+#[cfg(test)]
+impl PaymentStore for crate::storage::memory::MemoryStore {
+    fn open(&self, create: bool) -> Result<bool, ApiError> {
+        if create {
+            self.tables.set(true);
+        }
+        Ok(self.tables.get())
+    }
+}
+
+/// Compiled rule sets by mode and id (rule sets are immutable once stored,
+/// so an id always names the same router). The edge keeps one per isolate.
+#[derive(Default)]
+pub struct Routers {
+    map: HashMap<(bool, String), Rc<Router>>,
+}
+
+impl Routers {
+    const MAX: usize = 64;
+
+    pub fn has(&self, livemode: bool, id: &str) -> bool {
+        self.map.contains_key(&(livemode, id.to_owned()))
+    }
+
+    /// The compiled router of a rule set: from the cache, else compiled from
+    /// its content (which the caller must then have).
+    pub fn router(
+        &mut self,
+        livemode: bool,
+        id: &str,
+        ruleset: Option<&Value>,
+    ) -> Result<Rc<Router>, ApiError> {
+        if let Some(r) = self.map.get(&(livemode, id.to_owned())) {
+            return Ok(r.clone());
+        }
+        let Some(ruleset) = ruleset else {
+            return Err(ApiError::internal("rule set not compiled and not given"));
+        };
+        let router =
+            Router::from_value(ruleset, &ValidateOptions::default()).map_err(|issues| {
+                ApiError::issues(
+                    "ruleset",
+                    "ruleset_invalid",
+                    "the active rule set is invalid",
+                    issues,
+                )
+            })?;
+        let router = Rc::new(router);
+        if self.map.len() >= Self::MAX {
+            self.map.clear();
+        }
+        self.map.insert((livemode, id.to_owned()), router.clone());
+        Ok(router)
+    }
+}
+
+/// An answer of the API with what the front must know about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub answer: Answer,
+    pub replayed: bool,
+    /// Refused before it started: the idempotency key was released.
+    pub key_released: bool,
+    /// Stored for the idempotency key: a retry can only replay it.
+    pub decided: bool,
+}
+
+impl Reply {
+    fn plain(answer: Answer) -> Reply {
+        Reply {
+            answer,
+            replayed: false,
+            key_released: false,
+            decided: false,
+        }
+    }
+}
+
+/// What `begin` leaves to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Begun {
+    /// The answer is final.
+    Reply(Reply),
+    /// Call the processors, then `finish`.
+    Work(Box<Work>),
+    /// Nothing was done: the rule set named in the request is not compiled
+    /// here; send it again with the rule set's content.
+    NeedRuleset,
+}
+
+/// A refusal of the state machine as the API's error.
+fn refusal(r: Refusal) -> ApiError {
+    if r.status == 429 {
+        ApiError::lock_timeout(r.message)
+    } else {
+        match r.param {
+            Some(param) => ApiError::invalid(param, r.code, r.message),
+            None => ApiError::refused(r.code, r.message),
+        }
+    }
+}
+
+/// The error for an operation on a payment that does not exist.
+fn missing_payment(op: Op, payment_id: &str) -> ApiError {
+    let message = format!("No such payment_intent: '{payment_id}'");
+    if op == Op::Refund {
+        // A parameter naming a missing object: 400, as Stripe.
+        ApiError::invalid("payment_intent", "resource_missing", message)
+    } else {
+        ApiError::not_found(Some("intent"), message)
+    }
+}
+
+fn declined(pi: &PaymentIntent, d: &Decline) -> ApiError {
+    ApiError::declined(&d.code, &d.decline_code, d.message.clone())
+        .with_payment_intent(pi.to_json())
+}
+
+fn answer_of(e: &ApiError) -> Answer {
+    Answer {
+        status: e.status,
+        body: e.body(),
+    }
+}
+
+fn ok(body: Value) -> Answer {
+    Answer { status: 200, body }
+}
+
+fn refund_key(id: &str) -> String {
+    format!("refund:{id}")
+}
+
+const PAYMENT: &str = "payment";
+
+/// A refund of the payment in `store`, by id.
+pub fn get_refund(store: &impl PaymentStore, id: &str) -> Result<Answer, ApiError> {
+    let found = if store.open(false)? {
+        store.get::<Refund>(&refund_key(id))?
+    } else {
+        None
+    };
+    match found {
+        Some(r) => Ok(ok(r.to_json())),
+        None => Err(ApiError::not_found(
+            Some("id"),
+            format!("No such refund: '{id}'"),
+        )),
+    }
+}
+
+/// Step 1 of an operation. Errors are faults of storage or of the worker
+/// (500s); everything the client did is in the `Reply`.
+pub fn begin(
+    store: &impl PaymentStore,
+    routers: &mut Routers,
+    b: &BeginRequest,
+) -> Result<Begun, ApiError> {
+    // Only a create makes the tables (in the same synchronous run as its
+    // writes: one commit for a new payment); any other operation on an
+    // object that has none is about a payment that does not exist, refused
+    // before it started.
+    if !store.open(b.op == Op::Create)? {
+        return Ok(Begun::Reply(Reply {
+            key_released: b.idem.is_some(),
+            ..Reply::plain(answer_of(&missing_payment(b.op, &b.payment_id)))
+        }));
+    }
+    // Before anything changes: a rule set not compiled here must come with
+    // its content. (Nothing awaits between here and its use.)
+    if let Some(rs) = &b.ruleset {
+        if rs.ruleset.is_none() && !routers.has(b.livemode, &rs.id) {
+            return Ok(Begun::NeedRuleset);
+        }
+    }
+    if let Some(idem) = &b.idem {
+        match storage::claim(store, idem, b.now_ms) {
+            Ok(IdemCheck::Replay(answer)) => {
+                let decided = answer.status >= 500;
+                return Ok(Begun::Reply(Reply {
+                    replayed: true,
+                    decided,
+                    ..Reply::plain(answer)
+                }));
+            }
+            Ok(IdemCheck::Claimed) => {}
+            Err(e) => return Ok(Begun::Reply(Reply::plain(answer_of(&e)))),
+        }
+    }
+    let (answer, started) = match begin_claimed(store, routers, b) {
+        Ok(Step::Work(work)) => return Ok(Begun::Work(work)),
+        Ok(Step::Done(answer)) => (answer, true),
+        Err(Failure { error, started }) => (answer_of(&error), started),
+    };
+    let Some(idem) = &b.idem else {
+        return Ok(Begun::Reply(Reply::plain(answer)));
+    };
+    if started {
+        storage::complete(store, &idem.key, &answer)?;
+        Ok(Begun::Reply(Reply::plain(answer)))
+    } else {
+        storage::release(store, &idem.key)?;
+        Ok(Begun::Reply(Reply {
+            key_released: true,
+            ..Reply::plain(answer)
+        }))
+    }
+}
+
+enum Step {
+    Done(Answer),
+    Work(Box<Work>),
+}
+
+/// An error of the operation proper, with whether the request had started
+/// executing (then its answer is stored for the idempotency key).
+struct Failure {
+    error: ApiError,
+    started: bool,
+}
+
+fn started(error: ApiError) -> Failure {
+    Failure {
+        error,
+        started: true,
+    }
+}
+
+fn not_started(error: ApiError) -> Failure {
+    Failure {
+        error,
+        started: false,
+    }
+}
+
+fn save(store: &impl Docs, pi: &PaymentIntent) -> Result<(), Failure> {
+    store.put(PAYMENT, pi).map_err(started)
+}
+
+fn begin_claimed(
+    store: &impl PaymentStore,
+    routers: &mut Routers,
+    b: &BeginRequest,
+) -> Result<Step, Failure> {
+    let existing: Option<PaymentIntent> = store.get(PAYMENT).map_err(not_started)?;
+    let now_secs = b.now_ms / 1000;
+    let mut pi = match (b.op, existing) {
+        (Op::Create, Some(pi)) => {
+            // Only reachable when an abandoned create (same idempotency
+            // key, hence same id) is retried: resume it.
+            if !(b.confirm
+                && matches!(pi.status, Status::RequiresConfirmation | Status::Processing))
+            {
+                return Ok(Step::Done(ok(pi.to_json())));
+            }
+            pi
+        }
+        (Op::Create, None) => {
+            let Some(c) = &b.create else {
+                return Err(not_started(ApiError::internal("create without fields")));
+            };
+            let mut pi = PaymentIntent::new(
+                b.payment_id.clone(),
+                b.livemode,
+                now_secs,
+                c.amount,
+                c.currency.clone(),
+                c.capture_method,
+                c.metadata.clone(),
+                c.description.clone(),
+            );
+            if let Some(a) = &b.attach {
+                pi.attach(a.payment_method.clone(), a.card.clone())
+                    .map_err(|r| not_started(refusal(r)))?;
+            }
+            if !b.confirm {
+                save(store, &pi)?;
+                return Ok(Step::Done(ok(pi.to_json())));
+            }
+            pi
+        }
+        (Op::Reconcile, Some(mut pi)) => {
+            // A retrieve: reconcile a confirmation whose outcome is
+            // unknown, otherwise just the payment.
+            return match pi.begin_reconcile(b.now_ms) {
+                Some((seq, plan)) => {
+                    save(store, &pi)?;
+                    Ok(Step::Work(confirm_work(&pi, Op::Reconcile, seq, plan)))
+                }
+                None => Ok(Step::Done(ok(pi.to_json()))),
+            };
+        }
+        (op, None) => return Err(not_started(missing_payment(op, &b.payment_id))),
+        (_, Some(pi)) => pi,
+    };
+    match b.op {
+        Op::Reconcile => Ok(Step::Done(ok(pi.to_json()))),
+        Op::Create | Op::Confirm => {
+            let resuming = pi.status == Status::Processing;
+            if let (Some(a), false) = (&b.attach, resuming) {
+                if pi.payment_method.as_deref() != Some(a.payment_method.as_str()) {
+                    pi.attach(a.payment_method.clone(), a.card.clone())
+                        .map_err(|r| started(refusal(r)))?;
+                }
+            } else if b.attach.is_none()
+                && !pi
+                    .payment_method
+                    .as_deref()
+                    .is_some_and(|pm| pm.starts_with("pm_card_"))
+            {
+                // (Also when resuming an abandoned confirmation: the
+                // processors must be asked again with the same card.)
+                // Raw card data is never kept: it must come with the
+                // confirmation.
+                return Err(started(ApiError::invalid(
+                    "payment_method_data",
+                    "payment_intent_unexpected_state",
+                    "You cannot confirm this PaymentIntent without card data: card numbers are not stored, pass payment_method_data (or a test payment method) with the confirmation.",
+                )));
+            }
+            confirm(store, routers, pi, b).map_err(started)
+        }
+        Op::Capture => {
+            let (seq, amount) = pi
+                .begin_capture(b.amount, b.now_ms)
+                .map_err(|r| started(refusal(r)))?;
+            save(store, &pi)?;
+            at_processor(&pi, Op::Capture, seq, amount, None).map_err(started)
+        }
+        Op::Cancel => {
+            let seq = pi
+                .begin_cancel(b.reason.clone(), now_secs, b.now_ms)
+                .map_err(|r| started(refusal(r)))?;
+            save(store, &pi)?;
+            match seq {
+                None => Ok(Step::Done(ok(pi.to_json()))),
+                Some(seq) => {
+                    at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None).map_err(started)
+                }
+            }
+        }
+        Op::Refund => {
+            let (amount, seq) = pi.begin_refund(b.amount).map_err(|r| started(refusal(r)))?;
+            let id = protocol::refund_id(&pi.id, seq);
+            let refund = Refund {
+                id: id.clone(),
+                amount,
+                currency: pi.currency.clone(),
+                payment_intent: pi.id.clone(),
+                status: RefundStatus::Pending,
+                reason: b.reason.clone(),
+                metadata: b.metadata.clone().unwrap_or_default(),
+                created: now_secs,
+                livemode: pi.livemode,
+                processor: None,
+                failure_reason: None,
+                seq,
+            };
+            store.put(&refund_key(&id), &refund).map_err(started)?;
+            save(store, &pi)?;
+            at_processor(&pi, Op::Refund, seq, amount, Some(id)).map_err(started)
+        }
+    }
+}
+
+/// A capture, void or refund at the processor that took the payment.
+fn at_processor(
+    pi: &PaymentIntent,
+    op: Op,
+    seq: u32,
+    amount: u64,
+    refund_id: Option<String>,
+) -> Result<Step, ApiError> {
+    let Some(p) = &pi.processor else {
+        return Err(ApiError::internal("payment has no processor"));
+    };
+    Ok(Step::Work(Box::new(Work {
+        op,
+        payment_id: pi.id.clone(),
+        seq,
+        amount,
+        currency: pi.currency.clone(),
+        plan: vec![p.processor.clone()],
+        capture: false,
+        reference: Some(p.reference.clone()),
+        payment_method: None,
+        refund_id,
+    })))
+}
+
+/// Routes with the active rule set and starts the confirmation.
+fn confirm(
+    store: &impl PaymentStore,
+    routers: &mut Routers,
+    mut pi: PaymentIntent,
+    b: &BeginRequest,
+) -> Result<Step, ApiError> {
+    let Some(rs) = &b.ruleset else {
+        return Err(ApiError::internal("confirmation without a rule set"));
+    };
+    let router = routers.router(b.livemode, &rs.id, rs.ruleset.as_ref())?;
+    let payment = pi.routing_payment().map_err(|issues| {
+        ApiError::issues(
+            "",
+            "payment_invalid",
+            "the payment cannot be routed",
+            issues,
+        )
+    })?;
+    let resumed_plan = pi.pending_plan().map(<[String]>::to_vec);
+    let seq = pi.begin_confirm(b.now_ms).map_err(refusal)?;
+    if let Some(plan) = resumed_plan {
+        // A takeover of an abandoned confirmation: the same plan, the same
+        // processor keys, whatever the active rule set is now.
+        store.put(PAYMENT, &pi)?;
+        return Ok(Step::Work(confirm_work(&pi, Op::Confirm, seq, plan)));
+    }
+    let decision = router.decide(&payment, &pi.id);
+    pi.routing.ruleset = Some(rs.id.clone());
+    pi.routing.rule = decision.rule.clone();
+    pi.routing.rule_index = decision.rule_index;
+    if decision.action == DecisionAction::Decline {
+        let (code, message) = decision
+            .decline
+            .as_ref()
+            .map(|d| (d.code.clone(), d.message.clone()))
+            .unwrap_or_else(|| ("generic_decline".to_owned(), None));
+        let d = Decline::by_rule(&code, message.as_deref());
+        pi.finish_confirm(Vec::new(), ConfirmResult::Declined(d.clone()));
+        store.put(PAYMENT, &pi)?;
+        return Ok(Step::Done(answer_of(&declined(&pi, &d))));
+    }
+    pi.set_pending_plan(decision.processors.clone());
+    store.put(PAYMENT, &pi)?;
+    Ok(Step::Work(confirm_work(
+        &pi,
+        Op::Confirm,
+        seq,
+        decision.processors,
+    )))
+}
+
+fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>) -> Box<Work> {
+    Box::new(Work {
+        op,
+        payment_id: pi.id.clone(),
+        seq,
+        amount: pi.amount,
+        currency: pi.currency.clone(),
+        plan,
+        capture: pi.capture_method == CaptureMethod::Automatic,
+        reference: None,
+        payment_method: pi.payment_method.clone(),
+        refund_id: None,
+    })
+}
+
+/// Step 3 of an operation: records what the processors answered and
+/// answers the API's response (stored for the idempotency key).
+pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, ApiError> {
+    let Some(mut pi) = store.get::<PaymentIntent>(PAYMENT)? else {
+        return Err(ApiError::not_found(
+            Some("intent"),
+            "No such payment_intent.",
+        ));
+    };
+    let w = &f.work;
+    let now_secs = f.now_ms / 1000;
+    // A finish for an operation that is no longer pending (a duplicate
+    // after a takeover) changes nothing.
+    let pending_matches = |pi: &PaymentIntent, op: PendingOp| {
+        pi.pending
+            .as_ref()
+            .is_some_and(|p| p.op == op && p.seq == w.seq)
+    };
+    // An unknown outcome leaves a capture or void pending, for a retry.
+    let settled = |ok: bool| ok || !matches!(f.result, WorkResult::Failed { unknown: true, .. });
+    let answer = match w.op {
+        Op::Create | Op::Confirm | Op::Reconcile => {
+            if pending_matches(&pi, PendingOp::Confirm) {
+                let result = match &f.result {
+                    WorkResult::Authorized { details } => {
+                        ConfirmResult::Authorized(details.clone())
+                    }
+                    WorkResult::Declined { decline } => ConfirmResult::Declined(decline.clone()),
+                    WorkResult::Unknown => ConfirmResult::Unknown,
+                    _ => ConfirmResult::NoneAvailable,
+                };
+                pi.finish_confirm(f.attempts.clone(), result);
+                store.put(PAYMENT, &pi)?;
+            }
+            match &f.result {
+                // A retrieve answers the payment, whatever it became.
+                _ if w.op == Op::Reconcile => ok(pi.to_json()),
+                WorkResult::Declined { decline } => answer_of(&declined(&pi, decline)),
+                WorkResult::NoneAvailable => answer_of(
+                    &ApiError::processors_unavailable(
+                        "No processor could take the payment; it was not charged.",
+                    )
+                    .with_payment_intent(pi.to_json()),
+                ),
+                _ => ok(pi.to_json()),
+            }
+        }
+        Op::Capture => {
+            let done = matches!(f.result, WorkResult::Done { .. });
+            if pending_matches(&pi, PendingOp::Capture) {
+                if settled(done) {
+                    pi.finish_capture(w.amount, done);
+                }
+                store.put(PAYMENT, &pi)?;
+            }
+            match &f.result {
+                WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
+                    format!("The capture failed: {message}"),
+                )),
+                _ => ok(pi.to_json()),
+            }
+        }
+        Op::Cancel => {
+            let done = matches!(f.result, WorkResult::Done { .. });
+            if pending_matches(&pi, PendingOp::Void) {
+                if settled(done) {
+                    pi.finish_cancel(done, now_secs);
+                }
+                store.put(PAYMENT, &pi)?;
+            }
+            match &f.result {
+                WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
+                    format!("The cancellation failed: {message}"),
+                )),
+                _ => ok(pi.to_json()),
+            }
+        }
+        Op::Refund => {
+            let id = w.refund_id.clone().unwrap_or_default();
+            let key = refund_key(&id);
+            let Some(mut refund) = store.get::<Refund>(&key)? else {
+                return Err(ApiError::not_found(Some("id"), "No such refund."));
+            };
+            if refund.status == RefundStatus::Pending {
+                match &f.result {
+                    WorkResult::Done { reference } => {
+                        refund.status = RefundStatus::Succeeded;
+                        refund.processor = pi.processor.clone().map(|p| ProcessorDetails {
+                            reference: reference.clone(),
+                            ..p
+                        });
+                        pi.finish_refund(refund.amount, true);
+                    }
+                    WorkResult::Failed {
+                        unknown: false,
+                        message,
+                    } => {
+                        refund.status = RefundStatus::Failed;
+                        refund.failure_reason = Some(message.clone());
+                        pi.finish_refund(refund.amount, false);
+                    }
+                    // Unknown: stays pending, the amount stays reserved.
+                    _ => {}
+                }
+                store.put(&key, &refund)?;
+                store.put(PAYMENT, &pi)?;
+            }
+            match (&f.result, refund.status) {
+                (
+                    WorkResult::Failed {
+                        message,
+                        unknown: false,
+                    },
+                    RefundStatus::Failed,
+                ) => answer_of(&ApiError::processors_unavailable(format!(
+                    "The processor refused the refund: {message}"
+                ))),
+                _ => ok(refund.to_json()),
+            }
+        }
+    };
+    let decided = f.idem.is_some() && answer.status >= 500;
+    if let Some(idem) = &f.idem {
+        storage::complete(store, &idem.key, &answer)?;
+    }
+    Ok(Reply {
+        decided,
+        ..Reply::plain(answer)
+    })
+}

@@ -1,0 +1,693 @@
+//! The payment core, natively: every transition of the PaymentIntent state
+//! machine through `begin` → `execute` → `finish`, with an in-memory store
+//! and a scripted transport, and each refusal with its Stripe error.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use serde_json::{json, Value};
+use switchyard_processors::card::Card;
+use switchyard_processors::payment::{AttemptOutcome, CaptureMethod, STALE_AFTER_MS};
+use switchyard_processors::{Delivery, ProcessorConfig, WireRequest, WireResponse};
+
+use super::*;
+use crate::protocol::{Attach, CreateFields, Idem, RulesetRef};
+use crate::storage::memory::MemoryStore;
+use crate::storage::IDEM_STALE_MS;
+
+const VISA: &str = "4242424242424242";
+const RULESET_ID: &str = "rs_test";
+
+fn ruleset() -> Value {
+    json!({
+        "rules": [{
+            "name": "big payments",
+            "if": { "field": "amount", "gte": 100000 },
+            "then": { "decline": { "code": "do_not_honor", "message": "blocked by rule" } }
+        }],
+        "default": { "route": ["sandbox_a", "sandbox_b"] }
+    })
+}
+
+/// What a sandbox answers, in its wire format.
+fn approved(reference: &str) -> Delivery {
+    Delivery::Answered(WireResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: json!({ "status": "authorized", "reference": reference }).to_string(),
+    })
+}
+
+fn declined(decline_code: &str) -> Delivery {
+    Delivery::Answered(WireResponse {
+        status: 402,
+        headers: Vec::new(),
+        body: json!({ "status": "declined", "decline_code": decline_code, "processor_code": "05" })
+            .to_string(),
+    })
+}
+
+fn lost() -> Delivery {
+    Delivery::Lost("no answer within 1000 ms".into())
+}
+
+fn refused_connection() -> Delivery {
+    Delivery::NotSent("connection refused".into())
+}
+
+/// Answers from a script, in order, and records what was sent.
+#[derive(Default)]
+struct Script {
+    answers: RefCell<VecDeque<Delivery>>,
+    sent: RefCell<Vec<(String, String)>>,
+}
+
+impl Script {
+    fn of(answers: Vec<Delivery>) -> Script {
+        Script {
+            answers: RefCell::new(answers.into()),
+            sent: RefCell::default(),
+        }
+    }
+
+    /// (processor, operation) of each request sent.
+    fn sent(&self) -> Vec<(String, String)> {
+        self.sent.borrow().clone()
+    }
+}
+
+impl Transport for Script {
+    async fn send(&self, cfg: &ProcessorConfig, req: WireRequest, _timeout_ms: u32) -> Delivery {
+        let op = req.url.rsplit('/').next().unwrap_or("").to_owned();
+        self.sent.borrow_mut().push((cfg.id.clone(), op));
+        self.answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unexpected request to {}", cfg.id))
+    }
+
+    fn now_ms(&self) -> u64 {
+        1_000
+    }
+}
+
+fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("the script never waits"),
+    }
+}
+
+/// One payment object: its store, the isolate's router cache, and the
+/// processors of the mode.
+struct Object {
+    store: MemoryStore,
+    routers: Routers,
+    configs: Vec<ProcessorConfig>,
+    id: String,
+    now_ms: u64,
+}
+
+/// A request to the object, as the front builds it.
+struct Req {
+    b: BeginRequest,
+    card: Option<Card>,
+}
+
+impl Object {
+    fn new() -> Object {
+        Object {
+            store: MemoryStore::default(),
+            routers: Routers::default(),
+            configs: ["sandbox_a", "sandbox_b"]
+                .iter()
+                .map(|id| ProcessorConfig::sandbox(id))
+                .collect(),
+            id: protocol::payment_id_from_random(b"abcdefghijklmnopqrstuvwx"),
+            now_ms: 1_700_000_000_000,
+        }
+    }
+
+    fn req(&self, op: Op) -> Req {
+        Req {
+            b: BeginRequest::new(op, self.id.clone(), false, self.now_ms, None),
+            card: None,
+        }
+    }
+
+    fn create(&self, amount: u64, capture: CaptureMethod, confirm: bool) -> Req {
+        let mut r = self.req(Op::Create);
+        r.b.create = Some(CreateFields {
+            amount,
+            currency: "eur".into(),
+            capture_method: capture,
+            metadata: Default::default(),
+            description: None,
+        });
+        r.b.confirm = confirm;
+        if confirm {
+            r = r.routed();
+        }
+        r.with_card(VISA)
+    }
+
+    fn confirm(&self) -> Req {
+        self.req(Op::Confirm).routed()
+    }
+
+    fn capture(&self, amount: Option<u64>) -> Req {
+        let mut r = self.req(Op::Capture);
+        r.b.amount = amount;
+        r
+    }
+
+    fn refund(&self, amount: Option<u64>) -> Req {
+        let mut r = self.req(Op::Refund);
+        r.b.amount = amount;
+        r
+    }
+
+    /// begin, the scripted processor calls, finish: the API's reply.
+    fn run(&mut self, r: Req, script: &Script) -> Reply {
+        match begin(&self.store, &mut self.routers, &r.b) {
+            Ok(Begun::Reply(reply)) => reply,
+            Ok(Begun::Work(work)) => {
+                let (attempts, result) = ready(execute(script, &self.configs, true, &work, r.card));
+                let f = FinishRequest {
+                    work: *work,
+                    idem: r.b.idem.clone(),
+                    now_ms: self.now_ms,
+                    attempts,
+                    result,
+                };
+                finish(&self.store, &f).unwrap_or_else(|e| panic!("finish: {}", e.message))
+            }
+            Ok(Begun::NeedRuleset) => panic!("the rule set was given"),
+            Err(e) => panic!("begin: {}", e.message),
+        }
+    }
+
+    /// `begin` alone: what it leaves to do.
+    fn begin(&mut self, r: &Req) -> Begun {
+        begin(&self.store, &mut self.routers, &r.b).unwrap_or_else(|e| panic!("{}", e.message))
+    }
+
+    fn payment(&self) -> PaymentIntent {
+        self.store
+            .get::<PaymentIntent>(PAYMENT)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no payment stored"))
+    }
+}
+
+impl Req {
+    fn routed(mut self) -> Req {
+        self.b.ruleset = Some(RulesetRef {
+            id: RULESET_ID.into(),
+            ruleset: Some(ruleset()),
+        });
+        self
+    }
+
+    fn with_card(mut self, number: &str) -> Req {
+        let card = Card::from_raw(number, 12, 2030, Some("123"))
+            .unwrap_or_else(|e| panic!("card: {}", e.message));
+        self.b.attach = Some(Attach {
+            payment_method: "pm_raw".into(),
+            card: card.facts.clone(),
+        });
+        self.card = Some(card);
+        self
+    }
+
+    fn keyed(mut self, key: &str, fingerprint: &str) -> Req {
+        self.b.idem = Some(Idem {
+            key: key.into(),
+            fingerprint: fingerprint.into(),
+        });
+        self
+    }
+}
+
+fn status_of(reply: &Reply) -> &str {
+    reply.answer.body["status"].as_str().unwrap_or("")
+}
+
+/// The Stripe error of a reply: (HTTP status, type, code).
+fn error_of(reply: &Reply) -> (u16, String, String) {
+    let e = &reply.answer.body["error"];
+    let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+    (reply.answer.status, s("type"), s("code"))
+}
+
+#[test]
+fn create_without_confirmation_waits_for_it() {
+    let mut o = Object::new();
+    let r = o.run(
+        o.create(2000, CaptureMethod::Automatic, false),
+        &Script::default(),
+    );
+    assert_eq!(r.answer.status, 200);
+    assert_eq!(status_of(&r), "requires_confirmation");
+    let mut r = o.req(Op::Create);
+    r.b.create = o.create(2000, CaptureMethod::Automatic, false).b.create;
+    let mut o = Object::new();
+    let r = o.run(r, &Script::default());
+    assert_eq!(status_of(&r), "requires_payment_method");
+}
+
+#[test]
+fn automatic_capture_succeeds_and_never_stores_the_card() {
+    let mut o = Object::new();
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(o.create(2000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(r.answer.status, 200);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(r.answer.body["amount_received"], 2000);
+    assert_eq!(r.answer.body["processor_details"]["processor"], "sandbox_a");
+    assert_eq!(script.sent(), [("sandbox_a".into(), "authorize".into())]);
+    let stored = o.store.docs.borrow().values().cloned().collect::<String>();
+    assert!(!stored.contains(VISA) && !stored.contains("\"123\""));
+    assert!(!r.answer.body.to_string().contains(VISA));
+}
+
+#[test]
+fn manual_capture_then_partial_capture_then_refunds() {
+    let mut o = Object::new();
+    let r = o.run(
+        o.create(5000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    assert_eq!(status_of(&r), "requires_capture");
+    assert_eq!(r.answer.body["amount_capturable"], 5000);
+    // More than capturable: refused, nothing sent.
+    let r = o.run(o.capture(Some(6000)), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (
+            400,
+            "invalid_request_error".into(),
+            "amount_too_large".into()
+        )
+    );
+    assert_eq!(r.answer.body["error"]["param"], "amount_to_capture");
+    // A refund before capture is refused.
+    let r = o.run(o.refund(None), &Script::default());
+    assert_eq!(error_of(&r).2, "charge_not_refundable");
+    let r = o.run(o.capture(Some(3000)), &Script::of(vec![approved("sbx_1")]));
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(r.answer.body["amount_received"], 3000);
+    // Captured already.
+    let r = o.run(o.capture(None), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (
+            400,
+            "invalid_request_error".into(),
+            "payment_intent_unexpected_state".into()
+        )
+    );
+    // Refunds: partial, too much, the rest, then nothing left.
+    let r = o.run(o.refund(Some(1000)), &Script::of(vec![approved("sbr_1")]));
+    assert_eq!(
+        (status_of(&r), &r.answer.body["amount"]),
+        ("succeeded", &json!(1000))
+    );
+    let refund_id = r.answer.body["id"].as_str().unwrap_or("").to_owned();
+    let r = o.run(o.refund(Some(2500)), &Script::default());
+    assert_eq!(error_of(&r).2, "amount_too_large");
+    assert_eq!(r.answer.body["error"]["param"], "amount");
+    let r = o.run(o.refund(None), &Script::of(vec![approved("sbr_2")]));
+    assert_eq!(r.answer.body["amount"], 2000);
+    let r = o.run(o.refund(None), &Script::default());
+    assert_eq!(error_of(&r).2, "charge_already_refunded");
+    let pi = o.payment();
+    assert_eq!((pi.amount_refunded, pi.refund_reserved), (3000, 3000));
+    assert_eq!(
+        get_refund(&o.store, &refund_id)
+            .map(|a| a.body["status"].clone())
+            .ok(),
+        Some(json!("succeeded"))
+    );
+    assert_eq!(
+        get_refund(&o.store, "re_x").map_err(|e| e.status).err(),
+        Some(404)
+    );
+}
+
+#[test]
+fn a_refused_refund_frees_its_amount_and_an_unknown_one_keeps_it() {
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Automatic, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    let r = o.run(
+        o.refund(Some(400)),
+        &Script::of(vec![declined("generic_decline")]),
+    );
+    assert_eq!(
+        error_of(&r),
+        (502, "api_error".into(), "processor_unavailable".into())
+    );
+    assert_eq!(o.payment().refund_reserved, 0);
+    // Unknown twice (the follow-up is retried once): the refund stays pending.
+    let r = o.run(o.refund(Some(400)), &Script::of(vec![lost(), lost()]));
+    assert_eq!((r.answer.status, status_of(&r)), (200, "pending"));
+    assert_eq!(o.payment().refund_reserved, 400);
+    assert_eq!(o.payment().amount_refunded, 0);
+}
+
+#[test]
+fn cancel_before_authorization_and_void_after() {
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, false),
+        &Script::default(),
+    );
+    let mut r = o.req(Op::Cancel);
+    r.b.reason = Some("requested_by_customer".into());
+    let r = o.run(r, &Script::default());
+    assert_eq!(status_of(&r), "canceled");
+    assert_eq!(
+        r.answer.body["cancellation_reason"],
+        "requested_by_customer"
+    );
+    let r = o.run(o.req(Op::Cancel), &Script::default());
+    assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
+
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(o.req(Op::Cancel), &script);
+    assert_eq!(status_of(&r), "canceled");
+    assert_eq!(r.answer.body["amount_capturable"], 0);
+    assert_eq!(script.sent(), [("sandbox_a".into(), "void".into())]);
+    let r = o.run(o.confirm(), &Script::default());
+    assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
+}
+
+#[test]
+fn a_failed_void_or_capture_leaves_the_authorization() {
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    let r = o.run(
+        o.req(Op::Cancel),
+        &Script::of(vec![refused_connection(), refused_connection()]),
+    );
+    assert_eq!(error_of(&r).2, "processor_unavailable");
+    assert_eq!(o.payment().status, Status::RequiresCapture);
+    let r = o.run(o.capture(None), &Script::of(vec![lost(), lost()]));
+    assert_eq!(error_of(&r).0, 502);
+    // Unknown: the capture stays pending, so a new operation waits.
+    assert_eq!(o.payment().pending.map(|p| p.op), Some(PendingOp::Capture));
+    let r = o.run(o.req(Op::Cancel), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (429, "invalid_request_error".into(), "lock_timeout".into())
+    );
+}
+
+#[test]
+fn soft_decline_moves_on_and_hard_decline_stops() {
+    let mut o = Object::new();
+    let script = Script::of(vec![declined("insufficient_funds"), approved("sbx_2")]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(r.answer.body["processor_details"]["processor"], "sandbox_b");
+    let attempts = o.payment().routing.attempts;
+    assert_eq!(
+        attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        [AttemptOutcome::SoftDecline, AttemptOutcome::Authorized]
+    );
+
+    let mut o = Object::new();
+    let script = Script::of(vec![declined("stolen_card")]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(
+        error_of(&r),
+        (402, "card_error".into(), "card_declined".into())
+    );
+    assert_eq!(r.answer.body["error"]["decline_code"], "stolen_card");
+    assert_eq!(
+        r.answer.body["error"]["payment_intent"]["status"],
+        "requires_payment_method"
+    );
+    assert_eq!(
+        script.sent().len(),
+        1,
+        "a hard decline is not sent elsewhere"
+    );
+}
+
+#[test]
+fn a_processor_that_did_not_process_is_passed_and_all_down_is_a_502() {
+    let mut o = Object::new();
+    let script = Script::of(vec![refused_connection(), approved("sbx_2")]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "succeeded");
+
+    let mut o = Object::new();
+    let script = Script::of(vec![refused_connection(), refused_connection()]);
+    let r = o.run(
+        o.create(1000, CaptureMethod::Automatic, true)
+            .keyed("k1", "f1"),
+        &script,
+    );
+    assert_eq!(
+        error_of(&r),
+        (502, "api_error".into(), "processor_unavailable".into())
+    );
+    assert!(r.decided, "a 5xx stored for its key is final");
+    assert_eq!(o.payment().status, Status::RequiresPaymentMethod);
+}
+
+#[test]
+fn a_rule_declines_without_calling_a_processor() {
+    let mut o = Object::new();
+    let r = o.run(
+        o.create(150_000, CaptureMethod::Automatic, true),
+        &Script::default(),
+    );
+    assert_eq!(
+        error_of(&r),
+        (402, "card_error".into(), "card_declined".into())
+    );
+    assert_eq!(r.answer.body["error"]["decline_code"], "do_not_honor");
+    assert_eq!(o.payment().routing.rule.as_deref(), Some("big payments"));
+}
+
+#[test]
+fn unknown_outcome_stays_processing_and_is_reconciled() {
+    let mut o = Object::new();
+    // Lost twice at the same processor (one retry), never sent elsewhere.
+    let script = Script::of(vec![lost(), lost()]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!((r.answer.status, status_of(&r)), (200, "processing"));
+    assert_eq!(
+        script.sent(),
+        [
+            ("sandbox_a".into(), "authorize".into()),
+            ("sandbox_a".into(), "authorize".into())
+        ]
+    );
+    // Nobody is working on it, so the status decides: not capturable.
+    let r = o.run(o.capture(None), &Script::default());
+    assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
+    // A retrieve asks the processor by the same key and settles it.
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(o.req(Op::Reconcile), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(script.sent(), [("sandbox_a".into(), "lookup".into())]);
+    // Nothing left to reconcile: a plain read.
+    let r = o.run(o.req(Op::Reconcile), &Script::default());
+    assert_eq!(status_of(&r), "succeeded");
+}
+
+#[test]
+fn a_stale_confirmation_is_taken_over_with_its_plan_and_keys() {
+    let mut o = Object::new();
+    let first = o.create(1000, CaptureMethod::Automatic, true);
+    let Begun::Work(work) = o.begin(&first) else {
+        panic!("a confirmation has work")
+    };
+    // The first run died with its processor calls. Before it is stale, a
+    // retry waits; after, it takes over with the same sequence and plan.
+    let retry = o.confirm().with_card(VISA);
+    let r = o.run(retry, &Script::default());
+    assert_eq!(error_of(&r).2, "lock_timeout");
+    o.now_ms += STALE_AFTER_MS;
+    let retry = o.confirm().with_card(VISA);
+    let Begun::Work(again) = o.begin(&retry) else {
+        panic!("a takeover has work")
+    };
+    assert_eq!((again.seq, &again.plan), (work.seq, &work.plan));
+    // The first run's late finish no longer matches: it changes nothing.
+    let f = FinishRequest {
+        work: Work {
+            seq: work.seq + 1,
+            ..*work
+        },
+        idem: None,
+        now_ms: o.now_ms,
+        attempts: Vec::new(),
+        result: WorkResult::Unknown,
+    };
+    assert!(finish(&o.store, &f).is_ok());
+    assert_eq!(o.payment().status, Status::Processing);
+}
+
+#[test]
+fn idempotency_replays_refuses_and_waits() {
+    let mut o = Object::new();
+    let r = o.run(
+        o.create(1000, CaptureMethod::Manual, true).keyed("k", "f"),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    assert!(!r.replayed);
+    let again = o.run(
+        o.create(1000, CaptureMethod::Manual, true).keyed("k", "f"),
+        &Script::default(),
+    );
+    assert!(again.replayed);
+    assert_eq!(again.answer, r.answer);
+    let other = o.run(
+        o.create(2000, CaptureMethod::Manual, true)
+            .keyed("k", "other"),
+        &Script::default(),
+    );
+    assert_eq!(
+        error_of(&other),
+        (
+            400,
+            "idempotency_error".into(),
+            "idempotency_key_in_use".into()
+        )
+    );
+    // In flight: 409 until the first is abandoned.
+    let capture = o.capture(None).keyed("c", "f");
+    assert!(matches!(o.begin(&capture), Begun::Work(_)));
+    let r = o.run(o.capture(None).keyed("c", "f"), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (
+            409,
+            "idempotency_error".into(),
+            "idempotency_key_in_use".into()
+        )
+    );
+    o.now_ms += IDEM_STALE_MS.max(STALE_AFTER_MS);
+    let r = o.run(
+        o.capture(None).keyed("c", "f"),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    assert_eq!(status_of(&r), "succeeded");
+}
+
+#[test]
+fn refusals_before_the_start_release_the_key() {
+    // An operation on a payment that does not exist creates nothing.
+    let mut o = Object::new();
+    let r = o.run(o.capture(None).keyed("k", "f"), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (
+            404,
+            "invalid_request_error".into(),
+            "resource_missing".into()
+        )
+    );
+    assert!(r.key_released);
+    assert!(!o.store.tables.get() && o.store.docs.borrow().is_empty());
+    let r = o.run(o.refund(None).keyed("k", "f"), &Script::default());
+    assert_eq!(
+        error_of(&r),
+        (
+            400,
+            "invalid_request_error".into(),
+            "resource_missing".into()
+        )
+    );
+    assert_eq!(r.answer.body["error"]["param"], "payment_intent");
+
+    // A refusal after the start is stored for its key.
+    o.run(
+        o.create(1000, CaptureMethod::Manual, false),
+        &Script::default(),
+    );
+    let r = o.run(o.refund(None).keyed("r", "f"), &Script::default());
+    assert_eq!(error_of(&r).2, "charge_not_refundable");
+    assert!(!r.key_released);
+    let again = o.run(o.refund(None).keyed("r", "f"), &Script::default());
+    assert!(again.replayed);
+}
+
+#[test]
+fn confirmation_needs_card_data_and_a_compiled_rule_set() {
+    let mut o = Object::new();
+    // Raw card data is never kept: a later confirmation must bring it.
+    let mut create = o.create(1000, CaptureMethod::Automatic, false);
+    create.card = None;
+    o.run(create, &Script::default());
+    let r = o.run(o.confirm(), &Script::default());
+    assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
+    assert_eq!(r.answer.body["error"]["param"], "payment_method_data");
+    // A rule set this isolate has not compiled must come with its content.
+    let mut c = o.confirm().with_card(VISA);
+    if let Some(rs) = c.b.ruleset.as_mut() {
+        rs.id = "rs_unseen".into();
+        rs.ruleset = None;
+    }
+    assert_eq!(o.begin(&c), Begun::NeedRuleset);
+    // With it, the confirmation goes ahead (and the set is compiled).
+    let r = o.run(
+        o.confirm().with_card(VISA),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    assert_eq!(status_of(&r), "succeeded");
+    assert!(o.routers.has(false, RULESET_ID));
+}
+
+#[test]
+fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
+    let work = Work {
+        op: Op::Confirm,
+        payment_id: "pi_x".into(),
+        seq: 1,
+        amount: 100,
+        currency: "eur".into(),
+        plan: vec!["sandbox_a".into()],
+        capture: true,
+        reference: None,
+        payment_method: Some("pm_card_visa".into()),
+        refund_id: None,
+    };
+    let configs = vec![ProcessorConfig::sandbox("sandbox_a")];
+    let script = Script::of(vec![approved("sbx_1")]);
+    let (_, result) = ready(execute(&script, &configs, true, &work, None));
+    assert!(matches!(result, WorkResult::Authorized { .. }));
+    let (_, result) = ready(execute(&Script::default(), &configs, false, &work, None));
+    assert_eq!(result, WorkResult::NoneAvailable);
+    // A processor of the plan that is not configured is skipped, recorded.
+    let mut plan = work.clone();
+    plan.plan = vec!["gone".into(), "sandbox_a".into()];
+    let (attempts, _) = ready(execute(
+        &Script::of(vec![approved("sbx_1")]),
+        &configs,
+        true,
+        &plan,
+        None,
+    ));
+    assert_eq!(attempts[0].code.as_deref(), Some("not_configured"));
+}
