@@ -75,14 +75,18 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     // carries it too, so that a user's id finds its line.
     let request_id = random_token(14).map(|t| format!("req_{t}"));
     let response = match &request_id {
-        Ok(_) => match handle(req, &env, ctx).await {
-            Ok(r) => r,
-            Err(e) => error_response(&e),
-        },
+        Ok(id) => {
+            let response = match handle(req, &env, ctx).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            };
+            let _ = response.headers().set("request-id", id);
+            response
+        }
+        // No id can be drawn: the request fails (ids are never guessable).
         Err(e) => error_response(e),
     };
-    let request_id = request_id.unwrap_or_else(|_| "req_none".to_owned());
-    let _ = response.headers().set("request-id", &request_id);
+    let request_id = request_id.as_deref().unwrap_or("-");
     // Method, path and status only: bodies may carry card data.
     console_log!(
         "{} {} {} -> {} ({} ms)",

@@ -59,14 +59,19 @@ impl PaymentStore for crate::storage::memory::MemoryStore {
 /// so an id always names the same router). The edge keeps one per isolate.
 #[derive(Default)]
 pub struct Routers {
-    map: HashMap<(bool, String), Rc<Router>>,
+    /// Test mode's, then live mode's.
+    by_mode: [HashMap<String, Rc<Router>>; 2],
 }
 
 impl Routers {
     const MAX: usize = 64;
 
+    fn of(&self, livemode: bool) -> &HashMap<String, Rc<Router>> {
+        &self.by_mode[usize::from(livemode)]
+    }
+
     pub fn has(&self, livemode: bool, id: &str) -> bool {
-        self.map.contains_key(&(livemode, id.to_owned()))
+        self.of(livemode).contains_key(id)
     }
 
     /// The compiled router of a rule set: from the cache, else compiled from
@@ -77,7 +82,7 @@ impl Routers {
         id: &str,
         ruleset: Option<&Value>,
     ) -> Result<Rc<Router>, ApiError> {
-        if let Some(r) = self.map.get(&(livemode, id.to_owned())) {
+        if let Some(r) = self.of(livemode).get(id) {
             return Ok(r.clone());
         }
         let Some(ruleset) = ruleset else {
@@ -93,10 +98,11 @@ impl Routers {
                 )
             })?;
         let router = Rc::new(router);
-        if self.map.len() >= Self::MAX {
-            self.map.clear();
+        let map = &mut self.by_mode[usize::from(livemode)];
+        if map.len() >= Self::MAX {
+            map.clear();
         }
-        self.map.insert((livemode, id.to_owned()), router.clone());
+        map.insert(id.to_owned(), router.clone());
         Ok(router)
     }
 }
@@ -520,8 +526,6 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
             .as_ref()
             .is_some_and(|p| p.op == op && p.seq == w.seq)
     };
-    // An unknown outcome leaves a capture or void pending, for a retry.
-    let settled = |ok: bool| ok || !matches!(f.result, WorkResult::Failed { unknown: true, .. });
     let answer = match w.op {
         Op::Create | Op::Confirm | Op::Reconcile => {
             if pending_matches(&pi, PendingOp::Confirm) {
@@ -549,32 +553,26 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 _ => ok(pi.to_json()),
             }
         }
-        Op::Capture => {
+        Op::Capture | Op::Cancel => {
+            let (pending_op, what) = if w.op == Op::Capture {
+                (PendingOp::Capture, "capture")
+            } else {
+                (PendingOp::Void, "cancellation")
+            };
             let done = matches!(f.result, WorkResult::Done { .. });
-            if pending_matches(&pi, PendingOp::Capture) {
-                if settled(done) {
+            // An unknown outcome leaves the operation pending, for a retry.
+            let settled = done || !matches!(f.result, WorkResult::Failed { unknown: true, .. });
+            if pending_matches(&pi, pending_op) {
+                if settled && w.op == Op::Capture {
                     pi.finish_capture(w.amount, done);
-                }
-                store.put(PAYMENT, &pi)?;
-            }
-            match &f.result {
-                WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
-                    format!("The capture failed: {message}"),
-                )),
-                _ => ok(pi.to_json()),
-            }
-        }
-        Op::Cancel => {
-            let done = matches!(f.result, WorkResult::Done { .. });
-            if pending_matches(&pi, PendingOp::Void) {
-                if settled(done) {
+                } else if settled {
                     pi.finish_cancel(done, now_secs);
                 }
                 store.put(PAYMENT, &pi)?;
             }
             match &f.result {
                 WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
-                    format!("The cancellation failed: {message}"),
+                    format!("The {what} failed: {message}"),
                 )),
                 _ => ok(pi.to_json()),
             }

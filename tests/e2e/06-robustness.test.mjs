@@ -1,4 +1,5 @@
 // Malformed input: 400s naming the field, 404s, 405s; never a 500.
+import fs from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from './helpers.mjs';
@@ -53,4 +54,22 @@ test('unknown ids, routes and methods', async () => {
   assert.equal((await api('DELETE', '/v1/payment_intents/pi_000000000000000000000000')).status, 405);
   assert.equal((await api('POST', '/v1/refunds/re_x', {}, { form: true })).status, 405);
   assert.equal((await api('GET', '/nothing-here')).status, 404);
+});
+
+test("each request's Request-Id is in its log line, and nothing of its body", async () => {
+  const r = await api('POST', '/v1/payment_intents', { amount: '100', currency: 'usd', bogus: 'xyzzy-body-value' }, { form: true });
+  assert.equal(r.status, 400);
+  const id = r.headers.get('request-id');
+  assert.match(id ?? '', /^req_[0-9A-Za-z]{14}$/);
+  const log = process.env.E2E_LOG;
+  assert.ok(log, 'scripts/e2e.sh sets E2E_LOG');
+  // wrangler writes the worker's console to its log as it comes.
+  let line;
+  for (let i = 0; i < 50 && !line; i++) {
+    line = fs.readFileSync(log, 'utf8').split('\n').find((l) => l.includes(id));
+    if (!line) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.ok(line, `no log line carries ${id}`);
+  assert.match(line, /POST \/v1\/payment_intents -> 400/);
+  assert.ok(!line.includes('xyzzy-body-value'));
 });
