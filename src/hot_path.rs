@@ -135,10 +135,9 @@ fn one_payment(simulate_sandbox: bool) -> String {
         result,
     };
     let reply = payment::finish(&store, &finish).unwrap_or_else(|_| fail("finish"));
-    let body = serde_json::value::to_raw_value(&reply.answer.body).unwrap_or_else(|_| fail("body"));
     let outcome = serde_json::to_string(&RunOutcome::Answered(RunAnswer {
         status: reply.answer.status,
-        body,
+        body: reply.answer.body,
         replayed: reply.replayed,
         key_released: reply.key_released,
         decided: reply.decided,

@@ -296,10 +296,44 @@ pub struct FinishRequest {
     pub result: WorkResult,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An answer of the API (or of an object): its status and its JSON body,
+/// kept as text, so that it is written once and passed on as it is.
+#[derive(Clone, Debug)]
 pub struct Answer {
     pub status: u16,
-    pub body: Value,
+    pub body: Box<RawValue>,
+}
+
+impl Answer {
+    /// `body` written as JSON (a body that cannot be written is a 500).
+    pub fn json(status: u16, body: &impl Serialize) -> Answer {
+        match serde_json::value::to_raw_value(body) {
+            Ok(body) => Answer { status, body },
+            Err(e) => Answer::error(&ApiError::internal(format!("answer not written: {e}"))),
+        }
+    }
+
+    pub fn error(e: &ApiError) -> Answer {
+        Answer::json(e.status, &e.body())
+    }
+
+    /// A JSON text received (an object's answer, a stored one).
+    pub fn from_text(status: u16, text: String) -> Result<Answer, ApiError> {
+        RawValue::from_string(text)
+            .map(|body| Answer { status, body })
+            .map_err(|e| ApiError::internal(format!("unreadable answer: {e}")))
+    }
+
+    /// The body as a JSON value, for code that reads its fields.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.body.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for Answer {
+    fn eq(&self, other: &Answer) -> bool {
+        self.status == other.status && self.body.get() == other.body.get()
+    }
 }
 
 // ---- ids and fingerprints -----------------------------------------------------

@@ -7,7 +7,6 @@
 //! await runs without interleaving with any other request to its object.
 
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::protocol::{Answer, Idem};
@@ -83,11 +82,7 @@ pub fn claim(store: &impl IdemRecords, idem: &Idem, now_ms: u64) -> Result<IdemC
                 return Err(ApiError::idempotency_reused());
             }
             if let Some(a) = r.answer {
-                let body: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
-                return Ok(IdemCheck::Replay(Answer {
-                    status: a.status,
-                    body,
-                }));
+                return Answer::from_text(a.status, a.body).map(IdemCheck::Replay);
             }
             if age < IDEM_STALE_MS {
                 return Err(ApiError::idempotency_in_flight());
@@ -111,7 +106,7 @@ pub fn complete(store: &impl IdemRecords, key: &str, answer: &Answer) -> Result<
         key,
         &StoredAnswer {
             status: answer.status,
-            body: answer.body.to_string(),
+            body: answer.body.get().to_owned(),
         },
     )
 }
@@ -202,10 +197,7 @@ mod tests {
             claim(&s, &idem("a"), IDEM_STALE_MS + 1),
             Ok(IdemCheck::Claimed)
         ));
-        let answer = Answer {
-            status: 402,
-            body: json!({"error": {"type": "card_error"}}),
-        };
+        let answer = Answer::json(402, &json!({"error": {"type": "card_error"}}));
         assert!(complete(&s, "k", &answer).is_ok());
         match claim(&s, &idem("a"), IDEM_STALE_MS + 2) {
             Ok(IdemCheck::Replay(a)) => assert_eq!(a, answer),

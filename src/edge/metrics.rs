@@ -16,7 +16,7 @@ use worker::{
 
 use super::objects::{call, stub as object_stub, Binding};
 use super::request::Call;
-use super::runtime::{error_response, json_response, now_ms};
+use super::runtime::{answer_response, error_response, json_response, now_ms};
 use super::sql::integer;
 use crate::auth::Mode;
 use crate::error::ApiError;
@@ -180,7 +180,7 @@ pub(crate) async fn get(
         None,
     )
     .await?;
-    Ok(json_response(a.status, &a.body))
+    Ok(answer_response(a))
 }
 
 #[durable_object]

@@ -33,7 +33,7 @@ use crate::preview;
 use config::config;
 use objects::{call as object_call, stub, Binding};
 use request::Call;
-use runtime::{error_response, json_response, now_ms, random_token};
+use runtime::{answer_response, error_response, json_response, now_ms, random_token};
 
 mod config;
 mod keys_do;
@@ -276,5 +276,5 @@ async fn sandbox_stats(call: &Call, env: &Env, id: &str) -> Result<Response, Api
     sandbox_config(call, env, id)?;
     let stub = stub(env, Binding::Sandbox, mode, Some(id))?;
     let a = object_call::<()>(&stub, "/stats", None).await?;
-    Ok(json_response(a.status, &a.body))
+    Ok(answer_response(a))
 }

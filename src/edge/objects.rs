@@ -7,7 +7,6 @@
 //! code can name an object.
 
 use serde::Serialize;
-use serde_json::Value;
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth::Mode;
@@ -102,17 +101,12 @@ pub(crate) async fn call_raw<Req: Serialize>(
     Ok(RawAnswer { status, text })
 }
 
-/// A JSON call to an object: its status and parsed JSON answer.
+/// A JSON call to an object: its status and JSON answer.
 pub(crate) async fn call<Req: Serialize>(
     stub: &Stub,
     path: &str,
     body: Option<&Req>,
 ) -> Result<Answer, ApiError> {
     let raw = call_raw(stub, path, body).await?;
-    let body: Value = serde_json::from_str(&raw.text)
-        .map_err(|e| ApiError::internal(format!("unreadable object answer: {e}")))?;
-    Ok(Answer {
-        status: raw.status,
-        body,
-    })
+    Answer::from_text(raw.status, raw.text)
 }

@@ -20,7 +20,7 @@ use worker::{
 };
 
 use super::config::config;
-use super::runtime::{error_response, json_response, json_text_response, now_ms};
+use super::runtime::{answer_response, error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
 use super::transport::EdgeTransport;
 use crate::auth::Mode;
@@ -69,18 +69,16 @@ impl DurableObject for PaymentObject {
             None => Err(ApiError::internal("unknown payment object call")),
         };
         Ok(match answer {
-            Ok(a) => json_response(a.status, &a.body),
+            Ok(a) => answer_response(a),
             Err(e) => error_response(&e),
         })
     }
 }
 
 fn answered(reply: Reply, attempts: Vec<Attempt>) -> Result<RunOutcome, ApiError> {
-    let body = serde_json::value::to_raw_value(&reply.answer.body)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(RunOutcome::Answered(RunAnswer {
         status: reply.answer.status,
-        body,
+        body: reply.answer.body,
         replayed: reply.replayed,
         key_released: reply.key_released,
         decided: reply.decided,

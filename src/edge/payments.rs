@@ -17,14 +17,14 @@ use super::metrics;
 use super::objects::{call_raw, stub, Binding};
 use super::request::Call;
 use super::rulesets;
-use super::runtime::{json_text_response, now_ms, random_token};
+use super::runtime::{answer_response, json_text_response, now_ms, random_token};
 use super::transport::EdgeTransport;
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::params;
 use crate::payment::Transport;
 use crate::protocol::{
-    self, Attach, BeginRequest, Op, RulesetRef, RunMessage, RunOutcome, REPLAYED_HEADER,
+    self, Answer, Attach, BeginRequest, Op, RulesetRef, RunMessage, RunOutcome, REPLAYED_HEADER,
     SHOULD_RETRY_HEADER,
 };
 
@@ -271,7 +271,10 @@ async fn run(
     if !answer.attempts.is_empty() {
         metrics::record(&call.ctx, env, mode, &answer.attempts);
     }
-    let r = json_text_response(answer.status, answer.body.get().to_owned());
+    let r = answer_response(Answer {
+        status: answer.status,
+        body: answer.body,
+    });
     if answer.replayed {
         let _ = r.headers().set(REPLAYED_HEADER, "true");
     }

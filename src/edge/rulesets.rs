@@ -15,7 +15,7 @@ use super::keys_do;
 use super::objects::{call as object_call, stub as object_stub, Binding};
 use super::request::Call;
 use super::rulesets_do::{ActivateMsg, CreateMsg};
-use super::runtime::{json_response, now_ms, random_token};
+use super::runtime::{answer_response, now_ms, random_token};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::form::only_keys;
@@ -92,7 +92,7 @@ pub(crate) async fn active(env: &Env, mode: Mode) -> Result<Active, ApiError> {
             ),
         ));
     }
-    let answer: ActiveAnswer = serde_json::from_value(a.body)
+    let answer: ActiveAnswer = serde_json::from_str(a.body.get())
         .map_err(|e| ApiError::internal(format!("unexpected rule-set answer: {e}")))?;
     match (answer.ruleset, known) {
         (Some(content), _) => {
@@ -134,7 +134,7 @@ pub(crate) async fn by_id(env: &Env, mode: Mode, id: &str) -> Result<Value, ApiE
             format!("No such rule set: '{id}'"),
         ));
     }
-    Ok(a.body.get("ruleset").cloned().unwrap_or(Value::Null))
+    Ok(a.value().get("ruleset").cloned().unwrap_or(Value::Null))
 }
 
 fn path_id(id: &str) -> Result<&str, ApiError> {
@@ -182,7 +182,7 @@ fn validate(env: &Env, mode: Mode, ruleset: &Value) -> Result<(Value, Value), Ap
 }
 
 fn answer(a: Answer) -> Response {
-    json_response(a.status, &a.body)
+    answer_response(a)
 }
 
 pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError> {
@@ -266,7 +266,11 @@ pub(crate) async fn promote(call: &Call, env: &Env, id: &str) -> Result<Response
             format!("No such test-mode rule set: '{id}'"),
         ));
     }
-    let ruleset = source.body.get("ruleset").cloned().unwrap_or(Value::Null);
+    let ruleset = source
+        .value()
+        .get("ruleset")
+        .cloned()
+        .unwrap_or(Value::Null);
     let (ruleset, warnings) = validate(env, Mode::Live, &ruleset)?;
     let msg = CreateMsg {
         idem: bound_key(env, Mode::Live, call).await?,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
 
-use super::runtime::{error_response, json_response, now_ms};
+use super::runtime::{answer_response, error_response, now_ms};
 use super::sql::SqlStore;
 use crate::error::ApiError;
 use crate::protocol::{Answer, Idem};
@@ -135,7 +135,7 @@ impl DurableObject for RuleSetsObject {
             }
         })();
         Ok(match result {
-            Ok(a) => json_response(a.status, &a.body),
+            Ok(a) => answer_response(a),
             Err(e) => error_response(&e),
         })
     }
@@ -161,10 +161,7 @@ impl RuleSetsObject {
         }
         let a = match f(self) {
             Ok(a) => a,
-            Err(e) => Answer {
-                status: e.status,
-                body: e.body(),
-            },
+            Err(e) => Answer::error(&e),
         };
         storage::complete(&self.store(), &idem.key, &a)?;
         Ok(a)
@@ -202,42 +199,33 @@ impl RuleSetsObject {
     /// caller (rule sets are immutable once stored).
     fn active(&self, known: Option<&str>) -> Result<Answer, ApiError> {
         let Some(id) = self.store().get::<String>("active")? else {
-            return Ok(Answer {
-                status: 404,
-                body: json!({"error": "none"}),
-            });
+            return Ok(Answer::json(404, &json!({"error": "none"})));
         };
         if known == Some(id.as_str()) {
-            return Ok(Answer {
-                status: 200,
-                body: json!({ "id": id }),
-            });
+            return Ok(Answer::json(200, &json!({ "id": id })));
         }
         let Some(rec) = self.record(&id)? else {
             return Err(ApiError::internal("the active rule set is missing"));
         };
-        Ok(Answer {
-            status: 200,
-            body: json!({"id": rec.id, "ruleset": rec.ruleset}),
-        })
+        Ok(Answer::json(
+            200,
+            &json!({"id": rec.id, "ruleset": rec.ruleset}),
+        ))
     }
 
     fn list(&self) -> Result<Answer, ApiError> {
         let mut all: Vec<Record> = self.store().list("rs:")?;
         all.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
         let data: Vec<Value> = all.iter().map(Record::to_json).collect();
-        Ok(Answer {
-            status: 200,
-            body: json!({"object": "list", "data": data, "has_more": false, "url": "/v1/routing/rulesets"}),
-        })
+        Ok(Answer::json(
+            200,
+            &json!({"object": "list", "data": data, "has_more": false, "url": "/v1/routing/rulesets"}),
+        ))
     }
 
     fn get(&self, id: &str) -> Result<Answer, ApiError> {
         match self.record(id)? {
-            Some(r) => Ok(Answer {
-                status: 200,
-                body: r.to_json(),
-            }),
+            Some(r) => Ok(Answer::json(200, &r.to_json())),
             None => Err(ApiError::not_found(
                 Some("id"),
                 format!("No such rule set: '{id}'"),
@@ -262,10 +250,7 @@ impl RuleSetsObject {
             warnings: m.warnings.clone(),
         };
         self.store().put(&format!("rs:{}", rec.id), &rec)?;
-        Ok(Answer {
-            status: 200,
-            body: rec.to_json(),
-        })
+        Ok(Answer::json(200, &rec.to_json()))
     }
 
     /// The previous active set becomes inactive and this one active, in one
@@ -289,9 +274,6 @@ impl RuleSetsObject {
             self.store().put(&format!("rs:{}", rec.id), &rec)?;
             self.store().put("active", &rec.id)?;
         }
-        Ok(Answer {
-            status: 200,
-            body: rec.to_json(),
-        })
+        Ok(Answer::json(200, &rec.to_json()))
     }
 }

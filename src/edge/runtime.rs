@@ -5,6 +5,7 @@ use serde_json::Value;
 use worker::{Headers, Response};
 
 use crate::error::ApiError;
+use crate::protocol::Answer;
 
 impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
@@ -47,6 +48,11 @@ pub(crate) fn json_text_response(status: u16, text: String) -> Response {
             .map(|r| r.with_status(500))
             .unwrap_or_else(|_| Response::builder().with_status(500).empty()),
     }
+}
+
+/// An answer (an object's, or the API's) as the response.
+pub(crate) fn answer_response(a: Answer) -> Response {
+    json_text_response(a.status, Box::<str>::from(a.body).into_string())
 }
 
 pub(crate) fn error_response(e: &ApiError) -> Response {

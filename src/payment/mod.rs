@@ -170,14 +170,11 @@ fn declined(pi: &PaymentIntent, d: &Decline) -> ApiError {
 }
 
 fn answer_of(e: &ApiError) -> Answer {
-    Answer {
-        status: e.status,
-        body: e.body(),
-    }
+    Answer::error(e)
 }
 
-fn ok(body: Value) -> Answer {
-    Answer { status: 200, body }
+fn ok(body: &impl serde::Serialize) -> Answer {
+    Answer::json(200, body)
 }
 
 fn refund_key(id: &str) -> String {
@@ -194,7 +191,7 @@ pub fn get_refund(store: &impl PaymentStore, id: &str) -> Result<Answer, ApiErro
         None
     };
     match found {
-        Some(r) => Ok(ok(r.to_json())),
+        Some(r) => Ok(ok(&r.api())),
         None => Err(ApiError::not_found(
             Some("id"),
             format!("No such refund: '{id}'"),
@@ -304,7 +301,7 @@ fn begin_claimed(
             if !(b.confirm
                 && matches!(pi.status, Status::RequiresConfirmation | Status::Processing))
             {
-                return Ok(Step::Done(ok(pi.to_json())));
+                return Ok(Step::Done(ok(&pi.api())));
             }
             pi
         }
@@ -328,7 +325,7 @@ fn begin_claimed(
             }
             if !b.confirm {
                 save(store, &pi)?;
-                return Ok(Step::Done(ok(pi.to_json())));
+                return Ok(Step::Done(ok(&pi.api())));
             }
             pi
         }
@@ -340,14 +337,14 @@ fn begin_claimed(
                     save(store, &pi)?;
                     Ok(Step::Work(confirm_work(&pi, Op::Reconcile, seq, plan)))
                 }
-                None => Ok(Step::Done(ok(pi.to_json()))),
+                None => Ok(Step::Done(ok(&pi.api()))),
             };
         }
         (op, None) => return Err(not_started(missing_payment(op, &b.payment_id))),
         (_, Some(pi)) => pi,
     };
     match b.op {
-        Op::Reconcile => Ok(Step::Done(ok(pi.to_json()))),
+        Op::Reconcile => Ok(Step::Done(ok(&pi.api()))),
         Op::Create | Op::Confirm => {
             let resuming = pi.status == Status::Processing;
             if let (Some(a), false) = (&b.attach, resuming) {
@@ -386,7 +383,7 @@ fn begin_claimed(
                 .map_err(|r| started(refusal(r)))?;
             save(store, &pi)?;
             match seq {
-                None => Ok(Step::Done(ok(pi.to_json()))),
+                None => Ok(Step::Done(ok(&pi.api()))),
                 Some(seq) => {
                     at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None).map_err(started)
                 }
@@ -542,7 +539,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
             }
             match &f.result {
                 // A retrieve answers the payment, whatever it became.
-                _ if w.op == Op::Reconcile => ok(pi.to_json()),
+                _ if w.op == Op::Reconcile => ok(&pi.api()),
                 WorkResult::Declined { decline } => answer_of(&declined(&pi, decline)),
                 WorkResult::NoneAvailable => answer_of(
                     &ApiError::processors_unavailable(
@@ -550,7 +547,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                     )
                     .with_payment_intent(pi.to_json()),
                 ),
-                _ => ok(pi.to_json()),
+                _ => ok(&pi.api()),
             }
         }
         Op::Capture | Op::Cancel => {
@@ -574,7 +571,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
                     format!("The {what} failed: {message}"),
                 )),
-                _ => ok(pi.to_json()),
+                _ => ok(&pi.api()),
             }
         }
         Op::Refund => {
@@ -617,7 +614,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 ) => answer_of(&ApiError::processors_unavailable(format!(
                     "The processor refused the refund: {message}"
                 ))),
-                _ => ok(refund.to_json()),
+                _ => ok(&refund.api()),
             }
         }
     };

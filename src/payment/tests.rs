@@ -232,13 +232,18 @@ impl Req {
     }
 }
 
-fn status_of(reply: &Reply) -> &str {
-    reply.answer.body["status"].as_str().unwrap_or("")
+fn body(reply: &Reply) -> Value {
+    reply.answer.value()
+}
+
+fn status_of(reply: &Reply) -> String {
+    body(reply)["status"].as_str().unwrap_or("").to_owned()
 }
 
 /// The Stripe error of a reply: (HTTP status, type, code).
 fn error_of(reply: &Reply) -> (u16, String, String) {
-    let e = &reply.answer.body["error"];
+    let b = body(reply);
+    let e = &b["error"];
     let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
     (reply.answer.status, s("type"), s("code"))
 }
@@ -266,8 +271,8 @@ fn automatic_capture_succeeds_and_never_stores_the_card() {
     let r = o.run(o.create(2000, CaptureMethod::Automatic, true), &script);
     assert_eq!(r.answer.status, 200);
     assert_eq!(status_of(&r), "succeeded");
-    assert_eq!(r.answer.body["amount_received"], 2000);
-    assert_eq!(r.answer.body["processor_details"]["processor"], "sandbox_a");
+    assert_eq!(body(&r)["amount_received"], 2000);
+    assert_eq!(body(&r)["processor_details"]["processor"], "sandbox_a");
     assert_eq!(script.sent(), [("sandbox_a".into(), "authorize".into())]);
     let stored = o.store.docs.borrow().values().cloned().collect::<String>();
     assert!(!stored.contains(VISA) && !stored.contains("\"123\""));
@@ -282,7 +287,7 @@ fn manual_capture_then_partial_capture_then_refunds() {
         &Script::of(vec![approved("sbx_1")]),
     );
     assert_eq!(status_of(&r), "requires_capture");
-    assert_eq!(r.answer.body["amount_capturable"], 5000);
+    assert_eq!(body(&r)["amount_capturable"], 5000);
     // More than capturable: refused, nothing sent.
     let r = o.run(o.capture(Some(6000)), &Script::default());
     assert_eq!(
@@ -293,13 +298,13 @@ fn manual_capture_then_partial_capture_then_refunds() {
             "amount_too_large".into()
         )
     );
-    assert_eq!(r.answer.body["error"]["param"], "amount_to_capture");
+    assert_eq!(body(&r)["error"]["param"], "amount_to_capture");
     // A refund before capture is refused.
     let r = o.run(o.refund(None), &Script::default());
     assert_eq!(error_of(&r).2, "charge_not_refundable");
     let r = o.run(o.capture(Some(3000)), &Script::of(vec![approved("sbx_1")]));
     assert_eq!(status_of(&r), "succeeded");
-    assert_eq!(r.answer.body["amount_received"], 3000);
+    assert_eq!(body(&r)["amount_received"], 3000);
     // Captured already.
     let r = o.run(o.capture(None), &Script::default());
     assert_eq!(
@@ -313,22 +318,22 @@ fn manual_capture_then_partial_capture_then_refunds() {
     // Refunds: partial, too much, the rest, then nothing left.
     let r = o.run(o.refund(Some(1000)), &Script::of(vec![approved("sbr_1")]));
     assert_eq!(
-        (status_of(&r), &r.answer.body["amount"]),
-        ("succeeded", &json!(1000))
+        (status_of(&r), &body(&r)["amount"]),
+        ("succeeded".to_owned(), &json!(1000))
     );
-    let refund_id = r.answer.body["id"].as_str().unwrap_or("").to_owned();
+    let refund_id = body(&r)["id"].as_str().unwrap_or("").to_owned();
     let r = o.run(o.refund(Some(2500)), &Script::default());
     assert_eq!(error_of(&r).2, "amount_too_large");
-    assert_eq!(r.answer.body["error"]["param"], "amount");
+    assert_eq!(body(&r)["error"]["param"], "amount");
     let r = o.run(o.refund(None), &Script::of(vec![approved("sbr_2")]));
-    assert_eq!(r.answer.body["amount"], 2000);
+    assert_eq!(body(&r)["amount"], 2000);
     let r = o.run(o.refund(None), &Script::default());
     assert_eq!(error_of(&r).2, "charge_already_refunded");
     let pi = o.payment();
     assert_eq!((pi.amount_refunded, pi.refund_reserved), (3000, 3000));
     assert_eq!(
         get_refund(&o.store, &refund_id)
-            .map(|a| a.body["status"].clone())
+            .map(|a| a.value()["status"].clone())
             .ok(),
         Some(json!("succeeded"))
     );
@@ -356,7 +361,10 @@ fn a_refused_refund_frees_its_amount_and_an_unknown_one_keeps_it() {
     assert_eq!(o.payment().refund_reserved, 0);
     // Unknown twice (the follow-up is retried once): the refund stays pending.
     let r = o.run(o.refund(Some(400)), &Script::of(vec![lost(), lost()]));
-    assert_eq!((r.answer.status, status_of(&r)), (200, "pending"));
+    assert_eq!(
+        (r.answer.status, status_of(&r)),
+        (200, "pending".to_owned())
+    );
     assert_eq!(o.payment().refund_reserved, 400);
     assert_eq!(o.payment().amount_refunded, 0);
 }
@@ -372,10 +380,7 @@ fn cancel_before_authorization_and_void_after() {
     r.b.reason = Some("requested_by_customer".into());
     let r = o.run(r, &Script::default());
     assert_eq!(status_of(&r), "canceled");
-    assert_eq!(
-        r.answer.body["cancellation_reason"],
-        "requested_by_customer"
-    );
+    assert_eq!(body(&r)["cancellation_reason"], "requested_by_customer");
     let r = o.run(o.req(Op::Cancel), &Script::default());
     assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
 
@@ -387,7 +392,7 @@ fn cancel_before_authorization_and_void_after() {
     let script = Script::of(vec![approved("sbx_1")]);
     let r = o.run(o.req(Op::Cancel), &script);
     assert_eq!(status_of(&r), "canceled");
-    assert_eq!(r.answer.body["amount_capturable"], 0);
+    assert_eq!(body(&r)["amount_capturable"], 0);
     assert_eq!(script.sent(), [("sandbox_a".into(), "void".into())]);
     let r = o.run(o.confirm(), &Script::default());
     assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
@@ -423,7 +428,7 @@ fn soft_decline_moves_on_and_hard_decline_stops() {
     let script = Script::of(vec![declined("insufficient_funds"), approved("sbx_2")]);
     let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
     assert_eq!(status_of(&r), "succeeded");
-    assert_eq!(r.answer.body["processor_details"]["processor"], "sandbox_b");
+    assert_eq!(body(&r)["processor_details"]["processor"], "sandbox_b");
     let attempts = o.payment().routing.attempts;
     assert_eq!(
         attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(),
@@ -437,9 +442,9 @@ fn soft_decline_moves_on_and_hard_decline_stops() {
         error_of(&r),
         (402, "card_error".into(), "card_declined".into())
     );
-    assert_eq!(r.answer.body["error"]["decline_code"], "stolen_card");
+    assert_eq!(body(&r)["error"]["decline_code"], "stolen_card");
     assert_eq!(
-        r.answer.body["error"]["payment_intent"]["status"],
+        body(&r)["error"]["payment_intent"]["status"],
         "requires_payment_method"
     );
     assert_eq!(
@@ -482,7 +487,7 @@ fn a_rule_declines_without_calling_a_processor() {
         error_of(&r),
         (402, "card_error".into(), "card_declined".into())
     );
-    assert_eq!(r.answer.body["error"]["decline_code"], "do_not_honor");
+    assert_eq!(body(&r)["error"]["decline_code"], "do_not_honor");
     assert_eq!(o.payment().routing.rule.as_deref(), Some("big payments"));
 }
 
@@ -492,7 +497,10 @@ fn unknown_outcome_stays_processing_and_is_reconciled() {
     // Lost twice at the same processor (one retry), never sent elsewhere.
     let script = Script::of(vec![lost(), lost()]);
     let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
-    assert_eq!((r.answer.status, status_of(&r)), (200, "processing"));
+    assert_eq!(
+        (r.answer.status, status_of(&r)),
+        (200, "processing".to_owned())
+    );
     assert_eq!(
         script.sent(),
         [
@@ -617,7 +625,7 @@ fn refusals_before_the_start_release_the_key() {
             "resource_missing".into()
         )
     );
-    assert_eq!(r.answer.body["error"]["param"], "payment_intent");
+    assert_eq!(body(&r)["error"]["param"], "payment_intent");
 
     // A refusal after the start is stored for its key.
     o.run(
@@ -640,7 +648,7 @@ fn confirmation_needs_card_data_and_a_compiled_rule_set() {
     o.run(create, &Script::default());
     let r = o.run(o.confirm(), &Script::default());
     assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
-    assert_eq!(r.answer.body["error"]["param"], "payment_method_data");
+    assert_eq!(body(&r)["error"]["param"], "payment_method_data");
     // A rule set this isolate has not compiled must come with its content.
     let mut c = o.confirm().with_card(VISA);
     if let Some(rs) = c.b.ruleset.as_mut() {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::card::CardFacts;
 use crate::decline::Decline;
@@ -578,42 +578,95 @@ impl PaymentIntent {
         }
     }
 
-    /// The Stripe-shaped object, with `processor_details` and `routing`.
-    pub fn to_json(&self) -> Value {
-        let card = self.card.as_ref().map(|c| {
-            json!({
-                "type": "card",
-                "card": {
-                    "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
-                    "exp_year": c.exp_year, "funding": c.funding, "country": c.country,
-                }
-            })
-        });
-        json!({
-            "id": self.id,
-            "object": "payment_intent",
-            "amount": self.amount,
-            "amount_capturable": self.amount_capturable,
-            "amount_received": self.amount_received,
-            "amount_refunded": self.amount_refunded,
-            "capture_method": self.capture_method.as_str(),
-            "confirmation_method": self.confirmation_method,
-            "canceled_at": self.canceled_at,
-            "cancellation_reason": self.cancellation_reason,
-            "created": self.created,
-            "currency": self.currency,
-            "description": self.description,
-            "last_payment_error": self.last_payment_error,
-            "livemode": self.livemode,
-            "metadata": self.metadata,
-            "payment_method": self.payment_method,
-            "payment_method_details": card,
-            "payment_method_types": ["card"],
-            "status": self.status.as_str(),
-            "processor_details": self.processor,
-            "routing": self.routing,
-        })
+    /// The Stripe-shaped object, with `processor_details` and `routing`, as
+    /// a view that serialises straight to JSON text.
+    pub fn api(&self) -> PaymentIntentJson<'_> {
+        PaymentIntentJson {
+            id: &self.id,
+            object: "payment_intent",
+            amount: self.amount,
+            amount_capturable: self.amount_capturable,
+            amount_received: self.amount_received,
+            amount_refunded: self.amount_refunded,
+            capture_method: self.capture_method.as_str(),
+            confirmation_method: &self.confirmation_method,
+            canceled_at: self.canceled_at,
+            cancellation_reason: self.cancellation_reason.as_deref(),
+            created: self.created,
+            currency: &self.currency,
+            description: self.description.as_deref(),
+            last_payment_error: self.last_payment_error.as_ref(),
+            livemode: self.livemode,
+            metadata: &self.metadata,
+            payment_method: self.payment_method.as_deref(),
+            payment_method_details: self.card.as_ref().map(|c| PaymentMethodJson {
+                kind: "card",
+                card: CardJson {
+                    brand: &c.brand,
+                    last4: &c.last4,
+                    exp_month: c.exp_month,
+                    exp_year: c.exp_year,
+                    funding: &c.funding,
+                    country: c.country.as_deref(),
+                },
+            }),
+            payment_method_types: ["card"],
+            status: self.status.as_str(),
+            processor_details: self.processor.as_ref(),
+            routing: &self.routing,
+        }
     }
+
+    /// The Stripe-shaped object as a JSON value.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.api()).unwrap_or(Value::Null)
+    }
+}
+
+/// A PaymentIntent as the API shows it (`PaymentIntent::api`), fields in
+/// Stripe's order.
+#[derive(Debug, Serialize)]
+pub struct PaymentIntentJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    amount: u64,
+    amount_capturable: u64,
+    amount_received: u64,
+    amount_refunded: u64,
+    capture_method: &'static str,
+    confirmation_method: &'a str,
+    canceled_at: Option<u64>,
+    cancellation_reason: Option<&'a str>,
+    created: u64,
+    currency: &'a str,
+    description: Option<&'a str>,
+    last_payment_error: Option<&'a LastError>,
+    livemode: bool,
+    metadata: &'a BTreeMap<String, String>,
+    payment_method: Option<&'a str>,
+    payment_method_details: Option<PaymentMethodJson<'a>>,
+    payment_method_types: [&'static str; 1],
+    status: &'static str,
+    processor_details: Option<&'a ProcessorDetails>,
+    routing: &'a Routing,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    card: CardJson<'a>,
+}
+
+/// The card's facts the API shows: never the number or the BIN.
+#[derive(Debug, Serialize)]
+pub struct CardJson<'a> {
+    brand: &'a str,
+    last4: &'a str,
+    exp_month: u8,
+    exp_year: u16,
+    funding: &'a str,
+    country: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -641,31 +694,55 @@ pub struct Refund {
 }
 
 impl Refund {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "refund",
-            "amount": self.amount,
-            "currency": self.currency,
-            "payment_intent": self.payment_intent,
-            "status": match self.status {
+    /// The Stripe-shaped object, as a view that serialises straight to
+    /// JSON text.
+    pub fn api(&self) -> RefundJson<'_> {
+        RefundJson {
+            id: &self.id,
+            object: "refund",
+            amount: self.amount,
+            currency: &self.currency,
+            payment_intent: &self.payment_intent,
+            status: match self.status {
                 RefundStatus::Pending => "pending",
                 RefundStatus::Succeeded => "succeeded",
                 RefundStatus::Failed => "failed",
             },
-            "reason": self.reason,
-            "metadata": self.metadata,
-            "created": self.created,
-            "livemode": self.livemode,
-            "failure_reason": self.failure_reason,
-            "processor_details": self.processor,
-        })
+            reason: self.reason.as_deref(),
+            metadata: &self.metadata,
+            created: self.created,
+            livemode: self.livemode,
+            failure_reason: self.failure_reason.as_deref(),
+            processor_details: self.processor.as_ref(),
+        }
     }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.api()).unwrap_or(Value::Null)
+    }
+}
+
+/// A Refund as the API shows it (`Refund::api`).
+#[derive(Debug, Serialize)]
+pub struct RefundJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    amount: u64,
+    currency: &'a str,
+    payment_intent: &'a str,
+    status: &'static str,
+    reason: Option<&'a str>,
+    metadata: &'a BTreeMap<String, String>,
+    created: u64,
+    livemode: bool,
+    failure_reason: Option<&'a str>,
+    processor_details: Option<&'a ProcessorDetails>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn pi(capture: CaptureMethod) -> PaymentIntent {
         let mut p = PaymentIntent::new(
@@ -778,6 +855,84 @@ mod tests {
         assert_eq!(p.status, Status::Succeeded);
         assert_eq!(p.to_json()["status"], "succeeded");
         assert_eq!(p.to_json()["processor_details"]["type"], "sandbox");
+    }
+
+    /// The views serialise to exactly the objects the API always answered
+    /// (written here as they were built before the views existed).
+    #[test]
+    fn api_views_are_the_stripe_shaped_objects() {
+        let mut p = pi(CaptureMethod::Manual);
+        p.metadata.insert("order".into(), "8812".into());
+        assert!(p.begin_confirm(0).is_ok());
+        p.finish_confirm(vec![], ConfirmResult::Authorized(details()));
+        let card = p.card.as_ref().map(|c| {
+            json!({"type": "card", "card": {
+                "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
+                "exp_year": c.exp_year, "funding": c.funding, "country": c.country }})
+        });
+        let expected = json!({
+            "id": p.id, "object": "payment_intent", "amount": p.amount,
+            "amount_capturable": p.amount_capturable, "amount_received": p.amount_received,
+            "amount_refunded": p.amount_refunded, "capture_method": "manual",
+            "confirmation_method": p.confirmation_method, "canceled_at": p.canceled_at,
+            "cancellation_reason": p.cancellation_reason, "created": p.created,
+            "currency": p.currency, "description": p.description,
+            "last_payment_error": p.last_payment_error, "livemode": p.livemode,
+            "metadata": p.metadata, "payment_method": p.payment_method,
+            "payment_method_details": card, "payment_method_types": ["card"],
+            "status": "requires_capture", "processor_details": p.processor,
+            "routing": p.routing,
+        });
+        assert_eq!(p.to_json(), expected);
+        // Stripe's order of fields (the text, whatever serde_json's map).
+        let text = serde_json::to_string(&p.api()).unwrap_or_default();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
+        let keys = [
+            "id",
+            "object",
+            "amount",
+            "amount_capturable",
+            "amount_received",
+            "amount_refunded",
+            "capture_method",
+            "confirmation_method",
+            "canceled_at",
+            "cancellation_reason",
+            "created",
+            "currency",
+            "description",
+            "last_payment_error",
+            "livemode",
+            "metadata",
+            "payment_method",
+            "payment_method_details",
+            "payment_method_types",
+            "status",
+            "processor_details",
+            "routing",
+        ];
+        assert!(keys.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
+        let r = Refund {
+            id: "re_1".into(),
+            amount: 10,
+            currency: "eur".into(),
+            payment_intent: p.id.clone(),
+            status: RefundStatus::Failed,
+            reason: None,
+            metadata: BTreeMap::new(),
+            created: 5,
+            livemode: false,
+            processor: None,
+            failure_reason: Some("declined".into()),
+            seq: 1,
+        };
+        let expected = json!({
+            "id": "re_1", "object": "refund", "amount": 10, "currency": "eur",
+            "payment_intent": p.id, "status": "failed", "reason": null, "metadata": {},
+            "created": 5, "livemode": false, "failure_reason": "declined",
+            "processor_details": null,
+        });
+        assert_eq!(r.to_json(), expected);
     }
 
     #[test]
