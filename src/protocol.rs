@@ -86,6 +86,10 @@ pub struct CreateFields {
 pub struct Attach {
     pub payment_method: String,
     pub card: CardFacts,
+    /// The engine's 8-digit BIN, for routing this confirmation; in the
+    /// message only, never stored (the facts keep the PCI-masked BIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_bin: Option<String>,
 }
 
 impl Attach {
@@ -93,6 +97,7 @@ impl Attach {
         Attach {
             payment_method: c.payment_method.clone(),
             card: c.card.facts.clone(),
+            routing_bin: Some(c.card.routing_bin()),
         }
     }
 }

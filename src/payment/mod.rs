@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde_json::Value;
+use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{
     CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
@@ -449,14 +450,28 @@ fn confirm(
         return Err(ApiError::internal("confirmation without a rule set"));
     };
     let router = routers.router(b.livemode, &rs.id, rs.ruleset.as_ref())?;
-    let payment = pi.routing_payment().map_err(|issues| {
-        ApiError::issues(
-            "",
-            "payment_invalid",
-            "the payment cannot be routed",
-            issues,
-        )
-    })?;
+    // The engine's BIN is 8 digits; the payment keeps 6 of a shorter
+    // number, so the card at hand gives it: the one sent now, or a test
+    // payment method's.
+    let routing_bin = match &b.attach {
+        Some(a) => a.routing_bin.clone(),
+        None => pi
+            .payment_method
+            .as_deref()
+            .filter(|_| !b.livemode)
+            .and_then(Card::from_test_payment_method)
+            .map(|c| c.routing_bin()),
+    };
+    let payment = pi
+        .routing_payment(routing_bin.as_deref())
+        .map_err(|issues| {
+            ApiError::issues(
+                "",
+                "payment_invalid",
+                "the payment cannot be routed",
+                issues,
+            )
+        })?;
     let resumed_plan = pi.pending_plan().map(<[String]>::to_vec);
     let seq = pi.begin_confirm(b.now_ms).map_err(refusal)?;
     if let Some(plan) = resumed_plan {

@@ -218,6 +218,7 @@ impl Req {
         self.b.attach = Some(Attach {
             payment_method: "pm_raw".into(),
             card: card.facts.clone(),
+            routing_bin: Some(card.routing_bin()),
         });
         self.card = Some(card);
         self
@@ -489,6 +490,48 @@ fn a_rule_declines_without_calling_a_processor() {
     );
     assert_eq!(body(&r)["error"]["decline_code"], "do_not_honor");
     assert_eq!(o.payment().routing.rule.as_deref(), Some("big payments"));
+}
+
+#[test]
+fn an_8_digit_bin_routes_a_15_digit_card_and_6_digits_are_kept() {
+    let bins = |r: &mut Req| {
+        if let Some(rs) = r.b.ruleset.as_mut() {
+            rs.id = "rs_bins".into();
+            rs.ruleset = Some(json!({
+                "rules": [{ "name": "leaked range", "if": { "field": "card.bin", "prefix": "37828224" },
+                            "then": { "decline": { "code": "do_not_honor" } } }],
+                "default": { "route": ["sandbox_a"] }
+            }));
+        }
+    };
+    let mut o = Object::new();
+    let mut r = o
+        .create(1000, CaptureMethod::Automatic, true)
+        .with_card("378282246310005");
+    bins(&mut r);
+    let reply = o.run(r, &Script::default());
+    assert_eq!(error_of(&reply).2, "card_declined");
+    assert_eq!(o.payment().routing.rule.as_deref(), Some("leaked range"));
+    let stored = o.store.docs.borrow().values().cloned().collect::<String>();
+    assert!(
+        stored.contains("\"378282\"") && !stored.contains("37828224"),
+        "{stored}"
+    );
+    // A test payment method confirmed later routes by its card's 8 digits.
+    let mut o = Object::new();
+    let mut create = o.req(Op::Create);
+    create.b.create = o.create(1000, CaptureMethod::Automatic, false).b.create;
+    let amex = Card::from_test_payment_method("pm_card_amex").unwrap_or_else(|| panic!("amex"));
+    create.b.attach = Some(Attach {
+        payment_method: "pm_card_amex".into(),
+        card: amex.facts.clone(),
+        routing_bin: None,
+    });
+    o.run(create, &Script::default());
+    let mut confirm = o.confirm();
+    bins(&mut confirm);
+    let reply = o.run(confirm, &Script::default());
+    assert_eq!(error_of(&reply).2, "card_declined");
 }
 
 #[test]

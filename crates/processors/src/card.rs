@@ -33,8 +33,11 @@ impl CardSecret {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardFacts {
     pub brand: String,
-    /// First 8 digits (6 for 15-digit and shorter numbers' issuers still
-    /// start the same way; PCI DSS allows BIN + last four).
+    /// The BIN as PCI DSS allows it kept beside the last four: the first 8
+    /// digits of a number of 16 digits or more, the first 6 of a shorter
+    /// one (8 + 4 of a 15-digit Amex would leave 100 guesses). Routing
+    /// reads the engine's 8-digit BIN from the card itself
+    /// (`Card::routing_bin`), in memory only.
     pub bin: String,
     pub last4: String,
     pub exp_month: u8,
@@ -68,7 +71,22 @@ impl std::fmt::Debug for CardInTransit {
     }
 }
 
+/// The BIN that may be kept of a number of `len` digits (see `CardFacts::bin`).
+pub fn stored_bin_len(len: usize) -> usize {
+    if len >= 16 {
+        8
+    } else {
+        6
+    }
+}
+
 impl Card {
+    /// The engine's BIN (rules.md: the first 8 digits), for routing this
+    /// card now; never stored (the facts keep `CardFacts::bin`).
+    pub fn routing_bin(&self) -> String {
+        self.secret.number.chars().take(8).collect()
+    }
+
     /// The card for the hop to the payment's object.
     pub fn into_transit(self) -> CardInTransit {
         CardInTransit {
@@ -161,7 +179,7 @@ impl Card {
             }
             None => None,
         };
-        let bin: String = digits.chars().take(8).collect();
+        let bin: String = digits.chars().take(stored_bin_len(digits.len())).collect();
         let last4 = switchyard_rules::last4_of(&raw_digits);
         let (country, funding) = test_card_profile(&digits);
         let facts = CardFacts {
@@ -263,6 +281,17 @@ mod tests {
         assert!(!dbg.contains("4242424242424242"), "{dbg}");
         assert!(!dbg.contains("123,") && !dbg.contains("\"123\""), "{dbg}");
         assert_eq!(card.facts.bin, "42424242");
+        assert_eq!(card.routing_bin(), "42424242");
+        // Below 16 digits only 6 are kept; routing still sees 8.
+        let amex = Card::from_raw("378282246310005", 12, 34, Some("1234"));
+        let amex = amex.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            (amex.facts.bin.as_str(), amex.facts.last4.as_str()),
+            ("378282", "0005")
+        );
+        assert_eq!(amex.routing_bin(), "37828224");
+        let json = serde_json::to_string(&amex.facts).unwrap_or_default();
+        assert!(!json.contains("37828224"), "{json}");
         assert_eq!(card.facts.last4, "4242");
         assert_eq!(card.facts.exp_year, 2034);
         assert_eq!(card.facts.brand, "visa");

@@ -202,9 +202,12 @@ pub enum ConfirmResult {
 impl PaymentIntent {
     /// The facts the routing engine decides on: amount, currency, card
     /// (brand, BIN, country, funding), capture method and metadata. The card
-    /// number is long gone by now; the engine never needs it.
+    /// number is long gone by now; the engine never needs it. `bin`: the
+    /// engine's 8-digit BIN when the card is at hand (the kept one has 6
+    /// digits below 16-digit numbers).
     pub fn routing_payment(
         &self,
+        bin: Option<&str>,
     ) -> Result<switchyard_rules::Payment, Vec<switchyard_rules::Issue>> {
         use switchyard_rules::{CardInput, Payment, PaymentInput};
         Payment::from_input(PaymentInput {
@@ -212,7 +215,7 @@ impl PaymentIntent {
             currency: Some(self.currency.clone()),
             card: self.card.as_ref().map(|c| CardInput {
                 number: None,
-                bin: Some(c.bin.clone()),
+                bin: Some(bin.unwrap_or(&c.bin).to_owned()),
                 brand: Some(c.brand.clone()),
                 country: c.country.clone(),
                 funding: Some(c.funding.clone()),
