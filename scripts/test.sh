@@ -38,4 +38,7 @@ node --test tests/browser/
 stage "the worker under wrangler dev (stripe SDK end to end)"
 bash scripts/e2e.sh
 
+stage "wrangler deploy --dry-run: the bundle, its migrations, its size"
+E2E_SKIP_BUILD=1 bash scripts/deploy-dry-run.sh
+
 stage "all tests passed"

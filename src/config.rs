@@ -3,7 +3,7 @@
 //! the settings once per isolate and keeps the parsed `Config`.
 
 use switchyard_processors::config::{default_processors, parse_processors};
-use switchyard_processors::ProcessorConfig;
+use switchyard_processors::{ProcessorConfig, ProcessorKind};
 
 use crate::auth::{Keys, Mode};
 use crate::error::ApiError;
@@ -22,6 +22,46 @@ pub struct Config {
     pub keys: Keys,
     test: Result<Vec<ProcessorConfig>, ApiError>,
     live: Result<Vec<ProcessorConfig>, ApiError>,
+    problems: Vec<Problem>,
+}
+
+/// Something wrong with the configuration: the setting, what is wrong
+/// (never a secret's value), and whether it matters only for a deployed
+/// worker (a local `wrangler dev` may run on the documented default keys,
+/// and route live mode to sandboxes to test the separation of modes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub setting: &'static str,
+    pub message: String,
+    pub deployed_only: bool,
+}
+
+/// What kind of key a value is, by its prefix alone (never more of it).
+fn kind_of(key: &str) -> &'static str {
+    match key.get(..8).unwrap_or(key) {
+        "sk_live_" => "a live secret key",
+        "sk_test_" => "a test secret key",
+        "pk_live_" => "a live publishable key",
+        "pk_test_" => "a test publishable key",
+        _ if key.starts_with("rk_") => "a restricted key",
+        _ => "a value that is not an API key",
+    }
+}
+
+/// Each key of a setting (comma-separated) must be of its slot's kind.
+fn slot_problems(setting: &'static str, value: Option<&str>, prefix: &str, out: &mut Vec<Problem>) {
+    for key in value.unwrap_or("").split(',').map(str::trim) {
+        if !key.is_empty() && !key.starts_with(prefix) {
+            out.push(Problem {
+                setting,
+                message: format!(
+                    "holds {} where {prefix}… keys belong; nothing is accepted until it is fixed",
+                    kind_of(key)
+                ),
+                deployed_only: false,
+            });
+        }
+    }
 }
 
 impl Config {
@@ -45,11 +85,89 @@ impl Config {
                 None => Ok(Vec::new()),
             }
         };
+        let test = processors(TEST_PROCESSORS, Mode::Test);
+        let live = processors(LIVE_PROCESSORS, Mode::Live);
+        let mut problems = Vec::new();
+        let slots = [
+            (TEST_SECRET_KEY, "sk_test_"),
+            (TEST_PUBLISHABLE_KEY, "pk_test_"),
+            (LIVE_SECRET_KEY, "sk_live_"),
+            (LIVE_PUBLISHABLE_KEY, "pk_live_"),
+        ];
+        let mut none_configured = true;
+        for (name, prefix) in slots {
+            let value = setting(name);
+            none_configured &= value.as_deref().is_none_or(|v| v.trim().is_empty());
+            slot_problems(name, value.as_deref(), prefix, &mut problems);
+        }
+        if none_configured {
+            problems.push(Problem {
+                setting: TEST_SECRET_KEY,
+                message: format!(
+                    "no API key is configured (the documented default keys work only on a local wrangler dev): set {TEST_SECRET_KEY}, {LIVE_SECRET_KEY} and their publishable keys"
+                ),
+                deployed_only: true,
+            });
+        }
+        for (name, list) in [(TEST_PROCESSORS, &test), (LIVE_PROCESSORS, &live)] {
+            if let Err(e) = list {
+                problems.push(Problem {
+                    setting: name,
+                    message: e
+                        .message
+                        .trim_start_matches(name)
+                        .trim_start_matches(": ")
+                        .to_owned(),
+                    deployed_only: false,
+                });
+            }
+        }
+        for p in live.as_deref().unwrap_or_default() {
+            if p.kind == ProcessorKind::Sandbox {
+                problems.push(Problem {
+                    setting: LIVE_PROCESSORS,
+                    message: format!(
+                        "processor '{}' is a sandbox: live mode moves real money and takes real processors only",
+                        p.id
+                    ),
+                    deployed_only: true,
+                });
+            }
+        }
         Config {
             keys,
-            test: processors(TEST_PROCESSORS, Mode::Test),
-            live: processors(LIVE_PROCESSORS, Mode::Live),
+            test,
+            live,
+            problems,
         }
+    }
+
+    /// Every problem of the configuration (for the log, at start-up).
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Whether the worker may answer a request here: a configuration
+    /// problem refuses every request, naming the settings; `local` (a
+    /// request to a loopback address: `wrangler dev`) waives the problems
+    /// that only a deployed worker must not have.
+    pub fn check(&self, local: bool) -> Result<(), ApiError> {
+        let applying: Vec<&Problem> = self
+            .problems
+            .iter()
+            .filter(|p| !(local && p.deployed_only))
+            .collect();
+        if applying.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = applying
+            .iter()
+            .map(|p| format!("{}: {}", p.setting, p.message))
+            .collect();
+        Err(ApiError::configuration(format!(
+            "The worker's configuration is not usable: {}.",
+            list.join("; ")
+        )))
     }
 
     /// The processors of a mode.
@@ -100,6 +218,63 @@ mod tests {
             p.map(|p| (p.mode, p.kind)),
             Some((Mode::Test, KeyKind::Secret))
         );
+    }
+
+    #[test]
+    fn keys_in_the_wrong_slot_are_named_without_their_value() {
+        let c = config(&[
+            (TEST_SECRET_KEY, "sk_test_good,pk_test_SECRETVALUE1"),
+            (LIVE_SECRET_KEY, "sk_test_SECRETVALUE2"),
+            (LIVE_PUBLISHABLE_KEY, "pk_live_ok"),
+        ]);
+        let e = c.check(true).err().map(|e| (e.status, e.message.clone()));
+        let (status, message) = e.unwrap_or_default();
+        assert_eq!(status, 503);
+        assert!(
+            message.contains(TEST_SECRET_KEY) && message.contains("a test publishable key"),
+            "{message}"
+        );
+        assert!(
+            message.contains(LIVE_SECRET_KEY) && message.contains("a test secret key"),
+            "{message}"
+        );
+        assert!(!message.contains("SECRETVALUE"), "{message}");
+        assert_eq!(c.problems().len(), 2);
+    }
+
+    #[test]
+    fn default_keys_and_live_sandboxes_are_for_local_runs_only() {
+        let c = config(&[]);
+        assert!(
+            c.check(true).is_ok(),
+            "wrangler dev with nothing configured"
+        );
+        let e = c
+            .check(false)
+            .err()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        assert!(e.contains(TEST_SECRET_KEY) && e.contains("local"), "{e}");
+        let c = config(&[
+            (TEST_SECRET_KEY, "sk_test_a"),
+            (LIVE_SECRET_KEY, "sk_live_a"),
+            (LIVE_PROCESSORS, "[{\"id\":\"sbx\",\"type\":\"sandbox\"}]"),
+        ]);
+        assert!(c.check(true).is_ok());
+        let e = c
+            .check(false)
+            .err()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        assert!(
+            e.contains(LIVE_PROCESSORS) && e.contains("'sbx' is a sandbox"),
+            "{e}"
+        );
+        let ok = config(&[
+            (TEST_SECRET_KEY, "sk_test_a"),
+            (LIVE_SECRET_KEY, "sk_live_a"),
+        ]);
+        assert!(ok.check(false).is_ok());
     }
 
     #[test]

@@ -202,9 +202,27 @@ impl ApiError {
         )
     }
 
-    /// A fault of the worker itself (storage, runtime): 500, no detail.
+    /// A fault of the worker itself (storage, runtime): 500. The message is
+    /// for the log: clients get `for_client`'s.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, ErrorKind::Api, "internal_error", message)
+    }
+
+    /// What a client is told of a fault of the worker: a generic message
+    /// with the request id; the detail goes to the log only.
+    pub fn internal_for_client(request_id: &str) -> ApiError {
+        ApiError::new(
+            500,
+            ErrorKind::Api,
+            "internal_error",
+            format!("An error occurred on our side. It is logged under the request id {request_id}; please retry, and quote that id if it persists."),
+        )
+    }
+
+    /// The worker's configuration is not usable (a key in the wrong slot, no
+    /// keys on a deployed worker, ...): 503, naming the settings.
+    pub fn configuration(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, ErrorKind::Api, "configuration_error", message)
     }
 
     /// Every processor tried failed for reasons of its own.
@@ -221,9 +239,12 @@ impl ApiError {
         if let Some(dc) = &self.decline_code {
             e.insert("decline_code".into(), Value::from(dc.as_str()));
         }
-        e.insert("message".into(), Value::from(self.message.as_str()));
+        e.insert(
+            "message".into(),
+            Value::from(redact_card_numbers(&self.message)),
+        );
         if let Some(p) = &self.param {
-            e.insert("param".into(), Value::from(p.as_str()));
+            e.insert("param".into(), Value::from(redact_card_numbers(p)));
         }
         if !self.issues.is_empty() {
             e.insert("issues".into(), json!(self.issues));
@@ -233,6 +254,45 @@ impl ApiError {
         }
         json!({ "error": e })
     }
+}
+
+/// The text with every run that could be a card number (12 or more digits,
+/// single spaces or dashes allowed between them) replaced: whatever an
+/// error quotes of the request, a card number pasted into the wrong field
+/// never comes back.
+pub fn redact_card_numbers(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            // The run: digits, each separator followed by a digit.
+            let (mut j, mut digits) = (i, 0);
+            while j < b.len() {
+                if b[j].is_ascii_digit() {
+                    digits += 1;
+                    j += 1;
+                } else if matches!(b[j], b' ' | b'-')
+                    && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+                {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if digits >= 12 {
+                out.push_str("[redacted]");
+            } else {
+                out.push_str(&text[i..j]);
+            }
+            i = j;
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 /// A JSON Pointer inside `root` as a Stripe-style bracketed parameter name:
@@ -264,5 +324,43 @@ mod tests {
             "payment[card][number]"
         );
         assert_eq!(pointer_to_param("payment", ""), "payment");
+    }
+
+    #[test]
+    fn errors_never_quote_a_card_number() {
+        for number in [
+            "4242424242424242",
+            "4242 4242 4242 4242",
+            "3782-822463-10005",
+            "424242424242",
+        ] {
+            let e = ApiError::not_found(
+                Some("intent"),
+                format!("No such payment_intent: '{number}'"),
+            );
+            let text = e.body().to_string();
+            assert!(!text.contains(number), "{text}");
+            assert!(text.contains("[redacted]"), "{text}");
+            let e = ApiError::unknown_param(&format!("card[{number}]"));
+            assert!(!e.body().to_string().contains(number));
+        }
+        // Short numbers, amounts and ids stay as they are.
+        let e = ApiError::invalid(
+            "amount",
+            "x",
+            "Amount 99999999999 is over 8 digits; pi_123 2030-12",
+        );
+        assert_eq!(
+            e.body()["error"]["message"],
+            "Amount 99999999999 is over 8 digits; pi_123 2030-12"
+        );
+        assert_eq!(redact_card_numbers("é4242424242424242é"), "é[redacted]é");
+    }
+
+    #[test]
+    fn clients_get_no_internal_detail() {
+        let e = ApiError::internal_for_client("req_abc");
+        assert_eq!(e.status, 500);
+        assert!(e.message.contains("req_abc"));
     }
 }

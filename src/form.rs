@@ -13,6 +13,28 @@ pub const MAX_BODY: usize = 2 * 1024 * 1024;
 /// Nesting limit of bracket notation (`a[b][c]...`).
 const MAX_DEPTH: usize = 8;
 
+/// A request body as it streams in, refused as soon as it passes
+/// `MAX_BODY`: a body of unknown length (chunked) is never read whole
+/// before its size is known.
+#[derive(Default)]
+pub struct BodyBuffer {
+    bytes: Vec<u8>,
+}
+
+impl BodyBuffer {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        if self.bytes.len().saturating_add(chunk.len()) > MAX_BODY {
+            return Err(ApiError::too_large(MAX_BODY));
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Parses a body by its content type. An empty body is an empty object.
 pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
     if body.len() > MAX_BODY {
@@ -328,6 +350,19 @@ mod tests {
             parse_body(Some("application/json; charset=utf-8"), b"{\"a\":1}").ok(),
             Some(json!({"a": 1}))
         );
+    }
+
+    #[test]
+    fn a_streamed_body_is_refused_at_the_limit() {
+        let mut b = BodyBuffer::default();
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..(MAX_BODY / chunk.len()) {
+            assert!(b.push(&chunk).is_ok());
+        }
+        assert_eq!(b.bytes().len(), MAX_BODY);
+        let e = b.push(b"x").err().map(|e| (e.status, e.code.clone()));
+        assert_eq!(e, Some((400, Some("body_too_large".to_owned()))));
+        assert_eq!(b.bytes().len(), MAX_BODY, "nothing past the limit is kept");
     }
 
     /// Arbitrary bytes never panic the parsers (a deterministic sweep).

@@ -72,12 +72,13 @@ pub fn card_given(
                     payment_method: pm,
                     card,
                 })),
+                // The value is not quoted: a card number pasted here must
+                // not come back.
                 None => Err(ApiError::invalid(
                     "payment_method",
                     "resource_missing",
                     format!(
-                        "No such PaymentMethod: '{}'. Card data is not stored: pass payment_method_data{}.",
-                        pm.chars().take(64).collect::<String>(),
+                        "No such PaymentMethod. Card data is not stored: pass payment_method_data{}.",
                         if test_mode { ", or a test payment method such as pm_card_visa" } else { "" }
                     ),
                 )),
@@ -311,6 +312,72 @@ pub fn refund(v: &Value) -> Result<RefundParams, ApiError> {
 /// The body without card secrets, for the idempotency fingerprint: the
 /// number becomes its last four digits and the CVC is dropped, so that no
 /// function of the full number is ever stored.
+/// A page of a list, the Stripe way: at most `limit` items after
+/// `starting_after` or before `ending_before` (ids), newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
+    /// `expand[]=data.<field>`: the item fields that are left out unless asked.
+    pub expand: Vec<String>,
+}
+
+/// Reads a list's query string (`limit`, default 10, 1 to 100;
+/// `starting_after` or `ending_before`; `expand[]` among `expandable`).
+pub fn list_query(query: Option<&str>, expandable: &[&str]) -> Result<ListQuery, ApiError> {
+    let v = crate::form::parse_form(query.unwrap_or(""))?;
+    only_keys(
+        &v,
+        "",
+        &["limit", "starting_after", "ending_before", "expand"],
+    )?;
+    let limit = param_u64(&v, "limit", "limit")?.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "parameter_invalid_integer",
+            "limit must be an integer from 1 to 100.",
+        ));
+    }
+    let starting_after = param_str(&v, "starting_after")?;
+    let ending_before = param_str(&v, "ending_before")?;
+    if starting_after.is_some() && ending_before.is_some() {
+        return Err(ApiError::invalid(
+            "ending_before",
+            "parameter_invalid",
+            "Give starting_after or ending_before, not both.",
+        ));
+    }
+    let expand = match v.get("expand") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|x| match x.as_str() {
+                Some(f) if expandable.contains(&f) => Ok(f.to_owned()),
+                _ => Err(ApiError::invalid(
+                    "expand",
+                    "parameter_invalid",
+                    format!("expand[] may name only: {}.", expandable.join(", ")),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "expand",
+                "parameter_invalid",
+                "expand is a list: expand[]=…",
+            ))
+        }
+    };
+    Ok(ListQuery {
+        limit: limit as u32,
+        starting_after,
+        ending_before,
+        expand,
+    })
+}
+
 pub fn without_card_secrets(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(card) = v
@@ -339,6 +406,35 @@ mod tests {
 
     fn pm() -> String {
         "pm_new".to_owned()
+    }
+
+    #[test]
+    fn list_queries() {
+        let q = list_query(None, &["data.ruleset"]).unwrap_or_default();
+        assert_eq!((q.limit, q.starting_after, q.expand.len()), (10, None, 0));
+        let q = list_query(
+            Some("limit=3&starting_after=rs_a&expand[]=data.ruleset"),
+            &["data.ruleset"],
+        );
+        let q = q.unwrap_or_default();
+        assert_eq!(q.limit, 3);
+        assert_eq!(q.starting_after.as_deref(), Some("rs_a"));
+        assert_eq!(q.expand, ["data.ruleset"]);
+        for (bad, param) in [
+            ("limit=0", "limit"),
+            ("limit=101", "limit"),
+            ("limit=x", "limit"),
+            ("starting_after=a&ending_before=b", "ending_before"),
+            ("expand[]=data.secret", "expand"),
+            ("page=2", "page"),
+        ] {
+            let e = list_query(Some(bad), &["data.ruleset"]).err();
+            assert_eq!(
+                e.and_then(|e| e.param.clone()).as_deref(),
+                Some(param),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `POST /v1/routing/preview`: the engine's decision, with its trace, for a
 //! rule set and a payment, without calling any processor.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use switchyard_rules::{Payment, Router, ValidateOptions};
 
@@ -112,14 +114,19 @@ pub fn parse_request(body: &Value) -> Result<PreviewRequest, ApiError> {
     })
 }
 
+/// A rule set given as a JSON object or as its JSON text, as text: so that
+/// the engine's size limit (1 MiB of JSON) holds for both forms.
+pub fn ruleset_text(ruleset: &Value) -> Cow<'_, str> {
+    match ruleset {
+        Value::String(text) => Cow::Borrowed(text),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
 /// Compiles a rule set (an object or its JSON text) for preview or routing.
 pub fn compile(ruleset: &Value, processors: Option<Vec<String>>) -> Result<Router, ApiError> {
     let opts = ValidateOptions { processors };
-    let compiled = match ruleset {
-        Value::String(text) => Router::from_json_str(text, &opts),
-        other => Router::from_value(other, &opts),
-    };
-    compiled.map_err(|issues| {
+    Router::from_json_str(&ruleset_text(ruleset), &opts).map_err(|issues| {
         ApiError::issues(
             "ruleset",
             "ruleset_invalid",
@@ -162,6 +169,24 @@ mod tests {
         );
         assert!(v.ok, "{:?}", v.errors);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn the_size_limit_holds_for_a_rule_set_given_as_an_object() {
+        // A valid rule set of over 1 MiB of JSON.
+        let values: Vec<String> = (0..30_000).map(|i| format!("order-{i:0>30}")).collect();
+        let big = json!({
+            "rules": [{ "name": "r", "if": { "field": "metadata.order", "in": values },
+                        "then": { "route": ["a"] } }],
+            "default": { "route": ["a"] }
+        });
+        assert!(big.to_string().len() > 1 << 20);
+        for form in [big.clone(), Value::String(big.to_string())] {
+            let e = compile(&form, None)
+                .err()
+                .map(|e| e.issues.first().map(|i| i.code));
+            assert_eq!(e, Some(Some("too_large")));
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use worker::Env;
+use worker::{console_error, Env};
 
 use crate::config::Config;
 
@@ -19,10 +19,26 @@ fn setting(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
 }
 
-/// This isolate's configuration.
+/// This isolate's configuration. Its problems are logged once, when it is
+/// read (at the isolate's start), by setting and never with a value.
 pub(crate) fn config(env: &Env) -> Rc<Config> {
     CONFIG.with(|c| {
-        c.get_or_init(|| Rc::new(Config::from_settings(|name| setting(env, name))))
-            .clone()
+        c.get_or_init(|| {
+            let config = Config::from_settings(|name| setting(env, name));
+            for p in config.problems() {
+                console_error!(
+                    "configuration: {}: {}{}",
+                    p.setting,
+                    p.message,
+                    if p.deployed_only {
+                        " (waived on a local wrangler dev)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Rc::new(config)
+        })
+        .clone()
     })
 }

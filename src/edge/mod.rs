@@ -23,11 +23,12 @@
 
 use std::rc::Rc;
 
+use futures_util::StreamExt;
 use serde_json::Value;
-use worker::{console_log, event, Context, Env, Method, Request, Response};
+use worker::{console_error, console_log, event, Context, Env, Method, Request, Response};
 
 use crate::auth::{KeyKind, Mode};
-use crate::error::ApiError;
+use crate::error::{redact_card_numbers, ApiError};
 use crate::form;
 use crate::preview;
 use config::config;
@@ -49,6 +50,9 @@ mod sandbox_do;
 mod sql;
 mod transport;
 
+/// The body, read as it streams in and refused as soon as it passes
+/// `form::MAX_BODY` (a declared `Content-Length` over it is refused before
+/// anything is read).
 async fn read_body(req: &mut Request) -> Result<Value, ApiError> {
     if let Ok(Some(len)) = req.headers().get("content-length") {
         if len
@@ -59,11 +63,17 @@ async fn read_body(req: &mut Request) -> Result<Value, ApiError> {
             return Err(ApiError::too_large(form::MAX_BODY));
         }
     }
-    let bytes = req.bytes().await.map_err(|_| {
-        ApiError::invalid("", "body_invalid", "The request body could not be read.")
-    })?;
+    let unreadable =
+        |_| ApiError::invalid("", "body_invalid", "The request body could not be read.");
+    let mut body = form::BodyBuffer::default();
+    // A POST without a body has no stream: an empty body.
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            body.push(&chunk.map_err(unreadable)?)?;
+        }
+    }
     let ct = req.headers().get("content-type").ok().flatten();
-    form::parse_body(ct.as_deref(), &bytes)
+    form::parse_body(ct.as_deref(), body.bytes())
 }
 
 #[event(fetch)]
@@ -80,6 +90,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
                 Ok(r) => r,
                 Err(e) => error_response(&e),
             };
+            let response = without_internal_detail(response, id).await;
             let _ = response.headers().set("request-id", id);
             response
         }
@@ -87,19 +98,51 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Err(e) => error_response(e),
     };
     let request_id = request_id.as_deref().unwrap_or("-");
-    // Method, path and status only: bodies may carry card data.
+    // Method, path and status only: bodies may carry card data (and a path
+    // may too, pasted where an id goes).
     console_log!(
         "{} {} {} -> {} ({} ms)",
         request_id,
         method.as_ref(),
-        path,
+        redact_card_numbers(&path),
         response.status_code(),
         now_ms().saturating_sub(started)
     );
     Ok(response)
 }
 
+/// A 500 (a fault of the worker, here or in an object) reaches the client
+/// as a generic message with the request id; its detail goes to the log.
+async fn without_internal_detail(mut response: Response, request_id: &str) -> Response {
+    if response.status_code() != 500 {
+        return response;
+    }
+    let detail = response.text().await.unwrap_or_default();
+    console_error!("{request_id} internal error: {detail}");
+    let client = error_response(&ApiError::internal_for_client(request_id));
+    for (name, value) in response.headers().entries() {
+        if !matches!(name.as_str(), "content-length" | "content-type") {
+            let _ = client.headers().set(&name, &value);
+        }
+    }
+    client
+}
+
+/// Whether a request reached the worker on a loopback address: a local
+/// `wrangler dev` (Cloudflare routes no such host to a deployed worker).
+fn is_local(req: &Request) -> bool {
+    req.url()
+        .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
+}
+
 async fn handle(mut req: Request, env: &Env, ctx: Context) -> Result<Response, ApiError> {
+    // A configuration that is not usable here refuses every request, by
+    // name (and a retry cannot change that).
+    if let Err(e) = config(env).check(is_local(&req)) {
+        let r = error_response(&e);
+        let _ = r.headers().set("stripe-should-retry", "false");
+        return Ok(r);
+    }
     let method = req.method();
     let path = req.path();
     let query = req.url().ok().and_then(|u| u.query().map(str::to_owned));
@@ -234,6 +277,16 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
 async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     let req = preview::parse_request(&call.body)?;
+    // A publishable key is public (it lives in web pages): it previews only
+    // a rule set sent with the request, never a stored one (whose trace
+    // would show its values: blocked BINs, thresholds).
+    if call.principal.kind == KeyKind::Publishable
+        && !matches!(req.source, preview::RulesetSource::Inline(_))
+    {
+        return Err(ApiError::forbidden(
+            "A publishable API key can preview only a rule set sent with the request (ruleset). Previewing a stored or the active rule set takes a secret API key.",
+        ));
+    }
     let (ruleset, processors) = match req.source {
         preview::RulesetSource::Inline(v) => (Rc::new(v), req.processors),
         preview::RulesetSource::Id(id) => (Rc::new(rulesets::by_id(env, mode, &id).await?), None),

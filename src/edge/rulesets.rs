@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchyard_rules::{validate_str, validate_value, ValidateOptions};
+use switchyard_rules::{validate_str, ValidateOptions};
 use worker::{Env, Response, Stub};
 
 use super::config::config;
@@ -19,6 +19,8 @@ use super::runtime::{answer_response, now_ms, random_token};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::form::only_keys;
+use crate::params::list_query;
+use crate::preview::ruleset_text;
 use crate::protocol::{Answer, Idem};
 
 fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
@@ -163,13 +165,9 @@ fn validate(env: &Env, mode: Mode, ruleset: &Value) -> Result<(Value, Value), Ap
     let opts = ValidateOptions {
         processors: Some(ids),
     };
-    let (v, parsed) = match ruleset {
-        Value::String(text) => (
-            validate_str(text, &opts),
-            serde_json::from_str::<Value>(text).unwrap_or(Value::Null),
-        ),
-        other => (validate_value(other, &opts), other.clone()),
-    };
+    // As text, whichever form it came in: the 1 MiB limit holds for both.
+    let text = ruleset_text(ruleset);
+    let v = validate_str(&text, &opts);
     if !v.ok {
         return Err(ApiError::issues(
             "ruleset",
@@ -178,6 +176,7 @@ fn validate(env: &Env, mode: Mode, ruleset: &Value) -> Result<(Value, Value), Ap
             v.errors,
         ));
     }
+    let parsed = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
     Ok((parsed, json!(v.warnings)))
 }
 
@@ -211,11 +210,20 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     ))
 }
 
+/// A page of the mode's rule sets, newest first; an item carries its rules
+/// only with `expand[]=data.ruleset`.
 pub(crate) async fn list(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
+    let query = list_query(call.query.as_deref(), &["data.ruleset"])?;
+    for id in [&query.starting_after, &query.ending_before]
+        .into_iter()
+        .flatten()
+    {
+        path_id(id)?;
+    }
     let seed = if mode == Mode::Test { "?seed=1" } else { "" };
     Ok(answer(
-        object_call::<()>(&stub(env, mode)?, &format!("/list{seed}"), None).await?,
+        object_call(&stub(env, mode)?, &format!("/list{seed}"), Some(&query)).await?,
     ))
 }
 

@@ -12,6 +12,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, 
 use super::runtime::{answer_response, error_response, now_ms};
 use super::sql::SqlStore;
 use crate::error::ApiError;
+use crate::params::ListQuery;
 use crate::protocol::{Answer, Idem};
 use crate::storage::{self, Docs, IdemCheck};
 
@@ -48,6 +49,10 @@ struct Record {
     promoted_from: Option<String>,
     ruleset: Value,
     warnings: Value,
+    /// Order of creation in this mode (lists go newest first; `created` is
+    /// in seconds, so it cannot order sets made in the same second).
+    #[serde(default)]
+    seq: u64,
 }
 
 impl Record {
@@ -119,7 +124,11 @@ impl DurableObject for RuleSetsObject {
             }
             match path.as_str() {
                 "/active" => self.active(known.as_deref()),
-                "/list" => self.list(),
+                "/list" => {
+                    let q: ListQuery = serde_json::from_str(&text)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    self.list(&q)
+                }
                 "/create" => {
                     let m: CreateMsg = serde_json::from_str(&text)
                         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -182,6 +191,7 @@ impl RuleSetsObject {
             promoted_from: None,
             ruleset: switchyard_processors::config::example_ruleset(),
             warnings: json!([]),
+            seq: 0,
         };
         if self.store().get::<String>("active")?.is_none() {
             self.store().put(&format!("rs:{}", rec.id), &rec)?;
@@ -213,13 +223,55 @@ impl RuleSetsObject {
         ))
     }
 
-    fn list(&self) -> Result<Answer, ApiError> {
-        let mut all: Vec<Record> = self.store().list("rs:")?;
-        all.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-        let data: Vec<Value> = all.iter().map(Record::to_json).collect();
+    /// A page of the rule sets, newest first, read by SQL a
+    /// page at a time: the answer's size is bounded by `limit`.
+    fn list(&self, q: &ListQuery) -> Result<Answer, ApiError> {
+        let cursor = match q.starting_after.as_deref().or(q.ending_before.as_deref()) {
+            None => None,
+            Some(id) => match self.record(id)? {
+                Some(r) => Some(r),
+                None => {
+                    return Err(ApiError::invalid(
+                        if q.starting_after.is_some() {
+                            "starting_after"
+                        } else {
+                            "ending_before"
+                        },
+                        "resource_missing",
+                        format!("No such rule set: '{id}'"),
+                    ))
+                }
+            },
+        };
+        let backwards = q.ending_before.is_some();
+        let mut page: Vec<Record> = self.store().page(
+            "rs:",
+            "seq",
+            cursor.as_ref().map(|c| (c.seq, format!("rs:{}", c.id))),
+            backwards,
+            q.limit + 1,
+        )?;
+        let has_more = page.len() > q.limit as usize;
+        page.truncate(q.limit as usize);
+        if backwards {
+            page.reverse();
+        }
+        let with_rules = q.expand.iter().any(|e| e == "data.ruleset");
+        let data: Vec<Value> = page
+            .iter()
+            .map(|r| {
+                let mut v = r.to_json();
+                if !with_rules {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("ruleset");
+                    }
+                }
+                v
+            })
+            .collect();
         Ok(Answer::json(
             200,
-            &json!({"object": "list", "data": data, "has_more": false, "url": "/v1/routing/rulesets"}),
+            &json!({"object": "list", "data": data, "has_more": has_more, "url": "/v1/routing/rulesets"}),
         ))
     }
 
@@ -234,6 +286,8 @@ impl RuleSetsObject {
     }
 
     fn create(&self, m: &CreateMsg) -> Result<Answer, ApiError> {
+        let seq = self.store().get::<u64>("rs_seq")?.unwrap_or(0) + 1;
+        self.store().put("rs_seq", &seq)?;
         let rec = Record {
             id: m.id.clone(),
             name: m
@@ -248,6 +302,7 @@ impl RuleSetsObject {
             promoted_from: m.promoted_from.clone(),
             ruleset: m.ruleset.clone(),
             warnings: m.warnings.clone(),
+            seq,
         };
         self.store().put(&format!("rs:{}", rec.id), &rec)?;
         Ok(Answer::json(200, &rec.to_json()))

@@ -41,15 +41,38 @@ impl<'a> SqlStore<'a> {
         Ok(())
     }
 
-    /// Documents whose key starts with `prefix`, in key order.
-    pub fn list<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, ApiError> {
-        let rows: Vec<DocRow> = self
-            .sql
-            .exec(
-                "SELECT doc FROM docs WHERE substr(k, 1, ?) = ? ORDER BY k",
-                vec![integer(prefix.len() as u64), text(prefix)],
-            )?
-            .to_array()?;
+    /// A page of the documents whose key starts with `prefix`, ordered by
+    /// the number at `$.<field>` descending, then by key: those after
+    /// `cursor` (its field and key), or before it when `backwards` (then in
+    /// the reverse order). At most `limit` are read.
+    pub fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        field: &str,
+        cursor: Option<(u64, String)>,
+        backwards: bool,
+        limit: u32,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut args = vec![
+            text(&format!("$.{field}")),
+            integer(prefix.len() as u64),
+            text(prefix),
+        ];
+        let (filter, order) = match (&cursor, backwards) {
+            (None, false) => ("1", "f DESC, k ASC"),
+            (None, true) => ("1", "f ASC, k DESC"),
+            (Some(_), false) => ("(f < ? OR (f = ? AND k > ?))", "f DESC, k ASC"),
+            (Some(_), true) => ("(f > ? OR (f = ? AND k < ?))", "f ASC, k DESC"),
+        };
+        if let Some((f, k)) = &cursor {
+            args.extend([integer(*f), integer(*f), text(k)]);
+        }
+        args.push(integer(u64::from(limit)));
+        let sql = format!(
+            "SELECT doc FROM (SELECT k, doc, json_extract(doc, ?) AS f FROM docs \
+             WHERE substr(k, 1, ?) = ?) WHERE {filter} ORDER BY {order} LIMIT ?"
+        );
+        let rows: Vec<DocRow> = self.sql.exec(&sql, args)?.to_array()?;
         rows.into_iter()
             .map(|r| {
                 serde_json::from_str(&r.doc)

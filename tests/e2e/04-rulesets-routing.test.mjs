@@ -42,7 +42,7 @@ test('an invalid rule set is refused with every issue', async () => {
 });
 
 test('drafts, activation (atomic per mode), list and read with status', async () => {
-  const list0 = await api('GET', '/v1/routing/rulesets');
+  const list0 = await api('GET', '/v1/routing/rulesets?limit=100');
   assert.equal(list0.status, 200);
   const previous = list0.json.data.find((r) => r.status === 'active');
   assert.ok(previous, 'an example rule set is active out of the box');
@@ -59,7 +59,7 @@ test('drafts, activation (atomic per mode), list and read with status', async ()
   assert.equal(a.status, 200, a.text);
   assert.equal(a.json.status, 'active');
   activeId = c.json.id;
-  const list = await api('GET', '/v1/routing/rulesets');
+  const list = await api('GET', '/v1/routing/rulesets?limit=100');
   const byId = Object.fromEntries(list.json.data.map((r) => [r.id, r.status]));
   assert.equal(byId[c.json.id], 'active');
   assert.equal(byId[previous.id], 'inactive');
@@ -80,9 +80,16 @@ test('preview by id, by the active set, and inline', async () => {
   const byId = await api('POST', '/v1/routing/preview', { ruleset_id: activeId, payment });
   assert.equal(byId.status, 200, byId.text);
   assert.deepEqual(byId.json.processors, ['sandbox_down', 'sandbox_b']);
-  const active = await api('POST', '/v1/routing/preview', { payment }, { key: PK });
+  const active = await api('POST', '/v1/routing/preview', { payment });
   assert.equal(active.status, 200, active.text);
   assert.equal(active.json.rule, 'outage first');
+  // A publishable key is public: it previews only a rule set it sends, so
+  // a stored set's values (blocked BINs, thresholds) never reach a page.
+  for (const body of [{ payment }, { ruleset_id: activeId, payment }]) {
+    const r = await api('POST', '/v1/routing/preview', body, { key: PK });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.error.code, 'secret_key_required');
+  }
   const unknown = await api('POST', '/v1/routing/preview', { ruleset_id: 'rs_unknown', payment });
   assert.equal(unknown.status, 404);
 });
@@ -342,5 +349,42 @@ test('a sandbox processor called directly: its own answer, test mode only', asyn
   assert.equal((await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', body, { form: true, key: PK })).status, 403);
   if (LIVE_KEY) {
     assert.equal((await api('POST', '/v1/sandbox/processors/sandbox_a/authorize', body, { form: true, key: LIVE_KEY })).status, 404);
+  }
+});
+
+test('rule-set lists are paginated the Stripe way, without rules unless asked', async () => {
+  const made = [];
+  for (const i of [1, 2, 3]) {
+    const c = await api('POST', '/v1/routing/rulesets', { ruleset: { name: `page ${i}`, default: { route: ['sandbox_a'] } } });
+    assert.equal(c.status, 200, c.text);
+    made.push(c.json.id);
+  }
+  const first = await api('GET', '/v1/routing/rulesets?limit=2');
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.json.data.length, 2);
+  assert.equal(first.json.has_more, true);
+  assert.ok(first.json.data.every((r) => !('ruleset' in r)), 'no rule content unless asked');
+  // Newest first: the last made leads.
+  assert.equal(first.json.data[0].id, made[2]);
+  const next = await api('GET', `/v1/routing/rulesets?limit=2&starting_after=${first.json.data[1].id}`);
+  assert.equal(next.json.data[0].id, made[0]);
+  const back = await api('GET', `/v1/routing/rulesets?limit=1&ending_before=${next.json.data[0].id}`);
+  assert.deepEqual(back.json.data.map((r) => r.id), [made[1]]);
+  assert.equal(back.json.has_more, true);
+  const all = [];
+  let after;
+  for (;;) {
+    const page = await api('GET', `/v1/routing/rulesets?limit=3&expand[]=data.ruleset${after ? `&starting_after=${after}` : ''}`);
+    assert.ok(page.json.data.every((r) => r.ruleset && r.ruleset.default), 'expand[]=data.ruleset gives the rules');
+    all.push(...page.json.data.map((r) => r.id));
+    if (!page.json.has_more) break;
+    after = page.json.data.at(-1).id;
+  }
+  assert.equal(new Set(all).size, all.length, 'no item twice');
+  for (const id of made) assert.ok(all.includes(id));
+  for (const [q, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['starting_after=rs_nope', 'starting_after'], ['foo=1', 'foo']]) {
+    const r = await api('GET', `/v1/routing/rulesets?${q}`);
+    assert.equal(r.status, 400, `${q} -> ${r.text}`);
+    assert.equal(r.json.error.param, param);
   }
 });
