@@ -225,6 +225,16 @@ impl ApiError {
         ApiError::new(503, ErrorKind::Api, "configuration_error", message)
     }
 
+    /// An activation stored, but not yet on every replica of the active set.
+    pub fn activation_incomplete(missing: usize) -> ApiError {
+        ApiError::new(
+            503,
+            ErrorKind::Api,
+            "activation_incomplete",
+            format!("The rule set is active, but {missing} of the replicas that confirmations read could not be updated: payments may still use the previous set. Retry the activation."),
+        )
+    }
+
     /// Every processor tried failed for reasons of its own.
     pub fn processors_unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(502, ErrorKind::Api, "processor_unavailable", message)

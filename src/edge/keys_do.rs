@@ -28,7 +28,7 @@ use worker::{
     durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Stub,
 };
 
-use super::objects::{call, stub as object_stub, Binding};
+use super::objects::{call, stub as object_stub, Binding, Touched};
 use super::runtime::{error_response, json_response, now_ms};
 use super::sql::integer;
 use crate::auth::Mode;
@@ -73,9 +73,16 @@ impl KeyMsg {
 
 /// Binds a key to the fingerprint of its request for 24 hours; a key bound
 /// to another fingerprint is a 400 `idempotency_error`.
-pub(crate) async fn bind(env: &Env, mode: Mode, idem: &Idem) -> Result<(), ApiError> {
+pub(crate) async fn bind(
+    env: &Env,
+    mode: Mode,
+    idem: &Idem,
+    touched: &Touched,
+) -> Result<(), ApiError> {
     let msg = KeyMsg::of(idem);
-    let a = call(&stub(env, mode, &idem.key)?, "/bind", Some(&msg)).await?;
+    let shard = shard_of(&idem.key).to_string();
+    let stub = touched.stub(env, Binding::IdempotencyKeys, mode, Some(&shard))?;
+    let a = call(&stub, "/bind", Some(&msg)).await?;
     if a.status == 200 {
         Ok(())
     } else if a.status == 400 {

@@ -11,7 +11,8 @@
 //! - `transport`: how processor requests leave (the sandbox's object).
 //! - `request`: a request as the handlers see it.
 //! - the objects: `payment_do` (one per payment, a thin shell around
-//!   `crate::payment`), `rulesets_do` (one per mode), `keys_do` (the mode's
+//!   `crate::payment`), `rulesets_do` (one per mode), `ruleset_replicas`
+//!   (16 per mode: the active set, what confirmations read), `keys_do` (the mode's
 //!   idempotency keys, 32 shards), `metrics` (attempts, one per mode),
 //!   `sandbox_do` (one per sandbox processor).
 //! - the front: `payments`, `rulesets` (the APIs in front of those
@@ -32,7 +33,7 @@ use crate::error::{redact_card_numbers, ApiError};
 use crate::form;
 use crate::preview;
 use config::config;
-use objects::{call as object_call, stub, Binding};
+use objects::{call as object_call, stub, Binding, Touched};
 use request::Call;
 use runtime::{answer_response, error_response, json_response, now_ms, random_token};
 
@@ -43,6 +44,7 @@ mod objects;
 mod payment_do;
 mod payments;
 mod request;
+mod ruleset_replicas;
 mod rulesets;
 mod rulesets_do;
 mod runtime;
@@ -84,9 +86,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     // Stripe's SDKs read `Request-Id` into their errors; the log line
     // carries it too, so that a user's id finds its line.
     let request_id = random_token(14).map(|t| format!("req_{t}"));
+    let touched = Rc::new(Touched::default());
     let response = match &request_id {
         Ok(id) => {
-            let response = match handle(req, &env, ctx).await {
+            let response = match handle(req, &env, ctx, touched.clone()).await {
                 Ok(r) => r,
                 Err(e) => error_response(&e),
             };
@@ -100,13 +103,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let request_id = request_id.as_deref().unwrap_or("-");
     // Method, path and status only: bodies may carry card data (and a path
     // may too, pasted where an id goes).
+    // The objects the request reached, in order, end the line.
     console_log!(
-        "{} {} {} -> {} ({} ms)",
+        "{} {} {} -> {} ({} ms) objects=[{}]",
         request_id,
         method.as_ref(),
         redact_card_numbers(&path),
         response.status_code(),
-        now_ms().saturating_sub(started)
+        now_ms().saturating_sub(started),
+        touched.list()
     );
     Ok(response)
 }
@@ -135,7 +140,12 @@ fn is_local(req: &Request) -> bool {
         .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
 }
 
-async fn handle(mut req: Request, env: &Env, ctx: Context) -> Result<Response, ApiError> {
+async fn handle(
+    mut req: Request,
+    env: &Env,
+    ctx: Context,
+    touched: Rc<Touched>,
+) -> Result<Response, ApiError> {
     // A configuration that is not usable here refuses every request, by
     // name (and a retry cannot change that).
     if let Err(e) = config(env).check(is_local(&req)) {
@@ -187,6 +197,7 @@ async fn handle(mut req: Request, env: &Env, ctx: Context) -> Result<Response, A
         body,
         principal,
         ctx,
+        touched,
     };
     dispatch(route, call, env).await
 }
@@ -290,7 +301,15 @@ async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let (ruleset, processors) = match req.source {
         preview::RulesetSource::Inline(v) => (Rc::new(v), req.processors),
         preview::RulesetSource::Id(id) => (Rc::new(rulesets::by_id(env, mode, &id).await?), None),
-        preview::RulesetSource::Active => (rulesets::active(env, mode).await?.ruleset, None),
+        preview::RulesetSource::Active => {
+            let key = random_token(16)?;
+            (
+                rulesets::active(env, mode, &key, &call.touched)
+                    .await?
+                    .ruleset,
+                None,
+            )
+        }
     };
     let router = preview::compile(&ruleset, processors)?;
     let key = format!("preview_{}", random_token(16)?);

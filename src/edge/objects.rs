@@ -18,8 +18,11 @@ use crate::protocol::Answer;
 pub(crate) enum Binding {
     /// One per payment, keyed by its id.
     Payments,
-    /// One per mode.
+    /// One per mode: the rule sets, and which one is active.
     RuleSets,
+    /// `REPLICAS` per mode, keyed `replica:<n>`: the active set, read by
+    /// confirmations.
+    RuleSetReplicas,
     /// One per sandbox processor, keyed by its id.
     Sandbox,
     /// One per mode.
@@ -33,6 +36,7 @@ impl Binding {
         match self {
             Binding::Payments => "PAYMENTS",
             Binding::RuleSets => "RULESETS",
+            Binding::RuleSetReplicas => "RULESET_REPLICAS",
             Binding::Sandbox => "SANDBOX",
             Binding::Metrics => "METRICS",
             Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
@@ -46,6 +50,35 @@ fn object_name(mode: Mode, key: Option<&str>) -> String {
     match key {
         None => mode.as_str().to_owned(),
         Some(k) => format!("{}:{k}", mode.as_str()),
+    }
+}
+
+/// The objects one request reaches, in order (for its log line: a test
+/// counts the objects a confirmation touches).
+#[derive(Default)]
+pub(crate) struct Touched(std::cell::RefCell<Vec<String>>);
+
+impl Touched {
+    /// `stub`, recorded.
+    pub fn stub(
+        &self,
+        env: &Env,
+        binding: Binding,
+        mode: Mode,
+        key: Option<&str>,
+    ) -> Result<Stub, ApiError> {
+        // A payment's id is left out; shards and replicas are named.
+        let entry = match (binding, key) {
+            (Binding::Payments, _) | (_, None) => binding.name().to_owned(),
+            (_, Some(k)) => format!("{}:{k}", binding.name()),
+        };
+        self.0.borrow_mut().push(entry);
+        stub(env, binding, mode, key)
+    }
+
+    /// `RULESET_REPLICAS:replica:3,PAYMENTS`, ...
+    pub fn list(&self) -> String {
+        self.0.borrow().join(",")
     }
 }
 

@@ -14,7 +14,7 @@ use worker::{Env, Response, Stub};
 
 use super::keys_do;
 use super::metrics;
-use super::objects::{call_raw, stub, Binding};
+use super::objects::{call_raw, Binding};
 use super::request::Call;
 use super::rulesets;
 use super::runtime::{answer_response, json_text_response, now_ms, random_token};
@@ -28,8 +28,9 @@ use crate::protocol::{
     SHOULD_RETRY_HEADER,
 };
 
-fn payment_stub(env: &Env, mode: Mode, payment_id: &str) -> Result<Stub, ApiError> {
-    stub(env, Binding::Payments, mode, Some(payment_id))
+fn payment_stub(call: &Call, env: &Env, mode: Mode, payment_id: &str) -> Result<Stub, ApiError> {
+    call.touched
+        .stub(env, Binding::Payments, mode, Some(payment_id))
 }
 
 fn new_pm_id() -> Result<String, ApiError> {
@@ -188,7 +189,7 @@ pub(crate) async fn retrieve_refund(
             ),
         ));
     };
-    let stub = payment_stub(env, call.principal.mode, &pi)?;
+    let stub = payment_stub(call, env, call.principal.mode, &pi)?;
     let a = call_raw::<()>(&stub, &format!("/refund/{id}"), None).await?;
     Ok(json_text_response(a.status, a.text))
 }
@@ -228,13 +229,15 @@ async fn run(
     // active rule set: two independent reads, made together.
     let bind = async {
         match &b.idem {
-            Some(idem) => keys_do::bind(env, mode, idem).await,
+            Some(idem) => keys_do::bind(env, mode, idem, &call.touched).await,
             None => Ok(()),
         }
     };
     let active = async {
         if route {
-            rulesets::active(env, mode).await.map(Some)
+            rulesets::active(env, mode, &b.payment_id, &call.touched)
+                .await
+                .map(Some)
         } else {
             Ok(None)
         }
@@ -243,7 +246,7 @@ async fn run(
     bound?;
     let (ruleset, content) = ruleset_ref(active?);
     b.ruleset = ruleset;
-    let stub = payment_stub(env, mode, &b.payment_id)?;
+    let stub = payment_stub(call, env, mode, &b.payment_id)?;
     let card = card.map(Card::into_transit);
     let mut ran = run_once(&stub, &b, card.as_ref()).await?;
     if let Ran::Outcome(RunOutcome::NeedRuleset) = ran {

@@ -1,7 +1,11 @@
 //! A request as the handlers see it.
 
 use serde_json::Value;
+use std::rc::Rc;
+
 use worker::{Context, Headers, Method};
+
+use super::objects::Touched;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -17,6 +21,8 @@ pub(crate) struct Call {
     pub principal: Principal,
     /// For work that may finish after the response (metrics).
     pub ctx: Context,
+    /// The objects this request reaches (for its log line).
+    pub touched: Rc<Touched>,
 }
 
 impl Call {

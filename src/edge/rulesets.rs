@@ -12,8 +12,9 @@ use worker::{Env, Response, Stub};
 
 use super::config::config;
 use super::keys_do;
-use super::objects::{call as object_call, stub as object_stub, Binding};
+use super::objects::{call as object_call, stub as object_stub, Binding, Touched};
 use super::request::Call;
+use super::ruleset_replicas;
 use super::rulesets_do::{ActivateMsg, CreateMsg};
 use super::runtime::{answer_response, now_ms, random_token};
 use crate::auth::Mode;
@@ -33,7 +34,7 @@ fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
 async fn bound_key(env: &Env, mode: Mode, call: &Call) -> Result<Option<Idem>, ApiError> {
     let idem = call.idem()?;
     if let Some(i) = &idem {
-        keys_do::bind(env, mode, i).await?;
+        keys_do::bind(env, mode, i, &call.touched).await?;
     }
     Ok(idem)
 }
@@ -61,29 +62,30 @@ struct ActiveAnswer {
 }
 
 /// The active rule set of a mode (test mode: the example set when none was
-/// ever activated).
+/// ever activated), read from the replica that `key` (a payment id)
+/// chooses.
 ///
-/// Freshness: every call asks the mode's rule-set object, the one place
-/// where activation happens, which id is active now; "payments started
-/// after an activation call use the new set" holds because the object
-/// answers in order and an activation's answer is sent only after it is
-/// stored. What is saved is the content: rule sets are immutable once
-/// stored, so when the active id is the one this isolate already holds
-/// (`known`), the object answers the id alone and neither side reads,
-/// writes or parses the rule set.
-pub(crate) async fn active(env: &Env, mode: Mode) -> Result<Active, ApiError> {
+/// Freshness: every call asks a replica which id is active now; "payments
+/// started after an activation call use the new set" holds because an
+/// activation answers only once every replica has it
+/// (`ruleset_replicas::publish`). What is saved is the content: rule sets
+/// are immutable once stored, so when the active id is the one this
+/// isolate already holds (`known`), the replica answers the id alone and
+/// neither side reads, writes or parses the rule set.
+pub(crate) async fn active(
+    env: &Env,
+    mode: Mode,
+    key: &str,
+    touched: &Touched,
+) -> Result<Active, ApiError> {
     let known = LAST_ACTIVE.with(|l| {
         l.borrow()
             .iter()
             .find(|(m, _, _)| *m == mode)
             .map(|(_, id, rs)| (id.clone(), rs.clone()))
     });
-    let seed = if mode == Mode::Test { "seed=1&" } else { "" };
-    let path = match &known {
-        Some((id, _)) => format!("/active?{seed}known={id}"),
-        None => format!("/active?{seed}"),
-    };
-    let a = object_call::<()>(&stub(env, mode)?, &path, None).await?;
+    let known_id = known.as_ref().map(|(id, _)| id.as_str());
+    let a = ruleset_replicas::active(env, mode, key, known_id, touched).await?;
     if a.status == 404 {
         return Err(ApiError::invalid(
             "",
@@ -248,9 +250,13 @@ pub(crate) async fn activate(call: &Call, env: &Env, id: &str) -> Result<Respons
         now_ms: now_ms(),
         id: path_id(id)?.to_owned(),
     };
-    Ok(answer(
-        object_call(&stub(env, mode)?, "/activate", Some(&msg)).await?,
-    ))
+    let a = object_call(&stub(env, mode)?, "/activate", Some(&msg)).await?;
+    if a.status == 200 {
+        // Answered only once every replica has it: payments started after
+        // this answer use the set.
+        ruleset_replicas::publish(env, mode).await?;
+    }
+    Ok(answer(a))
 }
 
 /// Copies a test-mode rule set into live mode as a draft. Writing to live

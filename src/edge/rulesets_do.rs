@@ -205,21 +205,22 @@ impl RuleSetsObject {
         self.store().get(&format!("rs:{id}"))
     }
 
-    /// The active set's id, with its content unless it is `known` to the
-    /// caller (rule sets are immutable once stored).
+    /// The active set's id and activation version, with its content unless
+    /// it is `known` to the caller (rule sets are immutable once stored).
     fn active(&self, known: Option<&str>) -> Result<Answer, ApiError> {
         let Some(id) = self.store().get::<String>("active")? else {
             return Ok(Answer::json(404, &json!({"error": "none"})));
         };
+        let version = self.store().get::<u64>("active_version")?.unwrap_or(0);
         if known == Some(id.as_str()) {
-            return Ok(Answer::json(200, &json!({ "id": id })));
+            return Ok(Answer::json(200, &json!({ "id": id, "version": version })));
         }
         let Some(rec) = self.record(&id)? else {
             return Err(ApiError::internal("the active rule set is missing"));
         };
         Ok(Answer::json(
             200,
-            &json!({"id": rec.id, "ruleset": rec.ruleset}),
+            &json!({"id": rec.id, "version": version, "ruleset": rec.ruleset}),
         ))
     }
 
@@ -325,6 +326,9 @@ impl RuleSetsObject {
                 }
             }
             rec.status = RuleSetStatus::Active;
+            // Replicas keep the newest version they are given.
+            let version = self.store().get::<u64>("active_version")?.unwrap_or(0) + 1;
+            self.store().put("active_version", &version)?;
             rec.activated_at = Some(m.now_ms / 1000);
             self.store().put(&format!("rs:{}", rec.id), &rec)?;
             self.store().put("active", &rec.id)?;

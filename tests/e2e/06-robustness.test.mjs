@@ -143,3 +143,34 @@ test('the 1 MiB rule-set limit holds for a rule set sent as a JSON object', asyn
   assert.equal(p.status, 400);
   assert.equal(p.json.error.issues[0].code, 'too_large');
 });
+
+/** The worker's log line of a request, by its Request-Id. */
+async function logLine(id) {
+  for (let i = 0; i < 50; i++) {
+    const line = fs.readFileSync(process.env.E2E_LOG, 'utf8').split('\n').find((l) => l.includes(id));
+    if (line) return line;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`no log line carries ${id}`);
+}
+
+test('a confirmation touches one rule-set replica, its payment object and (keyed) one key shard: no per-mode singleton', { skip: !process.env.E2E_LOG && 'run by scripts/e2e.sh' }, async () => {
+  const body = { amount: '1200', currency: 'usd', confirm: 'true', payment_method: 'pm_card_visa' };
+  const plain = await api('POST', '/v1/payment_intents', body, { form: true });
+  assert.equal(plain.status, 200, plain.text);
+  const keyed = await api('POST', '/v1/payment_intents', body, { form: true, headers: { 'idempotency-key': `objects_${Date.now()}` } });
+  assert.equal(keyed.status, 200, keyed.text);
+  const objects = async (r) => (await logLine(r.headers.get('request-id'))).match(/objects=\[([^\]]*)\]/)[1].split(',');
+  const kinds = async (r) => (await objects(r)).map((o) => o.split(':')[0]).sort();
+  assert.deepEqual(await kinds(plain), ['PAYMENTS', 'RULESET_REPLICAS']);
+  assert.deepEqual(await kinds(keyed), ['IDEMPOTENCY_KEYS', 'PAYMENTS', 'RULESET_REPLICAS']);
+  // Confirmations spread over the mode's replicas (by payment id): no
+  // single object serves them all.
+  const replicas = new Set();
+  for (let i = 0; i < 12; i++) {
+    const r = await api('POST', '/v1/payment_intents', body, { form: true });
+    assert.equal(r.status, 200, r.text);
+    for (const o of await objects(r)) if (o.startsWith('RULESET_REPLICAS')) replicas.add(o);
+  }
+  assert.ok(replicas.size > 1, [...replicas].join());
+});

@@ -52,8 +52,9 @@ function scan(buf, name) {
   // with the last four it would rebuild the number (8 + 4 of a 15-digit
   // Amex leaves 100 guesses).
   // (A rule set holds the merchant's own BIN ranges, not payment data: the
-  // rule-set objects' state is not searched for prefixes.)
-  const ruleSets = /RuleSetsObject/.test(name);
+  // state of the rule-set objects and their replicas is not searched for
+  // prefixes.)
+  const ruleSets = /RuleSetsObject|ActiveSetObject/.test(name);
   for (const m of ruleSets ? [] : text.matchAll(/(?<![0-9A-Za-z])\d{7,19}(?![0-9A-Za-z])/g)) {
     for (const n of CARD_NUMBERS) {
       const allowed = n.length >= 16 ? 8 : 6;
