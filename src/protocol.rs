@@ -35,6 +35,9 @@ pub enum Op {
     Refund,
     /// Retrieve, reconciling a confirmation whose outcome is unknown.
     Reconcile,
+    /// Retrieve a refund, asking the processor about one whose outcome is
+    /// unknown (or whose call was abandoned).
+    ReconcileRefund,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +157,9 @@ pub struct BeginRequest {
     pub reason: Option<String>,
     /// Refund metadata.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// `ReconcileRefund`: the refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
 }
 
 impl BeginRequest {
@@ -178,6 +184,7 @@ impl BeginRequest {
             amount: None,
             reason: None,
             metadata: None,
+            refund_id: None,
         }
     }
 

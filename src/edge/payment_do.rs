@@ -20,7 +20,7 @@ use worker::{
 };
 
 use super::config::config;
-use super::runtime::{answer_response, error_response, json_text_response, now_ms};
+use super::runtime::{error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
 use super::transport::EdgeTransport;
 use crate::auth::Mode;
@@ -64,14 +64,9 @@ impl DurableObject for PaymentObject {
                 Err(e) => error_response(&e),
             });
         }
-        let answer = match path.strip_prefix("/refund/") {
-            Some(id) => payment::get_refund(&store, id),
-            None => Err(ApiError::internal("unknown payment object call")),
-        };
-        Ok(match answer {
-            Ok(a) => answer_response(a),
-            Err(e) => error_response(&e),
-        })
+        Ok(error_response(&ApiError::internal(
+            "unknown payment object call",
+        )))
     }
 }
 

@@ -189,9 +189,12 @@ pub(crate) async fn retrieve_refund(
             ),
         ));
     };
-    let stub = payment_stub(call, env, call.principal.mode, &pi)?;
-    let a = call_raw::<()>(&stub, &format!("/refund/{id}"), None).await?;
-    Ok(json_text_response(a.status, a.text))
+    // A refund whose outcome is unknown (or whose call was abandoned) is
+    // settled here: the processor is asked about it by its own key.
+    let mode = call.principal.mode;
+    let mut b = BeginRequest::new(Op::ReconcileRefund, pi, mode.livemode(), now_ms(), None);
+    b.refund_id = Some(id.to_owned());
+    run(call, env, mode, b, false, None).await
 }
 
 /// The object's answer to `/run`: its outcome, or (not a 200) an error of

@@ -6,12 +6,18 @@
 use switchyard_processors::adapter::processor_idempotency_key;
 use switchyard_processors::card::Card;
 use switchyard_processors::decline::DeclineClass;
-use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails};
+use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails, STALE_AFTER_MS};
 use switchyard_processors::{
     adapter_for, Adapter, Call, Delivery, Outcome, ProcessorConfig, WireRequest,
 };
 
 use crate::protocol::{Op, Work, WorkResult};
+
+/// How long the processor calls of one run may go on: half the time after
+/// which the operation counts as abandoned (`STALE_AFTER_MS`), so that a
+/// takeover never starts while this run still calls. A processor is tried
+/// only if its whole timeout fits in what is left.
+pub const RUN_BUDGET_MS: u64 = STALE_AFTER_MS / 2;
 
 /// How processor requests leave, and the clock that times them.
 // Workers run one thread: the futures need not be `Send`.
@@ -42,6 +48,7 @@ pub async fn execute(
         Op::Capture | Op::Cancel | Op::Refund => {
             (Vec::new(), follow_up(transport, configs, work).await)
         }
+        Op::ReconcileRefund => (Vec::new(), refund_lookup(transport, configs, work).await),
     }
 }
 
@@ -63,6 +70,10 @@ async fn authorize(
         return (attempts, WorkResult::NoneAvailable);
     };
     let mut last_decline = None;
+    let run_started = transport.now_ms();
+    let fits = |timeout_ms: u32| {
+        transport.now_ms().saturating_sub(run_started) + u64::from(timeout_ms) <= RUN_BUDGET_MS
+    };
     for processor in &work.plan {
         let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
         let Some((cfg, adapter)) = configured(configs, processor) else {
@@ -75,6 +86,11 @@ async fn authorize(
             });
             continue;
         };
+        if !fits(adapter.timeout_ms()) {
+            // Out of time: the processors left are not tried (nothing was
+            // charged at those before, or the run would have stopped).
+            break;
+        }
         let call = work.authorize(&key, &card);
         let mut tries = 0;
         let outcome = loop {
@@ -86,7 +102,8 @@ async fn authorize(
             let outcome = adapter.parse(&call, &delivery);
             let latency_ms = transport.now_ms().saturating_sub(started);
             attempts.push(attempt_of(processor, &outcome, latency_ms));
-            if matches!(outcome, Outcome::Unknown { .. }) && tries < 2 {
+            if matches!(outcome, Outcome::Unknown { .. }) && tries < 2 && fits(adapter.timeout_ms())
+            {
                 continue;
             }
             break outcome;
@@ -174,6 +191,49 @@ async fn follow_up(
         },
         Outcome::NotProcessed { reason } => WorkResult::Failed {
             message: reason,
+            unknown: false,
+        },
+        Outcome::Unknown { reason } => WorkResult::Failed {
+            message: reason,
+            unknown: true,
+        },
+    }
+}
+
+/// Asks the processor what became of a refund whose outcome is unknown, by
+/// the refund's own key: done, certainly not done (no record: the amount is
+/// free again), or still unknown.
+async fn refund_lookup(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    work: &Work,
+) -> WorkResult {
+    let Some(processor) = work.plan.first() else {
+        return WorkResult::Failed {
+            message: "no processor".into(),
+            unknown: true,
+        };
+    };
+    let Some((cfg, adapter)) = configured(configs, processor) else {
+        // Not configured any more: it cannot be asked.
+        return WorkResult::Failed {
+            message: format!("processor {processor} is not configured"),
+            unknown: true,
+        };
+    };
+    let key = processor_idempotency_key(&work.payment_id, "refund", work.seq, processor);
+    let call = Call::Lookup { key: &key };
+    let delivery = transport
+        .send(cfg, adapter.build(&call), adapter.timeout_ms())
+        .await;
+    match adapter.parse(&call, &delivery) {
+        Outcome::Approved { reference } => WorkResult::Done { reference },
+        Outcome::Declined(d) => WorkResult::Failed {
+            message: d.message,
+            unknown: false,
+        },
+        Outcome::NotProcessed { .. } => WorkResult::Failed {
+            message: "the processor has no record of the refund".into(),
             unknown: false,
         },
         Outcome::Unknown { reason } => WorkResult::Failed {

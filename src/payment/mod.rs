@@ -182,23 +182,17 @@ fn refund_key(id: &str) -> String {
     format!("refund:{id}")
 }
 
-const PAYMENT: &str = "payment";
-
-/// A refund of the payment in `store`, by id.
-pub fn get_refund(store: &impl PaymentStore, id: &str) -> Result<Answer, ApiError> {
-    let found = if store.open(false)? {
-        store.get::<Refund>(&refund_key(id))?
-    } else {
-        None
-    };
-    match found {
-        Some(r) => Ok(ok(&r.api())),
-        None => Err(ApiError::not_found(
-            Some("id"),
-            format!("No such refund: '{id}'"),
-        )),
-    }
+/// The refund an idempotency key started (so that a retry of it, after its
+/// call was abandoned, resumes that refund rather than making another).
+fn refund_of_key(key: &str) -> String {
+    format!("refund_of_key:{key}")
 }
+
+fn missing_refund(id: &str) -> ApiError {
+    ApiError::not_found(Some("id"), format!("No such refund: '{id}'"))
+}
+
+const PAYMENT: &str = "payment";
 
 /// Step 1 of an operation. Errors are faults of storage or of the worker
 /// (500s); everything the client did is in the `Reply`.
@@ -212,9 +206,13 @@ pub fn begin(
     // object that has none is about a payment that does not exist, refused
     // before it started.
     if !store.open(b.op == Op::Create)? {
+        let missing = match (b.op, &b.refund_id) {
+            (Op::ReconcileRefund, Some(id)) => missing_refund(id),
+            _ => missing_payment(b.op, &b.payment_id),
+        };
         return Ok(Begun::Reply(Reply {
             key_released: b.idem.is_some(),
-            ..Reply::plain(answer_of(&missing_payment(b.op, &b.payment_id)))
+            ..Reply::plain(answer_of(&missing))
         }));
     }
     // Before anything changes: a rule set not compiled here must come with
@@ -330,6 +328,28 @@ fn begin_claimed(
             }
             pi
         }
+        (Op::ReconcileRefund, Some(pi)) => {
+            let id = b.refund_id.clone().unwrap_or_default();
+            let Some(mut refund) = store.get::<Refund>(&refund_key(&id)).map_err(not_started)?
+            else {
+                return Err(not_started(missing_refund(&id)));
+            };
+            // A refund nobody is working on any more: ask the processor.
+            if !refund.takeover_due(b.now_ms) {
+                return Ok(Step::Done(ok(&refund.api())));
+            }
+            refund.pending_since_ms = b.now_ms;
+            refund.awaiting = false;
+            store.put(&refund_key(&id), &refund).map_err(started)?;
+            return at_processor(
+                &pi,
+                Op::ReconcileRefund,
+                refund.seq,
+                refund.amount,
+                Some(id),
+            )
+            .map_err(started);
+        }
         (Op::Reconcile, Some(mut pi)) => {
             // A retrieve: reconcile a confirmation whose outcome is
             // unknown, otherwise just the payment.
@@ -345,7 +365,7 @@ fn begin_claimed(
         (_, Some(pi)) => pi,
     };
     match b.op {
-        Op::Reconcile => Ok(Step::Done(ok(&pi.api()))),
+        Op::Reconcile | Op::ReconcileRefund => Ok(Step::Done(ok(&pi.api()))),
         Op::Create | Op::Confirm => {
             let resuming = pi.status == Status::Processing;
             if let (Some(a), false) = (&b.attach, resuming) {
@@ -391,6 +411,35 @@ fn begin_claimed(
             }
         }
         Op::Refund => {
+            // The retry of a refund whose call was abandoned (its key's
+            // record went stale): the same refund, the same processor key,
+            // so that the processor deduplicates it. Never a second one.
+            if let Some(idem) = &b.idem {
+                let first = store
+                    .get::<String>(&refund_of_key(&idem.key))
+                    .map_err(started)?;
+                if let Some(mut refund) = first
+                    .map(|id| store.get::<Refund>(&refund_key(&id)))
+                    .transpose()
+                    .map_err(started)?
+                    .flatten()
+                    .filter(|r| r.status == RefundStatus::Pending)
+                {
+                    refund.pending_since_ms = b.now_ms;
+                    refund.awaiting = false;
+                    store
+                        .put(&refund_key(&refund.id), &refund)
+                        .map_err(started)?;
+                    return at_processor(
+                        &pi,
+                        Op::Refund,
+                        refund.seq,
+                        refund.amount,
+                        Some(refund.id),
+                    )
+                    .map_err(started);
+                }
+            }
             let (amount, seq) = pi.begin_refund(b.amount).map_err(|r| started(refusal(r)))?;
             let id = protocol::refund_id(&pi.id, seq);
             let refund = Refund {
@@ -406,8 +455,13 @@ fn begin_claimed(
                 processor: None,
                 failure_reason: None,
                 seq,
+                pending_since_ms: b.now_ms,
+                awaiting: false,
             };
             store.put(&refund_key(&id), &refund).map_err(started)?;
+            if let Some(idem) = &b.idem {
+                store.put(&refund_of_key(&idem.key), &id).map_err(started)?;
+            }
             save(store, &pi)?;
             at_processor(&pi, Op::Refund, seq, amount, Some(id)).map_err(started)
         }
@@ -589,7 +643,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 _ => ok(&pi.api()),
             }
         }
-        Op::Refund => {
+        Op::Refund | Op::ReconcileRefund => {
             let id = w.refund_id.clone().unwrap_or_default();
             let key = refund_key(&id);
             let Some(mut refund) = store.get::<Refund>(&key)? else {
@@ -613,13 +667,16 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                         refund.failure_reason = Some(message.clone());
                         pi.finish_refund(refund.amount, false);
                     }
-                    // Unknown: stays pending, the amount stays reserved.
-                    _ => {}
+                    // Unknown: stays pending, the amount stays reserved,
+                    // until a retry or a retrieval asks the processor.
+                    _ => refund.awaiting = true,
                 }
                 store.put(&key, &refund)?;
                 store.put(PAYMENT, &pi)?;
             }
             match (&f.result, refund.status) {
+                // A retrieval answers the refund, whatever it became.
+                _ if w.op == Op::ReconcileRefund => ok(&refund.api()),
                 (
                     WorkResult::Failed {
                         message,

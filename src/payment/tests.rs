@@ -54,6 +54,16 @@ fn lost() -> Delivery {
     Delivery::Lost("no answer within 1000 ms".into())
 }
 
+/// A processor's answer to a look-up of a call it never received.
+fn no_record() -> Delivery {
+    Delivery::Answered(WireResponse {
+        status: 404,
+        headers: Vec::new(),
+        body: json!({ "status": "not_found", "message": "no request with this idempotency key" })
+            .to_string(),
+    })
+}
+
 fn refused_connection() -> Delivery {
     Delivery::NotSent("connection refused".into())
 }
@@ -63,6 +73,11 @@ fn refused_connection() -> Delivery {
 struct Script {
     answers: RefCell<VecDeque<Delivery>>,
     sent: RefCell<Vec<(String, String)>>,
+    /// The processor-side idempotency key of each request.
+    keys: RefCell<Vec<String>>,
+    /// The clock, and how long each request takes on it.
+    clock: std::cell::Cell<u64>,
+    step_ms: u64,
 }
 
 impl Script {
@@ -70,6 +85,9 @@ impl Script {
         Script {
             answers: RefCell::new(answers.into()),
             sent: RefCell::default(),
+            keys: RefCell::default(),
+            clock: std::cell::Cell::new(1_000),
+            step_ms: 0,
         }
     }
 
@@ -83,6 +101,11 @@ impl Transport for Script {
     async fn send(&self, cfg: &ProcessorConfig, req: WireRequest, _timeout_ms: u32) -> Delivery {
         let op = req.url.rsplit('/').next().unwrap_or("").to_owned();
         self.sent.borrow_mut().push((cfg.id.clone(), op));
+        self.clock.set(self.clock.get() + self.step_ms);
+        let key = req.headers.iter().find(|(k, _)| k == "idempotency-key");
+        self.keys
+            .borrow_mut()
+            .push(key.map(|(_, v)| v.clone()).unwrap_or_default());
         self.answers
             .borrow_mut()
             .pop_front()
@@ -90,7 +113,7 @@ impl Transport for Script {
     }
 
     fn now_ms(&self) -> u64 {
-        1_000
+        self.clock.get()
     }
 }
 
@@ -160,6 +183,12 @@ impl Object {
     fn capture(&self, amount: Option<u64>) -> Req {
         let mut r = self.req(Op::Capture);
         r.b.amount = amount;
+        r
+    }
+
+    fn retrieve_refund(&self, id: &str) -> Req {
+        let mut r = self.req(Op::ReconcileRefund);
+        r.b.refund_id = Some(id.to_owned());
         r
     }
 
@@ -332,16 +361,24 @@ fn manual_capture_then_partial_capture_then_refunds() {
     assert_eq!(error_of(&r).2, "charge_already_refunded");
     let pi = o.payment();
     assert_eq!((pi.amount_refunded, pi.refund_reserved), (3000, 3000));
+    let r = o.run(o.retrieve_refund(&refund_id), &Script::default());
+    assert_eq!(status_of(&r), "succeeded");
+    let r = o.run(o.retrieve_refund("re_x"), &Script::default());
+    assert_eq!(error_of(&r).0, 404);
+    // A refund of a payment that does not exist: no such refund.
+    let r = Object::new().run(Object::new().retrieve_refund("re_y"), &Script::default());
     assert_eq!(
-        get_refund(&o.store, &refund_id)
-            .map(|a| a.value()["status"].clone())
-            .ok(),
-        Some(json!("succeeded"))
+        error_of(&r),
+        (
+            404,
+            "invalid_request_error".into(),
+            "resource_missing".into()
+        )
     );
-    assert_eq!(
-        get_refund(&o.store, "re_x").map_err(|e| e.status).err(),
-        Some(404)
-    );
+    assert!(body(&r)["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("No such refund"));
 }
 
 #[test]
@@ -739,4 +776,121 @@ fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
         None,
     ));
     assert_eq!(attempts[0].code.as_deref(), Some("not_configured"));
+}
+
+#[test]
+fn a_refund_retried_after_its_call_was_abandoned_is_the_same_refund() {
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Automatic, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    // The first attempt dies in its processor call.
+    let first = o.refund(Some(400)).keyed("rk", "f");
+    let Begun::Work(work) = o.begin(&first) else {
+        panic!("a refund has work")
+    };
+    // Its retry, with the same key, once the first is stale.
+    o.now_ms += IDEM_STALE_MS.max(STALE_AFTER_MS);
+    let script = Script::of(vec![approved("sbr_1")]);
+    let r = o.run(o.refund(Some(400)).keyed("rk", "f"), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(body(&r)["id"].as_str(), work.refund_id.as_deref());
+    let pi = o.payment();
+    assert_eq!(
+        (pi.refunds, pi.refund_reserved, pi.amount_refunded),
+        (1, 400, 400)
+    );
+    // The processor was asked under the first attempt's key.
+    let key = switchyard_processors::adapter::processor_idempotency_key(
+        &o.id,
+        "refund",
+        work.seq,
+        "sandbox_a",
+    );
+    assert_eq!(script.keys.borrow().clone(), [key]);
+}
+
+#[test]
+fn a_refund_of_unknown_outcome_is_reconciled_by_a_retrieval() {
+    for (lookup, status, refunded, reserved) in [
+        (approved("sbr_1"), "succeeded", 300, 300),
+        (no_record(), "failed", 0, 0),
+    ] {
+        let mut o = Object::new();
+        o.run(
+            o.create(1000, CaptureMethod::Automatic, true),
+            &Script::of(vec![approved("sbx_1")]),
+        );
+        let r = o.run(o.refund(Some(300)), &Script::of(vec![lost(), lost()]));
+        assert_eq!(status_of(&r), "pending");
+        let id = body(&r)["id"].as_str().unwrap_or("").to_owned();
+        assert_eq!(o.payment().refund_reserved, 300, "locked while unknown");
+        let script = Script::of(vec![lookup]);
+        let r = o.run(o.retrieve_refund(&id), &script);
+        assert_eq!(status_of(&r), status);
+        assert_eq!(script.sent(), [("sandbox_a".into(), "lookup".into())]);
+        let pi = o.payment();
+        assert_eq!(
+            (pi.amount_refunded, pi.refund_reserved),
+            (refunded, reserved)
+        );
+        // Settled: a later retrieval asks nobody.
+        let r = o.run(o.retrieve_refund(&id), &Script::default());
+        assert_eq!(status_of(&r), status);
+    }
+}
+
+#[test]
+fn a_capture_takeover_keeps_the_amount_it_takes_over() {
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    let first = o.capture(Some(300));
+    let Begun::Work(work) = o.begin(&first) else {
+        panic!("a capture has work")
+    };
+    o.now_ms += STALE_AFTER_MS;
+    // Another amount: refused, nothing sent (the processor would answer the
+    // retry with the first capture).
+    let r = o.run(o.capture(Some(500)), &Script::default());
+    assert_eq!(error_of(&r).2, "payment_intent_unexpected_state");
+    assert_eq!(body(&r)["error"]["param"], "amount_to_capture");
+    // Without an amount, or with the same: the first capture, resumed.
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(o.capture(None), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(body(&r)["amount_received"], 300);
+    let key = switchyard_processors::adapter::processor_idempotency_key(
+        &o.id,
+        "capture",
+        work.seq,
+        "sandbox_a",
+    );
+    assert_eq!(script.keys.borrow().clone(), [key]);
+}
+
+#[test]
+fn a_run_stops_trying_processors_before_a_takeover_could_start() {
+    let mut o = Object::new();
+    // Each request takes 25 s: after the first, the next processor's 8 s
+    // timeout no longer fits in the run's 30 s.
+    let mut script = Script::of(vec![refused_connection(), approved("sbx_2")]);
+    script.step_ms = 25_000;
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(
+        error_of(&r),
+        (502, "api_error".into(), "processor_unavailable".into())
+    );
+    assert_eq!(script.sent().len(), 1, "sandbox_b was not tried");
+    assert_eq!(o.payment().status, Status::RequiresPaymentMethod);
+    // An unknown outcome is not retried past the budget either: processing.
+    let mut o = Object::new();
+    let mut script = Script::of(vec![lost()]);
+    script.step_ms = 25_000;
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "processing");
+    assert_eq!(script.sent().len(), 1);
 }

@@ -135,8 +135,14 @@ pub fn example_ruleset() -> serde_json::Value {
     })
 }
 
+/// The longest a processor call may wait (`timeout_ms`): well below the
+/// 60 s after which an operation counts as abandoned and a retry takes it
+/// over (`payment::STALE_AFTER_MS`), so that a takeover never runs beside
+/// a call still waiting.
+pub const MAX_TIMEOUT_MS: u32 = 10_000;
+
 /// Parses a processors list; every id must match `[a-z0-9_-]{1,64}` and be
-/// unique.
+/// unique; `timeout_ms` is 1 to `MAX_TIMEOUT_MS`.
 pub fn parse_processors(json: &str) -> Result<Vec<ProcessorConfig>, String> {
     let list: Vec<ProcessorConfig> =
         serde_json::from_str(json).map_err(|e| format!("invalid processors configuration: {e}"))?;
@@ -155,6 +161,12 @@ pub fn parse_processors(json: &str) -> Result<Vec<ProcessorConfig>, String> {
         }
         if !seen.insert(p.id.clone()) {
             return Err(format!("processor id {:?} is configured twice", p.id));
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&p.timeout_ms) {
+            return Err(format!(
+                "processor {:?}: timeout_ms must be 1 to {MAX_TIMEOUT_MS} (calls must end well before an abandoned operation is taken over, after 60 s)",
+                p.id
+            ));
         }
         if p.kind != ProcessorKind::Sandbox && p.base_url.is_none() {
             return Err(format!("processor {:?} needs a base_url", p.id));
@@ -182,6 +194,13 @@ mod tests {
         );
         assert!(parse_processors(r#"[{"id":"a","type":"stripe"}]"#).is_err());
         assert!(parse_processors(r#"[{"id":"a","type":"sandbox","bogus":1}]"#).is_err());
+        assert!(parse_processors(r#"[{"id":"a","type":"sandbox","timeout_ms":10000}]"#).is_ok());
+        for t in [0, 10_001, 60_000] {
+            let e = parse_processors(&format!(
+                r#"[{{"id":"a","type":"sandbox","timeout_ms":{t}}}]"#
+            ));
+            assert!(e.is_err_and(|e| e.contains("timeout_ms")), "{t}");
+        }
         assert_eq!(default_processors().len(), 3);
     }
 }

@@ -133,6 +133,10 @@ pub struct Pending {
     /// waiting for reconciliation (or a retry), nobody is working on it.
     #[serde(default)]
     pub awaiting: bool,
+    /// A capture's amount: a takeover captures exactly this (the processor
+    /// deduplicates the retry by its key, so it keeps the first amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u64>,
 }
 
 /// A refusal of the state machine, with Stripe's code.
@@ -367,6 +371,7 @@ impl PaymentIntent {
                 started_ms: now_ms,
                 plan,
                 awaiting: false,
+                amount: None,
             });
             return Ok(seq);
         }
@@ -391,6 +396,7 @@ impl PaymentIntent {
             started_ms: now_ms,
             plan: Vec::new(),
             awaiting: false,
+            amount: None,
         });
         Ok(self.confirmations)
     }
@@ -451,7 +457,28 @@ impl PaymentIntent {
         if self.status != Status::RequiresCapture {
             return Err(self.unexpected("capture"));
         }
-        let amount = amount_to_capture.unwrap_or(self.amount_capturable);
+        // A takeover keeps the amount it takes over: the processor answers
+        // the retry (same key) with the first capture.
+        let taken_over = self
+            .pending
+            .as_ref()
+            .filter(|_| resumed.is_some())
+            .and_then(|p| p.amount);
+        if let (Some(first), Some(asked)) = (taken_over, amount_to_capture) {
+            if first != asked {
+                return Err(Refusal {
+                    status: 400,
+                    code: "payment_intent_unexpected_state",
+                    message: format!(
+                        "A capture of {first} is already under way at the processor: retry it with the same amount_to_capture, or with none."
+                    ),
+                    param: Some("amount_to_capture"),
+                });
+            }
+        }
+        let amount = taken_over
+            .or(amount_to_capture)
+            .unwrap_or(self.amount_capturable);
         if amount == 0 || amount > self.amount_capturable {
             return Err(Refusal {
                 status: 400,
@@ -476,6 +503,7 @@ impl PaymentIntent {
             started_ms: now_ms,
             plan: Vec::new(),
             awaiting: false,
+            amount: Some(amount),
         });
         Ok((seq, amount))
     }
@@ -521,6 +549,7 @@ impl PaymentIntent {
                     started_ms: now_ms,
                     plan: Vec::new(),
                     awaiting: false,
+                    amount: None,
                 });
                 Ok(Some(seq))
             }
@@ -694,6 +723,23 @@ pub struct Refund {
     pub processor: Option<ProcessorDetails>,
     pub failure_reason: Option<String>,
     pub seq: u32,
+    /// While pending: when its processor call started (a call older than
+    /// `STALE_AFTER_MS` was abandoned: a retry or a retrieval takes over).
+    #[serde(default)]
+    pub pending_since_ms: u64,
+    /// While pending: the call ended with an unknown outcome; nobody is
+    /// working on it, a retrieval asks the processor.
+    #[serde(default)]
+    pub awaiting: bool,
+}
+
+impl Refund {
+    /// Whether a pending refund may be taken over (a retry with its key, or
+    /// a retrieval that asks the processor): nobody is working on it.
+    pub fn takeover_due(&self, now_ms: u64) -> bool {
+        self.status == RefundStatus::Pending
+            && (self.awaiting || now_ms.saturating_sub(self.pending_since_ms) >= STALE_AFTER_MS)
+    }
 }
 
 impl Refund {
@@ -928,6 +974,8 @@ mod tests {
             processor: None,
             failure_reason: Some("declined".into()),
             seq: 1,
+            pending_since_ms: 0,
+            awaiting: false,
         };
         let expected = json!({
             "id": "re_1", "object": "refund", "amount": 10, "currency": "eur",
