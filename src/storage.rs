@@ -117,6 +117,38 @@ pub fn release(store: &impl IdemRecords, key: &str) -> Result<(), ApiError> {
     store.delete_idem_in_flight(key)
 }
 
+/// A key's binding in the mode's key index (across payments and endpoints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyBinding {
+    pub fingerprint: String,
+    pub created_ms: u64,
+    /// For a create: the payment the key made. A retry (after a crash too)
+    /// reaches the same payment; after 24 hours the key starts anew.
+    pub payment_id: Option<String>,
+}
+
+/// Binding `fingerprint` to a key whose binding is `existing`: the live
+/// binding's payment (`Ok(Some(Some(id)))` for a create), `Ok(None)` when
+/// the key is free (never used, or expired: it is bound anew, to
+/// `proposed`), a 400 `idempotency_error` when it is bound to another
+/// request.
+pub fn bind_key(
+    existing: Option<&KeyBinding>,
+    fingerprint: &str,
+    now_ms: u64,
+) -> Result<Option<Option<String>>, ApiError> {
+    match existing {
+        Some(b) if now_ms.saturating_sub(b.created_ms) <= IDEM_TTL_MS => {
+            if b.fingerprint == fingerprint {
+                Ok(Some(b.payment_id.clone()))
+            } else {
+                Err(ApiError::idempotency_reused())
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Storage in memory, for native tests and the CPU timing.
 #[cfg(test)]
 pub mod memory {
@@ -183,6 +215,27 @@ mod tests {
             key: "k".into(),
             fingerprint: fp.into(),
         }
+    }
+
+    #[test]
+    fn a_key_reaches_its_payment_for_24_hours_then_starts_anew() {
+        let b = KeyBinding {
+            fingerprint: "f".into(),
+            created_ms: 0,
+            payment_id: Some("pi_first".into()),
+        };
+        assert_eq!(
+            bind_key(Some(&b), "f", IDEM_TTL_MS).ok(),
+            Some(Some(Some("pi_first".to_owned())))
+        );
+        assert_eq!(
+            bind_key(Some(&b), "g", 5).err().map(|e| e.status),
+            Some(400)
+        );
+        // Expired: free, with any parameters, and a new payment.
+        assert_eq!(bind_key(Some(&b), "f", IDEM_TTL_MS + 1).ok(), Some(None));
+        assert_eq!(bind_key(Some(&b), "g", IDEM_TTL_MS + 1).ok(), Some(None));
+        assert_eq!(bind_key(None, "f", 0).ok(), Some(None));
     }
 
     #[test]

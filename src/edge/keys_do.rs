@@ -34,7 +34,7 @@ use super::sql::integer;
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::protocol::Idem;
-use crate::storage::IDEM_TTL_MS;
+use crate::storage::{bind_key, KeyBinding, IDEM_TTL_MS};
 
 /// Shards per mode: each is one object, so that keyed requests of a busy
 /// account do not queue on a single object.
@@ -59,6 +59,9 @@ struct KeyMsg {
     key: String,
     fingerprint: String,
     now_ms: u64,
+    /// A create's new payment id, bound with the key if it is free.
+    #[serde(default)]
+    payment_id: Option<String>,
 }
 
 impl KeyMsg {
@@ -67,24 +70,38 @@ impl KeyMsg {
             key: idem.key.clone(),
             fingerprint: idem.fingerprint.clone(),
             now_ms: now_ms(),
+            payment_id: None,
         }
     }
 }
 
+/// The index's answer to `/bind`.
+#[derive(Serialize, Deserialize)]
+struct Bound {
+    /// The payment a create's key is bound to.
+    payment_id: Option<String>,
+}
+
 /// Binds a key to the fingerprint of its request for 24 hours; a key bound
-/// to another fingerprint is a 400 `idempotency_error`.
+/// to another fingerprint is a 400 `idempotency_error`. A create proposes
+/// its new payment id: the answer is the payment the key is bound to (that
+/// one, or the first request's, for a retry).
 pub(crate) async fn bind(
     env: &Env,
     mode: Mode,
     idem: &Idem,
+    payment_id: Option<&str>,
     touched: &Touched,
-) -> Result<(), ApiError> {
-    let msg = KeyMsg::of(idem);
+) -> Result<Option<String>, ApiError> {
+    let mut msg = KeyMsg::of(idem);
+    msg.payment_id = payment_id.map(str::to_owned);
     let shard = shard_of(&idem.key).to_string();
     let stub = touched.stub(env, Binding::IdempotencyKeys, mode, Some(&shard))?;
     let a = call(&stub, "/bind", Some(&msg)).await?;
     if a.status == 200 {
-        Ok(())
+        let bound: Bound = serde_json::from_str(a.body.get())
+            .map_err(|e| ApiError::internal(format!("unreadable key index answer: {e}")))?;
+        Ok(bound.payment_id)
     } else if a.status == 400 {
         Err(ApiError::idempotency_reused())
     } else {
@@ -105,6 +122,7 @@ pub(crate) async fn release(env: &Env, mode: Mode, idem: &Idem) -> Result<(), Ap
 struct Row {
     fingerprint: String,
     created_ms: i64,
+    payment_id: Option<String>,
 }
 
 #[durable_object]
@@ -117,9 +135,12 @@ impl DurableObject for IdempotencyKeysObject {
         let sql = state.storage().sql();
         let _ = sql.exec(
             "CREATE TABLE IF NOT EXISTS keys (k TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, \
-             created_ms INTEGER NOT NULL)",
+             created_ms INTEGER NOT NULL, payment_id TEXT)",
             None,
         );
+        // Tables made before payment ids were bound here gain the column
+        // (an error when it is there already, which is the point).
+        let _ = sql.exec("ALTER TABLE keys ADD COLUMN payment_id TEXT", None);
         let _ = sql.exec(
             "CREATE INDEX IF NOT EXISTS keys_created ON keys (created_ms)",
             None,
@@ -138,35 +159,32 @@ impl DurableObject for IdempotencyKeysObject {
         };
         let result = match path.as_str() {
             "/bind" => self.bind(&msg),
-            "/release" => self.release(&msg),
+            "/release" => self.release(&msg).map(|()| Bound { payment_id: None }),
             _ => Err(ApiError::internal("unknown key index call")),
         };
         Ok(match result {
-            Ok(()) => json_response(200, &serde_json::json!({ "ok": true })),
+            Ok(bound) => json_response(200, &serde_json::json!(bound)),
             Err(e) => error_response(&e),
         })
     }
 }
 
 impl IdempotencyKeysObject {
-    fn bind(&self, m: &KeyMsg) -> Result<(), ApiError> {
+    fn bind(&self, m: &KeyMsg) -> Result<Bound, ApiError> {
         let rows: Vec<Row> = self
             .sql
             .exec(
-                "SELECT fingerprint, created_ms FROM keys WHERE k = ?",
+                "SELECT fingerprint, created_ms, payment_id FROM keys WHERE k = ?",
                 vec![SqlStorageValue::from(m.key.clone())],
             )?
             .to_array()?;
-        if let Some(r) = rows.first() {
-            let created = u64::try_from(r.created_ms).unwrap_or(0);
-            let live = m.now_ms.saturating_sub(created) <= IDEM_TTL_MS;
-            if live {
-                return if r.fingerprint == m.fingerprint {
-                    Ok(())
-                } else {
-                    Err(ApiError::idempotency_reused())
-                };
-            }
+        let existing = rows.into_iter().next().map(|r| KeyBinding {
+            fingerprint: r.fingerprint,
+            created_ms: u64::try_from(r.created_ms).unwrap_or(0),
+            payment_id: r.payment_id,
+        });
+        if let Some(payment_id) = bind_key(existing.as_ref(), &m.fingerprint, m.now_ms)? {
+            return Ok(Bound { payment_id });
         }
         // Expired records go a few at a time, as keys are bound.
         let cutoff = integer(m.now_ms.saturating_sub(IDEM_TTL_MS));
@@ -174,17 +192,24 @@ impl IdempotencyKeysObject {
             "DELETE FROM keys WHERE k IN (SELECT k FROM keys WHERE created_ms < ? LIMIT 16)",
             vec![cutoff],
         )?;
+        let payment_id = match &m.payment_id {
+            Some(p) => SqlStorageValue::from(p.clone()),
+            None => SqlStorageValue::Null,
+        };
         self.sql.exec(
-            "INSERT INTO keys (k, fingerprint, created_ms) VALUES (?, ?, ?) \
+            "INSERT INTO keys (k, fingerprint, created_ms, payment_id) VALUES (?, ?, ?, ?) \
              ON CONFLICT(k) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             created_ms = excluded.created_ms",
+             created_ms = excluded.created_ms, payment_id = excluded.payment_id",
             vec![
                 SqlStorageValue::from(m.key.clone()),
                 SqlStorageValue::from(m.fingerprint.clone()),
                 integer(m.now_ms),
+                payment_id,
             ],
         )?;
-        Ok(())
+        Ok(Bound {
+            payment_id: m.payment_id.clone(),
+        })
     }
 
     fn release(&self, m: &KeyMsg) -> Result<(), ApiError> {

@@ -73,10 +73,9 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         ));
     }
     let idem = call.idem()?;
-    let payment_id = match &idem {
-        Some(i) => protocol::payment_id_for_key(mode.as_str(), &i.key),
-        None => protocol::payment_id_from_random(random_token(protocol::ID_LEN)?.as_bytes()),
-    };
+    // A new id; with an Idempotency-Key the key index may answer the id the
+    // key's first request made (`run`).
+    let payment_id = protocol::payment_id_from_random(random_token(protocol::ID_LEN)?.as_bytes());
     let confirm = p.confirm;
     let (b, card) = BeginRequest::create(p, payment_id, mode.livemode(), now_ms(), idem);
     run(call, env, mode, b, confirm, card).await
@@ -230,10 +229,13 @@ async fn run(
 ) -> Result<Response, ApiError> {
     // The key's binding in the mode's key index, and for a confirmation the
     // active rule set: two independent reads, made together.
+    // A create's key is bound with its new payment id: a retry of it, even
+    // after a crash, gets the first request's payment (for 24 hours).
+    let proposed = (b.op == Op::Create).then(|| b.payment_id.clone());
     let bind = async {
         match &b.idem {
-            Some(idem) => keys_do::bind(env, mode, idem, &call.touched).await,
-            None => Ok(()),
+            Some(idem) => keys_do::bind(env, mode, idem, proposed.as_deref(), &call.touched).await,
+            None => Ok(None),
         }
     };
     let active = async {
@@ -246,7 +248,9 @@ async fn run(
         }
     };
     let (bound, active) = join(bind, active).await;
-    bound?;
+    if let (Op::Create, Some(first)) = (b.op, bound?) {
+        b.payment_id = first;
+    }
     let (ruleset, content) = ruleset_ref(active?);
     b.ruleset = ruleset;
     let stub = payment_stub(call, env, mode, &b.payment_id)?;

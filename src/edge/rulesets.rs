@@ -34,7 +34,7 @@ fn stub(env: &Env, mode: Mode) -> Result<Stub, ApiError> {
 async fn bound_key(env: &Env, mode: Mode, call: &Call) -> Result<Option<Idem>, ApiError> {
     let idem = call.idem()?;
     if let Some(i) = &idem {
-        keys_do::bind(env, mode, i, &call.touched).await?;
+        keys_do::bind(env, mode, i, None, &call.touched).await?;
     }
     Ok(idem)
 }
