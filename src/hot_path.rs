@@ -120,12 +120,16 @@ fn one_payment(simulate_sandbox: bool) -> String {
     };
     let configs = switchyard_processors::config::default_processors();
     let transport = MemoryTransport { simulate_sandbox };
+    let record = |a: &Attempt| {
+        let _ = payment::record_attempt(&store, work.seq, a);
+    };
     let (attempts, result) = ready(payment::execute(
         &transport,
         &configs,
         true,
         &work,
         card.map(Card::from_transit),
+        &record,
     ));
     let finish = FinishRequest {
         work: *work,

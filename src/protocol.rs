@@ -229,6 +229,9 @@ pub struct Work {
     pub reference: Option<String>,
     pub payment_method: Option<String>,
     pub refund_id: Option<String>,
+    /// A confirmation: how many more processor attempts the payment may
+    /// make (`payment::MAX_ATTEMPTS` in all).
+    pub attempts_left: u32,
 }
 
 impl Work {

@@ -106,8 +106,21 @@ impl PaymentObject {
             mode,
         };
         let card = card.map(Card::from_transit);
-        let (attempts, result) =
-            payment::execute(&transport, configs, mode == Mode::Test, &work, card).await;
+        // Each attempt is stored as it ends, before the next starts.
+        let record = |a: &switchyard_processors::payment::Attempt| {
+            if let Err(e) = payment::record_attempt(store, work.seq, a) {
+                console_error!("attempt not recorded: {}", e.message);
+            }
+        };
+        let (attempts, result) = payment::execute(
+            &transport,
+            configs,
+            mode == Mode::Test,
+            &work,
+            card,
+            &record,
+        )
+        .await;
         let finish = FinishRequest {
             work: *work,
             idem: b.idem,

@@ -35,16 +35,21 @@ pub trait Transport {
 /// not charge; an unknown outcome is retried once at the same processor
 /// with the same idempotency key, then left for reconciliation. `test_mode`:
 /// Stripe's test payment methods (`pm_card_visa`) stand for their cards.
+/// `record` is called with each attempt as soon as it ends, before the next
+/// starts (the payment object stores it: `payment::record_attempt`).
 pub async fn execute(
     transport: &impl Transport,
     configs: &[ProcessorConfig],
     test_mode: bool,
     work: &Work,
     card: Option<Card>,
+    record: &dyn Fn(&Attempt),
 ) -> (Vec<Attempt>, WorkResult) {
     match work.op {
-        Op::Reconcile => reconcile(transport, configs, work).await,
-        Op::Create | Op::Confirm => authorize(transport, configs, test_mode, work, card).await,
+        Op::Reconcile => reconcile(transport, configs, work, record).await,
+        Op::Create | Op::Confirm => {
+            authorize(transport, configs, test_mode, work, card, record).await
+        }
         Op::Capture | Op::Cancel | Op::Refund => {
             (Vec::new(), follow_up(transport, configs, work).await)
         }
@@ -58,6 +63,7 @@ async fn authorize(
     test_mode: bool,
     work: &Work,
     card: Option<Card>,
+    record: &dyn Fn(&Attempt),
 ) -> (Vec<Attempt>, WorkResult) {
     let mut attempts = Vec::new();
     let card = card.or_else(|| {
@@ -71,24 +77,28 @@ async fn authorize(
     };
     let mut last_decline = None;
     let run_started = transport.now_ms();
-    let fits = |timeout_ms: u32| {
+    // Out of time (the takeover threshold) or out of attempts (the
+    // payment's cap): the processors left are not tried. Nothing was
+    // charged at those before, or the run would have stopped.
+    let fits = |timeout_ms: u32, made: usize| {
         transport.now_ms().saturating_sub(run_started) + u64::from(timeout_ms) <= RUN_BUDGET_MS
+            && made < work.attempts_left as usize
     };
     for processor in &work.plan {
         let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
         let Some((cfg, adapter)) = configured(configs, processor) else {
-            attempts.push(Attempt {
+            let a = Attempt {
                 processor: processor.clone(),
                 outcome: AttemptOutcome::NotProcessed,
                 code: Some("not_configured".into()),
                 decline_code: None,
                 latency_ms: 0,
-            });
+            };
+            record(&a);
+            attempts.push(a);
             continue;
         };
-        if !fits(adapter.timeout_ms()) {
-            // Out of time: the processors left are not tried (nothing was
-            // charged at those before, or the run would have stopped).
+        if !fits(adapter.timeout_ms(), attempts.len()) {
             break;
         }
         let call = work.authorize(&key, &card);
@@ -101,8 +111,12 @@ async fn authorize(
                 .await;
             let outcome = adapter.parse(&call, &delivery);
             let latency_ms = transport.now_ms().saturating_sub(started);
-            attempts.push(attempt_of(processor, &outcome, latency_ms));
-            if matches!(outcome, Outcome::Unknown { .. }) && tries < 2 && fits(adapter.timeout_ms())
+            let a = attempt_of(processor, &outcome, latency_ms);
+            record(&a);
+            attempts.push(a);
+            if matches!(outcome, Outcome::Unknown { .. })
+                && tries < 2
+                && fits(adapter.timeout_ms(), attempts.len())
             {
                 continue;
             }
@@ -251,6 +265,7 @@ async fn reconcile(
     transport: &impl Transport,
     configs: &[ProcessorConfig],
     work: &Work,
+    record: &dyn Fn(&Attempt),
 ) -> (Vec<Attempt>, WorkResult) {
     let mut attempts = Vec::new();
     let mut last_decline = None;
@@ -271,6 +286,7 @@ async fn reconcile(
         let mut reconciled = |outcome: &Outcome| {
             let mut a = attempt_of(processor, outcome, latency_ms);
             a.code = Some("reconciled".into());
+            record(&a);
             attempts.push(a);
         };
         match outcome {

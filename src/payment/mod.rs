@@ -23,8 +23,8 @@ use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{
-    CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
-    Refusal, Status,
+    Attempt, CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund,
+    RefundStatus, Refusal, Status,
 };
 use switchyard_rules::{DecisionAction, Router, ValidateOptions};
 
@@ -37,6 +37,29 @@ mod execute;
 mod tests;
 
 pub use execute::{execute, Transport};
+
+/// The most processor attempts one payment makes, over all its
+/// confirmations: `routing.attempts` stays bounded, and a payment cannot be
+/// used to probe processors without end.
+pub const MAX_ATTEMPTS: usize = 20;
+
+fn attempts_key(seq: u32) -> String {
+    format!("attempts:{seq}")
+}
+
+/// Stores one attempt of confirmation `seq` as soon as it ends, before the
+/// next starts: an attempt made by a run that dies is not lost (its
+/// takeover, or the reconciliation, adds to it). Synchronous.
+pub fn record_attempt(
+    store: &impl PaymentStore,
+    seq: u32,
+    attempt: &Attempt,
+) -> Result<(), ApiError> {
+    let key = attempts_key(seq);
+    let mut list: Vec<Attempt> = store.get(&key)?.unwrap_or_default();
+    list.push(attempt.clone());
+    store.put(&key, &list)
+}
 
 /// A payment object's storage.
 pub trait PaymentStore: Docs + IdemRecords {
@@ -490,6 +513,7 @@ fn at_processor(
         reference: Some(p.reference.clone()),
         payment_method: None,
         refund_id,
+        attempts_left: 0,
     })))
 }
 
@@ -527,6 +551,12 @@ fn confirm(
             )
         })?;
     let resumed_plan = pi.pending_plan().map(<[String]>::to_vec);
+    if resumed_plan.is_none() && pi.routing.attempts.len() >= MAX_ATTEMPTS {
+        return Err(ApiError::refused(
+            "payment_intent_unexpected_state",
+            format!("This PaymentIntent has made its {MAX_ATTEMPTS} processor attempts: create a new PaymentIntent to try again."),
+        ));
+    }
     let seq = pi.begin_confirm(b.now_ms).map_err(refusal)?;
     if let Some(plan) = resumed_plan {
         // A takeover of an abandoned confirmation: the same plan, the same
@@ -571,6 +601,8 @@ fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>) -> Box<
         reference: None,
         payment_method: pi.payment_method.clone(),
         refund_id: None,
+        attempts_left: u32::try_from(MAX_ATTEMPTS.saturating_sub(pi.routing.attempts.len()))
+            .unwrap_or(0),
     })
 }
 
@@ -595,6 +627,10 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
     let answer = match w.op {
         Op::Create | Op::Confirm | Op::Reconcile => {
             if pending_matches(&pi, PendingOp::Confirm) {
+                // Every attempt of this confirmation was stored as it ended
+                // (this run's, and those of a run it took over).
+                let recorded: Vec<Attempt> = store.get(&attempts_key(w.seq))?.unwrap_or_default();
+                store.put(&attempts_key(w.seq), &Vec::<Attempt>::new())?;
                 let result = match &f.result {
                     WorkResult::Authorized { details } => {
                         ConfirmResult::Authorized(details.clone())
@@ -603,7 +639,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                     WorkResult::Unknown => ConfirmResult::Unknown,
                     _ => ConfirmResult::NoneAvailable,
                 };
-                pi.finish_confirm(f.attempts.clone(), result);
+                pi.finish_confirm(recorded, result);
                 store.put(PAYMENT, &pi)?;
             }
             match &f.result {

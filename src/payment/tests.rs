@@ -203,7 +203,12 @@ impl Object {
         match begin(&self.store, &mut self.routers, &r.b) {
             Ok(Begun::Reply(reply)) => reply,
             Ok(Begun::Work(work)) => {
-                let (attempts, result) = ready(execute(script, &self.configs, true, &work, r.card));
+                let store = &self.store;
+                let record = |a: &switchyard_processors::payment::Attempt| {
+                    assert!(record_attempt(store, work.seq, a).is_ok());
+                };
+                let (attempts, result) =
+                    ready(execute(script, &self.configs, true, &work, r.card, &record));
                 let f = FinishRequest {
                     work: *work,
                     idem: r.b.idem.clone(),
@@ -758,12 +763,20 @@ fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
         reference: None,
         payment_method: Some("pm_card_visa".into()),
         refund_id: None,
+        attempts_left: 20,
     };
     let configs = vec![ProcessorConfig::sandbox("sandbox_a")];
     let script = Script::of(vec![approved("sbx_1")]);
-    let (_, result) = ready(execute(&script, &configs, true, &work, None));
+    let (_, result) = ready(execute(&script, &configs, true, &work, None, &|_| {}));
     assert!(matches!(result, WorkResult::Authorized { .. }));
-    let (_, result) = ready(execute(&Script::default(), &configs, false, &work, None));
+    let (_, result) = ready(execute(
+        &Script::default(),
+        &configs,
+        false,
+        &work,
+        None,
+        &|_| {},
+    ));
     assert_eq!(result, WorkResult::NoneAvailable);
     // A processor of the plan that is not configured is skipped, recorded.
     let mut plan = work.clone();
@@ -774,6 +787,7 @@ fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
         true,
         &plan,
         None,
+        &|_| {},
     ));
     assert_eq!(attempts[0].code.as_deref(), Some("not_configured"));
 }
@@ -893,4 +907,73 @@ fn a_run_stops_trying_processors_before_a_takeover_could_start() {
     let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
     assert_eq!(status_of(&r), "processing");
     assert_eq!(script.sent().len(), 1);
+}
+
+#[test]
+fn each_attempt_is_stored_before_the_next_and_a_payment_makes_at_most_20() {
+    // A run that dies after its first attempt: the attempt is kept, and the
+    // takeover's finish adds it to the payment's.
+    let mut o = Object::new();
+    let first = o.create(1000, CaptureMethod::Automatic, true);
+    let Begun::Work(work) = o.begin(&first) else {
+        panic!("a confirmation has work")
+    };
+    let script = Script::of(vec![declined("insufficient_funds")]);
+    let store = &o.store;
+    let record = |a: &switchyard_processors::payment::Attempt| {
+        assert!(record_attempt(store, work.seq, a).is_ok());
+    };
+    // Only the first processor answers before the "crash".
+    let one = Work {
+        plan: vec!["sandbox_a".into()],
+        ..*work.clone()
+    };
+    ready(execute(
+        &script, &o.configs, true, &one, first.card, &record,
+    ));
+    let kept: Option<Vec<switchyard_processors::payment::Attempt>> =
+        o.store.get("attempts:1").ok().flatten();
+    assert_eq!(kept.map(|k| k.len()), Some(1), "stored before the next");
+    o.now_ms += STALE_AFTER_MS;
+    let r = o.run(
+        o.confirm().with_card(VISA),
+        &Script::of(vec![declined("insufficient_funds"), approved("sbx_2")]),
+    );
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(
+        o.payment().routing.attempts.len(),
+        3,
+        "the dead run's attempt too"
+    );
+
+    // The cap: soft declines until 20 attempts, then no more.
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Automatic, false),
+        &Script::default(),
+    );
+    let mut confirmations = 0;
+    loop {
+        let script = Script::of(vec![
+            declined("insufficient_funds"),
+            declined("insufficient_funds"),
+        ]);
+        // After a decline a confirmation brings a new payment method.
+        let mut c = o.confirm().with_card(VISA);
+        if let Some(a) = c.b.attach.as_mut() {
+            a.payment_method = format!("pm_raw_{confirmations}");
+        }
+        let r = o.run(c, &script);
+        if error_of(&r).2 == "payment_intent_unexpected_state" {
+            assert!(body(&r)["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("20 processor attempts"));
+            assert!(script.sent().is_empty());
+            break;
+        }
+        confirmations += 1;
+        assert!(confirmations <= 10, "the cap holds");
+    }
+    assert_eq!(o.payment().routing.attempts.len(), MAX_ATTEMPTS);
 }
