@@ -177,13 +177,22 @@ impl ActiveSetObject {
     }
 
     /// Keeps `p` unless a newer activation is kept already. Synchronous.
+    /// The id and version are kept apart from the content, so that the
+    /// common read (the caller knows the id) parses no rule set.
     fn keep(&self, p: &Published) -> Result<(), ApiError> {
         let newer = self
             .store()
-            .get::<Published>("active")?
+            .get::<Kept>("active")?
             .is_some_and(|k| k.version > p.version);
         if !newer {
-            self.store().put("active", p)?;
+            self.store().put("content", &p.ruleset)?;
+            self.store().put(
+                "active",
+                &Kept {
+                    id: p.id.clone(),
+                    version: p.version,
+                },
+            )?;
         }
         Ok(())
     }
@@ -194,8 +203,8 @@ impl ActiveSetObject {
         seed: bool,
         known: Option<&str>,
     ) -> Result<Answer, ApiError> {
-        let kept = match self.store().get::<Published>("active")? {
-            Some(p) => p,
+        let kept = match self.store().get::<Kept>("active")? {
+            Some(k) => k,
             None => {
                 // Nothing yet: ask the rule-set object, once.
                 let primary = stub(&self.env, Binding::RuleSets, mode, None)?;
@@ -207,15 +216,26 @@ impl ActiveSetObject {
                 let p: Published = serde_json::from_str(a.body.get())
                     .map_err(|e| ApiError::internal(format!("unexpected rule-set answer: {e}")))?;
                 self.keep(&p)?;
-                p
+                Kept {
+                    id: p.id,
+                    version: p.version,
+                }
             }
         };
         if known == Some(kept.id.as_str()) {
             return Ok(Answer::json(200, &json!({ "id": kept.id })));
         }
+        let content: Value = self.store().get("content")?.unwrap_or(Value::Null);
         Ok(Answer::json(
             200,
-            &json!({ "id": kept.id, "ruleset": kept.ruleset }),
+            &json!({ "id": kept.id, "ruleset": content }),
         ))
     }
+}
+
+/// Which set a replica keeps, without its content.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    id: String,
+    version: u64,
 }
