@@ -146,15 +146,13 @@ async fn follow_up(
     configs: &[ProcessorConfig],
     work: &Work,
 ) -> WorkResult {
-    let (Some(processor), Some(reference)) = (work.plan.first(), work.reference.as_deref()) else {
-        return WorkResult::Failed {
-            message: "no processor".into(),
-            unknown: false,
-        };
+    let (processor, cfg, adapter) = match taker(configs, work, false) {
+        Ok(t) => t,
+        Err(failed) => return failed,
     };
-    let Some((cfg, adapter)) = configured(configs, processor) else {
+    let Some(reference) = work.reference.as_deref() else {
         return WorkResult::Failed {
-            message: format!("processor {processor} is not configured"),
+            message: "no processor reference".into(),
             unknown: false,
         };
     };
@@ -222,18 +220,10 @@ async fn refund_lookup(
     configs: &[ProcessorConfig],
     work: &Work,
 ) -> WorkResult {
-    let Some(processor) = work.plan.first() else {
-        return WorkResult::Failed {
-            message: "no processor".into(),
-            unknown: true,
-        };
-    };
-    let Some((cfg, adapter)) = configured(configs, processor) else {
-        // Not configured any more: it cannot be asked.
-        return WorkResult::Failed {
-            message: format!("processor {processor} is not configured"),
-            unknown: true,
-        };
+    // Not configured any more, it cannot be asked: still unknown.
+    let (processor, cfg, adapter) = match taker(configs, work, true) {
+        Ok(t) => t,
+        Err(failed) => return failed,
     };
     let key = processor_idempotency_key(&work.payment_id, "refund", work.seq, processor);
     let call = Call::Lookup { key: &key };
@@ -311,6 +301,29 @@ async fn reconcile(
     match last_decline {
         Some(d) => (attempts, WorkResult::Declined { decline: d }),
         None => (attempts, WorkResult::NoneAvailable),
+    }
+}
+
+/// The processor that took the payment (a follow-up's), configured, with
+/// its adapter; or the failure to answer when it is not (`unknown`: whether
+/// that leaves the outcome unknown).
+fn taker<'a>(
+    configs: &'a [ProcessorConfig],
+    work: &'a Work,
+    unknown: bool,
+) -> Result<(&'a str, &'a ProcessorConfig, Box<dyn Adapter>), WorkResult> {
+    let Some(processor) = work.plan.first() else {
+        return Err(WorkResult::Failed {
+            message: "no processor".into(),
+            unknown,
+        });
+    };
+    match configured(configs, processor) {
+        Some((cfg, adapter)) => Ok((processor, cfg, adapter)),
+        None => Err(WorkResult::Failed {
+            message: format!("processor {processor} is not configured"),
+            unknown,
+        }),
     }
 }
 
