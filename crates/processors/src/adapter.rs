@@ -168,24 +168,6 @@ pub fn processor_idempotency_key(payment_id: &str, op: &str, seq: u32, processor
     format!("{payment_id}-{op}-{seq}-{processor}")
 }
 
-/// Outcome from a generic HTTP status, for adapters: 429 and 503 with an
-/// explicit "not processed" signal are safe to move on from; other 5xx are
-/// unknown.
-pub fn outcome_of_status(status: u16, explicit_not_processed: bool) -> Option<Outcome> {
-    match status {
-        429 => Some(Outcome::NotProcessed {
-            reason: "rate limited (429)".to_owned(),
-        }),
-        500..=599 if explicit_not_processed => Some(Outcome::NotProcessed {
-            reason: format!("processor unavailable ({status}), request not processed"),
-        }),
-        500..=599 => Some(Outcome::Unknown {
-            reason: format!("processor error ({status})"),
-        }),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,22 +202,5 @@ mod tests {
             "number=4242424242424242".into(),
         );
         assert!(!format!("{r:?}").contains("4242"));
-    }
-
-    #[test]
-    fn status_outcomes() {
-        assert!(matches!(
-            outcome_of_status(429, false),
-            Some(Outcome::NotProcessed { .. })
-        ));
-        assert!(matches!(
-            outcome_of_status(503, true),
-            Some(Outcome::NotProcessed { .. })
-        ));
-        assert!(matches!(
-            outcome_of_status(502, false),
-            Some(Outcome::Unknown { .. })
-        ));
-        assert_eq!(outcome_of_status(200, false), None);
     }
 }

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::adapter::{outcome_of_status, Adapter, Call, Delivery, Outcome, WireRequest};
+use crate::adapter::{Adapter, Call, Delivery, Outcome, WireRequest};
 use crate::config::{FailureMode, ProcessorConfig};
 use crate::decline::Decline;
 
@@ -122,9 +122,6 @@ impl Adapter for SandboxAdapter {
             Delivery::Answered(r) => r,
         };
         let not_processed = resp.header("sandbox-not-processed") == Some("true");
-        if let Some(o) = outcome_of_status(resp.status, not_processed) {
-            return o;
-        }
         let body: Value = match serde_json::from_str(&resp.body) {
             Ok(v) => v,
             Err(_) => {
@@ -134,25 +131,49 @@ impl Adapter for SandboxAdapter {
             }
         };
         let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        match resp.status {
-            200 => match s("reference") {
+        sandbox_outcome(resp.status, s("status").as_deref(), not_processed, &s)
+    }
+}
+
+/// The sandbox's documented answers, as the one outcome vocabulary. The
+/// HTTP status alone never decides "not processed": only an answer that
+/// says so (the sandbox refused the request itself, was rate limited, had
+/// no record of a looked-up call, or marked an outage as not processed).
+/// Anything else it does not document (a 409 in progress, an unknown 4xx,
+/// a 5xx) is unknown, never a reason to try another processor.
+fn sandbox_outcome(
+    http: u16,
+    status: Option<&str>,
+    marked_not_processed: bool,
+    field: &dyn Fn(&str) -> Option<String>,
+) -> Outcome {
+    let not_processed = |why: &str| Outcome::NotProcessed {
+        reason: field("message").unwrap_or_else(|| why.to_owned()),
+    };
+    match (http, status) {
+        (200, Some("authorized" | "captured" | "voided" | "refunded")) => {
+            match field("reference") {
                 Some(reference) => Outcome::Approved { reference },
                 None => Outcome::Unknown {
                     reason: "answer without a reference".to_owned(),
                 },
-            },
-            402 => {
-                let code = s("decline_code").unwrap_or_else(|| "generic_decline".to_owned());
-                Outcome::Declined(Decline::from_stripe_code(&code, s("processor_code")))
             }
-            // The processor refused the request itself: it did not act on it.
-            400..=499 => Outcome::NotProcessed {
-                reason: s("message").unwrap_or_else(|| format!("refused ({})", resp.status)),
-            },
-            other => Outcome::Unknown {
-                reason: format!("unexpected answer ({other})"),
-            },
         }
+        (402, Some("declined")) => {
+            let code = field("decline_code").unwrap_or_else(|| "generic_decline".to_owned());
+            Outcome::Declined(Decline::from_stripe_code(&code, field("processor_code")))
+        }
+        (400, Some("invalid")) => not_processed("refused as invalid"),
+        (429, Some("rate_limited")) => not_processed("rate limited"),
+        (404, Some("not_found")) => not_processed("no record of the call"),
+        // The sandbox's own marker on an outage's answer.
+        (500..=599, _) if marked_not_processed => not_processed("unavailable, not processed"),
+        (other, status) => Outcome::Unknown {
+            reason: format!(
+                "undocumented answer ({other}, {})",
+                status.unwrap_or("no status")
+            ),
+        },
     }
 }
 
@@ -368,6 +389,105 @@ pub fn simulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each documented sandbox answer, and undocumented ones, as outcomes:
+    /// no HTTP status alone means "not processed".
+    #[test]
+    fn the_outcome_vocabulary() {
+        let adapter = SandboxAdapter::new(ProcessorConfig::sandbox("s"));
+        let call = Call::Lookup { key: "k" };
+        let outcome = |status: u16, headers: &[(&str, &str)], body: &str| {
+            adapter.parse(
+                &call,
+                &Delivery::Answered(crate::adapter::WireResponse {
+                    status,
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                    body: body.to_owned(),
+                }),
+            )
+        };
+        let kind = |o: &Outcome| match o {
+            Outcome::Approved { .. } => "approved",
+            Outcome::Declined(_) => "declined",
+            Outcome::NotProcessed { .. } => "not_processed",
+            Outcome::Unknown { .. } => "unknown",
+        };
+        let np = [("sandbox-not-processed", "true")];
+        // (HTTP status, headers, body, the outcome's kind)
+        type Case<'a> = (u16, &'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                200,
+                &[],
+                r#"{"status":"authorized","reference":"sbx_1"}"#,
+                "approved",
+            ),
+            (
+                200,
+                &[],
+                r#"{"status":"captured","reference":"sbx_1"}"#,
+                "approved",
+            ),
+            (
+                200,
+                &[],
+                r#"{"status":"voided","reference":"sbx_1"}"#,
+                "approved",
+            ),
+            (
+                200,
+                &[],
+                r#"{"status":"refunded","reference":"sbr_1"}"#,
+                "approved",
+            ),
+            (200, &[], r#"{"status":"captured"}"#, "unknown"),
+            (
+                402,
+                &[],
+                r#"{"status":"declined","decline_code":"insufficient_funds"}"#,
+                "declined",
+            ),
+            (
+                400,
+                &[],
+                r#"{"status":"invalid","message":"no such payment"}"#,
+                "not_processed",
+            ),
+            (429, &[], r#"{"status":"rate_limited"}"#, "not_processed"),
+            (404, &[], r#"{"status":"not_found"}"#, "not_processed"),
+            (503, &np, r#"{"status":"unavailable"}"#, "not_processed"),
+            // Undocumented: unknown, whatever the status.
+            (503, &[], r#"{"status":"unavailable"}"#, "unknown"),
+            (409, &[], r#"{"status":"in_progress"}"#, "unknown"),
+            (429, &[], r#"{"message":"slow down"}"#, "unknown"),
+            (418, &[], r#"{"status":"teapot"}"#, "unknown"),
+            (400, &[], r#"{"status":"weird"}"#, "unknown"),
+            (500, &[], r#"{"status":"error"}"#, "unknown"),
+            (200, &[], "not json", "unknown"),
+        ];
+        for (status, headers, body, expected) in cases {
+            assert_eq!(
+                kind(&outcome(*status, headers, body)),
+                *expected,
+                "{status} {body}"
+            );
+        }
+        let declined = outcome(
+            402,
+            &[],
+            r#"{"status":"declined","decline_code":"stolen_card","processor_code":"43"}"#,
+        );
+        let Outcome::Declined(d) = declined else {
+            panic!("declined")
+        };
+        assert_eq!(
+            (d.decline_code.as_str(), d.processor_code.as_deref()),
+            ("stolen_card", Some("43"))
+        );
+    }
     use crate::adapter::WireResponse;
     use crate::card::Card;
     use crate::decline::DeclineClass;
