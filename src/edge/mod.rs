@@ -135,9 +135,8 @@ async fn without_internal_detail(mut response: Response, request_id: &str) -> Re
 
 /// Whether a request reached the worker on a loopback address: a local
 /// `wrangler dev` (Cloudflare routes no such host to a deployed worker).
-fn is_local(req: &Request) -> bool {
-    req.url()
-        .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
+fn is_local(url: Option<&worker::Url>) -> bool {
+    url.is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
 }
 
 async fn handle(
@@ -148,14 +147,15 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     // A configuration that is not usable here refuses every request, by
     // name (and a retry cannot change that).
-    if let Err(e) = config(env).check(is_local(&req)) {
+    let url = req.url().ok();
+    if let Err(e) = config(env).check(is_local(url.as_ref())) {
         let r = error_response(&e);
         let _ = r.headers().set("stripe-should-retry", "false");
         return Ok(r);
     }
     let method = req.method();
     let path = req.path();
-    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned));
+    let query = url.as_ref().and_then(|u| u.query().map(str::to_owned));
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     if segments.first() != Some(&"v1") {
         return Err(ApiError::unknown_route(method.as_ref(), &path));

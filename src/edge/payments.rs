@@ -37,14 +37,23 @@ fn new_pm_id() -> Result<String, ApiError> {
     Ok(format!("pm_{}", random_token(24)?))
 }
 
-/// `params` take an infallible id maker: draw the id first (ids come from
-/// the random source only), hand it over when asked.
+/// `params` take an infallible id maker, called only when card data is
+/// given: the id is drawn then, and a failure of the random source (ids
+/// come from it only) fails the request.
 fn with_pm_id<T>(
     f: impl FnOnce(&mut dyn FnMut() -> String) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let id = new_pm_id()?;
-    let mut given = Some(id);
-    f(&mut || given.take().unwrap_or_default())
+    let mut failed = None;
+    let out = f(&mut || {
+        new_pm_id().unwrap_or_else(|e| {
+            failed = Some(e);
+            String::new()
+        })
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => out,
+    }
 }
 
 fn begin(op: Op, id: &str, mode: Mode, call: &Call) -> Result<BeginRequest, ApiError> {
