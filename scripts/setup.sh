@@ -61,13 +61,16 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 sh scripts/vendor.sh >/dev/null
 
-# --- Python: Stripe's official Python SDK, for the end-to-end tests ----------
+# --- Python: Stripe's official Python SDK, and localstripe (a stateful Stripe
+# fake written by others: the Stripe adapter's peer in the tests) ------------
 if [ "$mode" = test ]; then
   py_stripe=16.1.0
-  if [ "$(.venv/bin/python -c 'import stripe; print(stripe.VERSION)' 2>/dev/null)" != "$py_stripe" ]; then
-    say "python3 -m venv .venv; pip install stripe==$py_stripe"
+  py_localstripe=1.15.10
+  if [ "$(.venv/bin/python -c 'import stripe; print(stripe.VERSION)' 2>/dev/null)" != "$py_stripe" ] ||
+     [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("localstripe"))' 2>/dev/null)" != "$py_localstripe" ]; then
+    say "python3 -m venv .venv; pip install stripe==$py_stripe localstripe==$py_localstripe"
     python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check "stripe==$py_stripe"
+    .venv/bin/pip install -q --disable-pip-version-check "stripe==$py_stripe" "localstripe==$py_localstripe"
   fi
 fi
 say "ready ($mode)"

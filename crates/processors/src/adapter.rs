@@ -41,11 +41,28 @@ pub enum Call<'a> {
         amount: u64,
         currency: &'a str,
     },
-    /// What became of an earlier call whose answer was lost: asked by that
-    /// call's idempotency key (reconciliation). `NotProcessed` means the
-    /// processor has no record of it.
+    /// What became of an earlier call whose answer was lost, asked by that
+    /// call's idempotency key, which each adapter also sends as the
+    /// processor-side merchant reference of the call (reconciliation).
+    /// `NotProcessed` means the processor has no record of it, or (where
+    /// the processor can not be asked, Adyen) that it was cancelled there
+    /// by reference, so that it certainly does not charge.
     Lookup {
         key: &'a str,
+        of: Looked<'a>,
+    },
+}
+
+/// The earlier call a [`Call::Lookup`] asks about.
+#[derive(Debug)]
+pub enum Looked<'a> {
+    /// An authorization (`Call::Authorize` with the same key).
+    Authorize { amount: u64, currency: &'a str },
+    /// A refund of the payment the processor knows as `reference`.
+    Refund {
+        reference: &'a str,
+        amount: u64,
+        currency: &'a str,
     },
 }
 
@@ -65,7 +82,7 @@ impl Call<'_> {
             | Call::Capture { key, .. }
             | Call::Void { key, .. }
             | Call::Refund { key, .. }
-            | Call::Lookup { key } => key,
+            | Call::Lookup { key, .. } => key,
         }
     }
 }
@@ -133,13 +150,27 @@ pub enum Delivery {
     Lost(String),
 }
 
+/// What an adapter makes of a delivery: the call's outcome, or the next
+/// request of a call that takes several (Stripe: the card's payment method,
+/// then the payment intent). The worker sends at most [`MAX_STEPS`]
+/// requests for one call.
+#[derive(Debug)]
+pub enum Parsed {
+    Done(Outcome),
+    Next(WireRequest),
+}
+
+/// The most requests one call may take.
+pub const MAX_STEPS: u8 = 3;
+
 /// What an answer means for the payment and for routing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Done: authorized (or captured, voided, refunded). `reference` is the
     /// processor's id of the payment (or of the refund).
     Approved { reference: String },
-    /// Refused by the issuer or the processor's risk checks.
+    /// Refused by the issuer or the processor's risk checks, or the
+    /// customer must authenticate (`Decline::class` tells which).
     Declined(Decline),
     /// Certainly not acted on (not sent, 429, an explicit "not processed"):
     /// another processor may be tried.
@@ -152,10 +183,11 @@ pub enum Outcome {
 pub trait Adapter {
     /// The processor type (`sandbox`, `stripe`, ...).
     fn kind(&self) -> &'static str;
-    /// Builds the HTTP request for a call.
+    /// Builds the (first) HTTP request for a call.
     fn build(&self, call: &Call<'_>) -> WireRequest;
-    /// Reads what came back.
-    fn parse(&self, call: &Call<'_>, delivery: &Delivery) -> Outcome;
+    /// Reads what came back for the request of step `step` (0 for the one
+    /// `build` made, 1 for the first `Parsed::Next`, ...).
+    fn parse(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed;
     /// How long to wait for an answer before treating the call as lost.
     fn timeout_ms(&self) -> u32;
 }

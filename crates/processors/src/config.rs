@@ -1,7 +1,9 @@
-//! Processor configuration of one mode: ids, types, and the sandbox's
-//! simulated behaviour. Read from the worker's `SWITCHYARD_TEST_PROCESSORS` /
-//! `SWITCHYARD_LIVE_PROCESSORS` (JSON arrays). Real processors' credentials
-//! will be separate secrets, read when their adapters are added.
+//! Processor configuration of one mode: ids, types, base URLs, accounts and
+//! the sandbox's simulated behaviour, read from the worker's
+//! `SWITCHYARD_TEST_PROCESSORS` / `SWITCHYARD_LIVE_PROCESSORS` (JSON
+//! arrays); and the real processors' credentials, secrets of their own
+//! (`SWITCHYARD_TEST_CREDENTIALS` / `SWITCHYARD_LIVE_CREDENTIALS`: a JSON
+//! object by processor id).
 
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +96,64 @@ impl ProcessorConfig {
             failure: None,
             slow_ms: default_slow(),
         }
+    }
+}
+
+/// The secrets of one real processor. `Debug` never shows them.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Stripe's secret key, Adyen's API key (`X-API-Key`), Checkout.com's
+    /// secret key.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Braintree's API key pair.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub private_key: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "set" } else { "-" };
+        write!(
+            f,
+            "Credentials(api_key: {}, public_key: {}, private_key: {})",
+            set(&self.api_key),
+            set(&self.public_key),
+            set(&self.private_key)
+        )
+    }
+}
+
+/// Parses the credentials secret of a mode: `{"<processor id>": {...}}`.
+pub fn parse_credentials(
+    json: &str,
+) -> Result<std::collections::BTreeMap<String, Credentials>, String> {
+    serde_json::from_str(json).map_err(|e| {
+        // serde's message may quote the offending text: never a secret in
+        // an error.
+        format!(
+            "invalid processor credentials (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// What a processor type needs of its credentials, or `None` when they do.
+pub fn missing_credentials(kind: ProcessorKind, c: Option<&Credentials>) -> Option<&'static str> {
+    let has =
+        |v: Option<&Option<String>>| v.is_some_and(|v| v.as_deref().is_some_and(|s| !s.is_empty()));
+    match kind {
+        ProcessorKind::Sandbox => None,
+        ProcessorKind::Stripe | ProcessorKind::Adyen | ProcessorKind::Checkout => {
+            (!has(c.map(|c| &c.api_key))).then_some("api_key")
+        }
+        ProcessorKind::Braintree => (!(has(c.map(|c| &c.public_key))
+            && has(c.map(|c| &c.private_key))))
+        .then_some("public_key and private_key"),
     }
 }
 

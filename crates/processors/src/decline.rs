@@ -16,6 +16,9 @@ pub enum DeclineClass {
     Soft,
     /// Stop: retrying elsewhere would not help or is forbidden.
     Hard,
+    /// Stop: the customer must authenticate (3-D Secure); another
+    /// processor would ask the same.
+    AuthenticationRequired,
 }
 
 /// A processor's refusal, mapped to Stripe's vocabulary.
@@ -50,6 +53,7 @@ pub fn classify(decline_code: &str) -> DeclineClass {
         | "service_not_allowed"
         | "transaction_not_allowed"
         | "not_permitted" => DeclineClass::Soft,
+        "authentication_required" => DeclineClass::AuthenticationRequired,
         // lost_card, stolen_card, pickup_card, expired_card, incorrect_number,
         // incorrect_cvc, invalid_account, do_not_try_again, fraudulent,
         // authentication_required, restricted_card, merchant_blacklist, and
@@ -140,11 +144,14 @@ mod tests {
             "incorrect_number",
             "do_not_try_again",
             "fraudulent",
-            "authentication_required",
             "something_new",
         ] {
             assert_eq!(classify(hard), DeclineClass::Hard, "{hard}");
         }
+        assert_eq!(
+            classify("authentication_required"),
+            DeclineClass::AuthenticationRequired
+        );
     }
 
     #[test]

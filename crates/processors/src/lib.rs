@@ -11,13 +11,23 @@ pub mod decline;
 pub mod payment;
 pub mod sandbox;
 
-pub use adapter::{Adapter, Call, Delivery, Outcome, WireRequest, WireResponse};
-pub use config::{FailureMode, ProcessorConfig, ProcessorKind};
+pub use adapter::{
+    Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest, WireResponse, MAX_STEPS,
+};
+pub use config::{Credentials, FailureMode, ProcessorConfig, ProcessorKind};
 
 /// The adapter of a configured processor, or `None` when its type has no
-/// adapter yet (Stripe, Adyen, Checkout.com and Braintree come next; each is
-/// one module implementing [`Adapter`] and one arm here).
-pub fn adapter_for(config: &ProcessorConfig) -> Option<Box<dyn Adapter>> {
+/// adapter yet or a real processor's credentials are missing (the worker's
+/// configuration check reports those before any payment). Each type is one
+/// module implementing [`Adapter`] and one arm here.
+pub fn adapter_for(
+    config: &ProcessorConfig,
+    credentials: Option<&Credentials>,
+) -> Option<Box<dyn Adapter>> {
+    if config::missing_credentials(config.kind, credentials).is_some() {
+        return None;
+    }
+    let _credentials = credentials.cloned().unwrap_or_default();
     match config.kind {
         ProcessorKind::Sandbox => Some(Box::new(sandbox::SandboxAdapter::new(config.clone()))),
         ProcessorKind::Stripe

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::adapter::{Adapter, Call, Delivery, Outcome, WireRequest};
+use crate::adapter::{Adapter, Call, Delivery, Outcome, Parsed, WireRequest};
 use crate::config::{FailureMode, ProcessorConfig};
 use crate::decline::Decline;
 
@@ -107,7 +107,13 @@ impl Adapter for SandboxAdapter {
         )
     }
 
-    fn parse(&self, _call: &Call<'_>, delivery: &Delivery) -> Outcome {
+    fn parse(&self, _call: &Call<'_>, _step: u8, delivery: &Delivery) -> Parsed {
+        Parsed::Done(outcome_of(delivery))
+    }
+}
+
+fn outcome_of(delivery: &Delivery) -> Outcome {
+    {
         let resp = match delivery {
             Delivery::NotSent(reason) => {
                 return Outcome::NotProcessed {
@@ -394,20 +400,15 @@ mod tests {
     /// no HTTP status alone means "not processed".
     #[test]
     fn the_outcome_vocabulary() {
-        let adapter = SandboxAdapter::new(ProcessorConfig::sandbox("s"));
-        let call = Call::Lookup { key: "k" };
         let outcome = |status: u16, headers: &[(&str, &str)], body: &str| {
-            adapter.parse(
-                &call,
-                &Delivery::Answered(crate::adapter::WireResponse {
-                    status,
-                    headers: headers
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                    body: body.to_owned(),
-                }),
-            )
+            outcome_of(&Delivery::Answered(crate::adapter::WireResponse {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                body: body.to_owned(),
+            }))
         };
         let kind = |o: &Outcome| match o {
             Outcome::Approved { .. } => "approved",
@@ -594,6 +595,10 @@ mod tests {
 
     #[test]
     fn adapter_round_trip() {
+        let done = |p: Parsed| match p {
+            Parsed::Done(o) => o,
+            Parsed::Next(r) => panic!("a second request: {r:?}"),
+        };
         let card = Card::from_raw("4000000000009995", 12, 2030, Some("123"));
         let card = card.unwrap_or_else(|e| panic!("{e:?}"));
         let a = SandboxAdapter::new(ProcessorConfig::sandbox("sandbox_a"));
@@ -619,7 +624,7 @@ mod tests {
             headers: vec![],
             body: r.body.to_string(),
         });
-        match a.parse(&call, &d) {
+        match done(a.parse(&call, 0, &d)) {
             Outcome::Declined(d) => {
                 assert_eq!(d.decline_code, "insufficient_funds");
                 assert_eq!(d.class, DeclineClass::Soft);
@@ -627,9 +632,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let lost = a.parse(&call, &Delivery::Lost("timeout".into()));
+        let lost = done(a.parse(&call, 0, &Delivery::Lost("timeout".into())));
         assert!(matches!(lost, Outcome::Unknown { .. }));
-        let not_sent = a.parse(&call, &Delivery::NotSent("refused".into()));
+        let not_sent = done(a.parse(&call, 0, &Delivery::NotSent("refused".into())));
         assert!(matches!(not_sent, Outcome::NotProcessed { .. }));
         let unexplained = Delivery::Answered(WireResponse {
             status: 500,
@@ -637,7 +642,7 @@ mod tests {
             body: String::new(),
         });
         assert!(matches!(
-            a.parse(&call, &unexplained),
+            done(a.parse(&call, 0, &unexplained)),
             Outcome::Unknown { .. }
         ));
         let outage = Delivery::Answered(WireResponse {
@@ -646,7 +651,7 @@ mod tests {
             body: "{}".into(),
         });
         assert!(matches!(
-            a.parse(&call, &outage),
+            done(a.parse(&call, 0, &outage)),
             Outcome::NotProcessed { .. }
         ));
     }
