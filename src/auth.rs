@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 
 /// The two separate worlds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
     Test,
     Live,

@@ -2,7 +2,9 @@
 //! from its settings (`[vars]`, secrets, `.dev.vars`). Pure: the edge reads
 //! the settings once per isolate and keeps the parsed `Config`.
 
-use switchyard_processors::config::{default_processors, parse_processors};
+use switchyard_processors::config::{
+    default_processors, missing_credentials, parse_credentials, parse_processors,
+};
 use switchyard_processors::{ProcessorConfig, ProcessorKind};
 
 use crate::auth::{Keys, Mode};
@@ -15,6 +17,11 @@ pub const LIVE_SECRET_KEY: &str = "SWITCHYARD_LIVE_SECRET_KEY";
 pub const LIVE_PUBLISHABLE_KEY: &str = "SWITCHYARD_LIVE_PUBLISHABLE_KEY";
 pub const TEST_PROCESSORS: &str = "SWITCHYARD_TEST_PROCESSORS";
 pub const LIVE_PROCESSORS: &str = "SWITCHYARD_LIVE_PROCESSORS";
+/// The real processors' secrets of a mode: `{"<processor id>": {"api_key":
+/// ...}}` (Braintree: `public_key` and `private_key`). A secret
+/// (`wrangler secret put`), never a `[vars]` entry.
+pub const TEST_CREDENTIALS: &str = "SWITCHYARD_TEST_CREDENTIALS";
+pub const LIVE_CREDENTIALS: &str = "SWITCHYARD_LIVE_CREDENTIALS";
 
 /// Keys and processors, parsed once.
 #[derive(Debug)]
@@ -64,6 +71,80 @@ fn slot_problems(setting: &'static str, value: Option<&str>, prefix: &str, out: 
     }
 }
 
+/// Gives each real processor of a mode its credentials from the mode's
+/// credentials secret, and notes what is missing: a real processor without
+/// its credentials, an Adyen processor without its merchant account, a
+/// deployed worker calling a processor over plain HTTP. Messages name the
+/// setting and the processor, never a value.
+fn attach_credentials(
+    [name, list_name]: [&'static str; 2],
+    json: Option<&str>,
+    list: &mut Result<Vec<ProcessorConfig>, ApiError>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut problem = |setting: &'static str, message: String, deployed_only: bool| {
+        problems.push(Problem {
+            setting,
+            message,
+            deployed_only,
+        })
+    };
+    let mut credentials = match json.filter(|s| !s.trim().is_empty()) {
+        None => Default::default(),
+        Some(json) => match parse_credentials(json) {
+            Ok(c) => c,
+            Err(e) => {
+                problem(name, e, false);
+                Default::default()
+            }
+        },
+    };
+    let Ok(list) = list else { return };
+    for p in list.iter_mut() {
+        p.credentials = credentials.remove(&p.id);
+        if let Some(missing) = missing_credentials(p.kind, p.credentials.as_ref()) {
+            problem(
+                name,
+                format!(
+                    "processor '{}' ({}) has no {missing} here",
+                    p.id,
+                    p.kind.as_str()
+                ),
+                false,
+            );
+        }
+        if p.kind == ProcessorKind::Adyen && p.account.as_deref().is_none_or(str::is_empty) {
+            problem(
+                list_name,
+                format!(
+                    "processor '{}' (adyen) needs its merchant account in \"account\" of the processors list",
+                    p.id
+                ),
+                false,
+            );
+        }
+        if p.kind != ProcessorKind::Sandbox
+            && p.base_url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+        {
+            problem(
+                list_name,
+                format!(
+                    "processor '{}' is called over plain HTTP: a deployed worker sends card data over HTTPS only",
+                    p.id
+                ),
+                true,
+            );
+        }
+    }
+    for id in credentials.keys() {
+        problem(
+            name,
+            format!("credentials for '{id}', which is not a configured processor of this mode"),
+            false,
+        );
+    }
+}
+
 impl Config {
     /// From the settings, by name. A processor list that does not parse is
     /// kept as its error: the calls that need that mode's processors fail
@@ -85,9 +166,16 @@ impl Config {
                 None => Ok(Vec::new()),
             }
         };
-        let test = processors(TEST_PROCESSORS, Mode::Test);
-        let live = processors(LIVE_PROCESSORS, Mode::Live);
+        let mut test = processors(TEST_PROCESSORS, Mode::Test);
+        let mut live = processors(LIVE_PROCESSORS, Mode::Live);
         let mut problems = Vec::new();
+        for (name, list_name, list) in [
+            (TEST_CREDENTIALS, TEST_PROCESSORS, &mut test),
+            (LIVE_CREDENTIALS, LIVE_PROCESSORS, &mut live),
+        ] {
+            let json = setting(name);
+            attach_credentials([name, list_name], json.as_deref(), list, &mut problems);
+        }
         let slots = [
             (TEST_SECRET_KEY, "sk_test_"),
             (TEST_PUBLISHABLE_KEY, "pk_test_"),

@@ -36,7 +36,7 @@ use switchyard_processors::sandbox::{simulate, SandboxRequest};
 use switchyard_processors::{Delivery, ProcessorConfig, WireRequest, WireResponse};
 use switchyard_rules::{Router, ValidateOptions};
 
-use crate::payment::{self, Begun, Routers, Transport};
+use crate::payment::{self, Admission, Begun, Routers, Transport};
 use crate::protocol::{
     self, BeginRequest, FinishRequest, RulesetRef, RunAnswer, RunMessage, RunOutcome, RunRequest,
 };
@@ -76,6 +76,12 @@ impl Transport for MemoryTransport {
     fn now_ms(&self) -> u64 {
         1_700_000_000_005
     }
+
+    async fn admit(&self, _processor: &str) -> Admission {
+        Admission::Closed
+    }
+
+    fn report(&self, _processor: &str, _failed: bool, _probe: bool) {}
 }
 
 /// Runs a future that never waits (the memory transport's).

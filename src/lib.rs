@@ -17,6 +17,7 @@ mod auth;
 mod config;
 mod error;
 mod form;
+mod health;
 mod params;
 mod payment;
 mod preview;

@@ -45,8 +45,10 @@ fn outcome_name(o: AttemptOutcome) -> &'static str {
         AttemptOutcome::Authorized => "authorized",
         AttemptOutcome::SoftDecline => "soft_decline",
         AttemptOutcome::HardDecline => "hard_decline",
+        AttemptOutcome::AuthenticationRequired => "authentication_required",
         AttemptOutcome::NotProcessed => "not_processed",
         AttemptOutcome::Unknown => "unknown",
+        AttemptOutcome::Skipped => "skipped",
     }
 }
 

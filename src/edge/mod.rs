@@ -38,6 +38,7 @@ use request::Call;
 use runtime::{answer_response, error_response, json_response, now_ms, random_token};
 
 mod config;
+mod health_do;
 mod keys_do;
 mod metrics;
 mod objects;
@@ -217,6 +218,7 @@ enum RouteName {
     ActivateRuleset,
     PromoteRuleset,
     Metrics,
+    Processors,
     SandboxStats,
     SandboxAuthorize,
 }
@@ -249,6 +251,7 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         ["refunds", id] => r(RetrieveRefund, GET, Some(id)),
         ["routing", "preview"] => r(Preview, POST, None),
         ["routing", "metrics"] => r(Metrics, GET, None),
+        ["routing", "processors"] => r(Processors, GET, None),
         ["routing", "rulesets"] => r(Rulesets, BOTH, None),
         ["routing", "rulesets", id] => r(Ruleset, GET, Some(id)),
         ["routing", "rulesets", id, "activate"] => r(ActivateRuleset, POST, Some(id)),
@@ -277,6 +280,7 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
         ActivateRuleset => rulesets::activate(&call, env, id).await,
         PromoteRuleset => rulesets::promote(&call, env, id).await,
         Metrics => metrics::get(&call, env, call.query.clone()).await,
+        Processors => processors(&call, env).await,
         SandboxStats => sandbox_stats(&call, env, id).await,
         SandboxAuthorize => {
             let cfg = sandbox_config(&call, env, id)?;
@@ -339,6 +343,30 @@ fn sandbox_config(
             ),
         )),
     }
+}
+
+/// `GET /v1/routing/processors`: the mode's processors (never their
+/// credentials) and each one's circuit.
+async fn processors(call: &Call, env: &Env) -> Result<Response, ApiError> {
+    let mode = call.principal.mode;
+    let list = config(env).processors(mode)?.to_vec();
+    let ids: Vec<String> = list.iter().map(|p| p.id.clone()).collect();
+    let mut views = health_do::views(env, mode, &ids).await;
+    let data: Vec<serde_json::Value> = list
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.id,
+                "object": "routing_processor",
+                "type": p.kind.as_str(),
+                "circuit": views.remove(&p.id).flatten(),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        200,
+        &serde_json::json!({ "object": "list", "url": "/v1/routing/processors", "has_more": false, "data": data }),
+    ))
 }
 
 /// The sandbox processor's own counters (test mode only): requests it

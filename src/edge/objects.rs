@@ -29,6 +29,8 @@ pub(crate) enum Binding {
     Metrics,
     /// Shards of the mode's idempotency keys, keyed by shard number.
     IdempotencyKeys,
+    /// One per processor of a mode, keyed by its id: its circuit.
+    Health,
 }
 
 impl Binding {
@@ -40,6 +42,7 @@ impl Binding {
             Binding::Sandbox => "SANDBOX",
             Binding::Metrics => "METRICS",
             Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
+            Binding::Health => "HEALTH",
         }
     }
 }

@@ -319,7 +319,7 @@ pub(crate) async fn sandbox_direct(
     let Some(card) = p.card.map(|c| c.card) else {
         return Err(ApiError::missing("payment_method"));
     };
-    let Some(adapter) = adapter_for(cfg) else {
+    let Some(adapter) = adapter_for(cfg, cfg.credentials.as_ref()) else {
         return Err(ApiError::internal("no adapter for a sandbox processor"));
     };
     let reference = format!("direct_{}", random_token(protocol::ID_LEN)?);

@@ -1,20 +1,21 @@
 //! How processor requests leave the worker: the transport of the payment
 //! core's processor calls (`crate::payment::execute`) and of the sandbox's
-//! direct endpoint. The sandbox's URL goes to its Durable Object; real
-//! processors have no transport yet, so any other URL is reported as not
-//! sent (nothing was charged).
+//! direct endpoint. The sandbox's URL goes to its Durable Object; a real
+//! processor's goes out with `fetch`, aborted at its timeout. The circuit
+//! of each processor is asked and told through here too (`health_do`).
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use switchyard_processors::sandbox::SANDBOX_BASE;
 use switchyard_processors::{Delivery, ProcessorConfig, WireRequest, WireResponse};
-use worker::{Delay, Env, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
+use super::health_do;
 use super::objects::{stub, Binding};
 use super::runtime::now_ms;
 use crate::auth::Mode;
-use crate::payment::Transport;
+use crate::payment::{Admission, Transport};
 
 /// Requests of one mode, from this isolate.
 pub(crate) struct EdgeTransport<'a> {
@@ -30,11 +31,18 @@ impl Transport for EdgeTransport<'_> {
     fn now_ms(&self) -> u64 {
         now_ms()
     }
+
+    async fn admit(&self, processor: &str) -> Admission {
+        health_do::admit(self.env, self.mode, processor).await
+    }
+
+    fn report(&self, processor: &str, failed: bool, probe: bool) {
+        health_do::report(self.env, self.mode, processor, failed, probe)
+    }
 }
 
 /// Sends a processor request and waits at most `timeout_ms`. The sandbox's
-/// URL goes to its Durable Object; real processors' adapters are not
-/// configured yet, so any other URL is reported as not sent.
+/// URL goes to its Durable Object, any other out with `fetch`.
 async fn send(
     env: &Env,
     mode: Mode,
@@ -43,7 +51,7 @@ async fn send(
     timeout_ms: u32,
 ) -> Delivery {
     if !req.url.starts_with(SANDBOX_BASE) {
-        return Delivery::NotSent(format!("no transport for {}", cfg.id));
+        return send_out(req, timeout_ms).await;
     }
     let stub = match stub(env, Binding::Sandbox, mode, Some(&cfg.id)) {
         Ok(s) => s,
@@ -81,5 +89,78 @@ async fn send(
         Either::Left((Ok(resp), _)) => Delivery::Answered(resp),
         Either::Left((Err(e), _)) => Delivery::Lost(format!("connection lost: {e}")),
         Either::Right(_) => Delivery::Lost(format!("no answer within {timeout_ms} ms")),
+    }
+}
+
+fn method_of(m: &str) -> Method {
+    match m {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        _ => Method::Post,
+    }
+}
+
+/// Whether a `fetch` error says the request never left: the connection
+/// was refused or could not be made (no DNS name, no route). Anything else
+/// (reset, lost, an internal error) may have reached the processor.
+fn never_sent(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    ["connection refused", "econnrefused", "dns", "could not connect", "connect error", "no route to host"]
+        .iter()
+        .any(|m| e.contains(m))
+}
+
+/// A real processor's request, over the network, aborted after
+/// `timeout_ms`. The request holds card data: it is never logged, and the
+/// error of a failed fetch is reported without it.
+async fn send_out(req: WireRequest, timeout_ms: u32) -> Delivery {
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        if headers.set(k, v).is_err() {
+            return Delivery::NotSent(format!("invalid header {k}"));
+        }
+    }
+    let method = method_of(req.method);
+    let mut init = RequestInit::new();
+    init.with_method(method.clone()).with_headers(headers);
+    if method != Method::Get {
+        init.with_body(Some(req.body().into()));
+    }
+    let request = match Request::new_with_init(&req.url, &init) {
+        Ok(r) => r,
+        Err(e) => return Delivery::NotSent(format!("request not built: {e}")),
+    };
+    drop(req);
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+        let status = resp.status_code();
+        let headers: Vec<(String, String)> = resp.headers().entries().collect();
+        let body = resp.text().await?;
+        Ok::<_, worker::Error>(WireResponse {
+            status,
+            headers,
+            body,
+        })
+    };
+    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    futures_util::pin_mut!(exchange);
+    match select(exchange, timer).await {
+        Either::Left((Ok(resp), _)) => Delivery::Answered(resp),
+        Either::Left((Err(e), _)) => {
+            let e = e.to_string();
+            if never_sent(&e) {
+                Delivery::NotSent(format!("not sent: {e}"))
+            } else {
+                Delivery::Lost(format!("connection lost: {e}"))
+            }
+        }
+        Either::Right(_) => {
+            controller.abort();
+            Delivery::Lost(format!("no answer within {timeout_ms} ms"))
+        }
     }
 }

@@ -8,7 +8,8 @@ use switchyard_processors::card::Card;
 use switchyard_processors::decline::DeclineClass;
 use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails, STALE_AFTER_MS};
 use switchyard_processors::{
-    adapter_for, Adapter, Call, Delivery, Outcome, ProcessorConfig, WireRequest,
+    adapter_for, Adapter, Call, Delivery, Looked, Outcome, Parsed, ProcessorConfig, WireRequest,
+    MAX_STEPS,
 };
 
 use crate::protocol::{Op, Work, WorkResult};
@@ -28,6 +29,50 @@ pub trait Transport {
     async fn send(&self, cfg: &ProcessorConfig, req: WireRequest, timeout_ms: u32) -> Delivery;
     /// Milliseconds since the epoch.
     fn now_ms(&self) -> u64;
+    /// Whether the processor's circuit lets a new authorization through
+    /// (`crate::health`): closed, a probe of an open circuit, or skipped.
+    async fn admit(&self, processor: &str) -> Admission;
+    /// What a call told of the processor's health: `failed` for an error or
+    /// a timeout (not a decline), `probe` when it was the circuit's probe.
+    fn report(&self, processor: &str, failed: bool, probe: bool);
+}
+
+/// A processor's circuit, asked before an authorization is sent to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    Closed,
+    /// Open, and this call is the trickle that probes it.
+    Probe,
+    /// Open: the processor is left out of the plan for now.
+    Skip,
+}
+
+/// Sends a call and every further request it takes (Stripe: the payment
+/// method, then the payment intent), to its outcome.
+pub(crate) async fn call_through(
+    transport: &impl Transport,
+    cfg: &ProcessorConfig,
+    adapter: &dyn Adapter,
+    call: &Call<'_>,
+) -> Outcome {
+    let mut req = adapter.build(call);
+    for step in 0..MAX_STEPS {
+        let delivery = transport.send(cfg, req, adapter.timeout_ms()).await;
+        match adapter.parse(call, step, &delivery) {
+            Parsed::Done(outcome) => return outcome,
+            Parsed::Next(next) => req = next,
+        }
+    }
+    Outcome::Unknown {
+        reason: format!("the call took more than {MAX_STEPS} requests"),
+    }
+}
+
+/// Whether an outcome tells of a failing processor (the circuit's input):
+/// no answer, an unexplained answer, or a refusal to process; declines and
+/// approvals are a working processor.
+fn is_failure(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Unknown { .. } | Outcome::NotProcessed { .. })
 }
 
 /// Calls the processors for one operation. For a confirmation, the plan is
@@ -101,16 +146,31 @@ async fn authorize(
         if !fits(adapter.timeout_ms(), attempts.len()) {
             break;
         }
+        let admission = transport.admit(processor).await;
+        if admission == Admission::Skip {
+            let a = Attempt {
+                processor: processor.clone(),
+                outcome: AttemptOutcome::Skipped,
+                code: Some("circuit_open".into()),
+                decline_code: None,
+                latency_ms: 0,
+            };
+            record(&a);
+            attempts.push(a);
+            continue;
+        }
         let call = work.authorize(&key, &card);
         let mut tries = 0;
         let outcome = loop {
             tries += 1;
             let started = transport.now_ms();
-            let delivery = transport
-                .send(cfg, adapter.build(&call), adapter.timeout_ms())
-                .await;
-            let outcome = adapter.parse(&call, &delivery);
+            let outcome = call_through(transport, cfg, &*adapter, &call).await;
             let latency_ms = transport.now_ms().saturating_sub(started);
+            transport.report(
+                processor,
+                is_failure(&outcome),
+                admission == Admission::Probe && tries == 1,
+            );
             let a = attempt_of(processor, &outcome, latency_ms);
             record(&a);
             attempts.push(a);
@@ -118,7 +178,37 @@ async fn authorize(
                 && tries < 2
                 && fits(adapter.timeout_ms(), attempts.len())
             {
-                continue;
+                if adapter.deduplicates() {
+                    // The same key: the processor answers the first call's
+                    // outcome, or processes it once.
+                    continue;
+                }
+                // A processor that does not deduplicate is asked what
+                // became of the call, never sent it again.
+                let lookup = Call::Lookup {
+                    key: &key,
+                    of: Looked::Authorize {
+                        amount: work.amount,
+                        currency: &work.currency,
+                    },
+                };
+                let started = transport.now_ms();
+                let found = call_through(transport, cfg, &*adapter, &lookup).await;
+                let mut a = attempt_of(
+                    processor,
+                    &found,
+                    transport.now_ms().saturating_sub(started),
+                );
+                a.code = Some("looked_up".into());
+                match found {
+                    Outcome::Approved { .. } | Outcome::Declined(_) => {
+                        record(&a);
+                        attempts.push(a);
+                        break found;
+                    }
+                    // No record yet: the first call may still arrive there.
+                    _ => break outcome,
+                }
             }
             break outcome;
         };
@@ -126,7 +216,7 @@ async fn authorize(
             Outcome::Approved { reference } => {
                 return (attempts, authorized(processor, &*adapter, reference))
             }
-            Outcome::Declined(d) if d.class == DeclineClass::Hard => {
+            Outcome::Declined(d) if d.class != DeclineClass::Soft => {
                 return (attempts, WorkResult::Declined { decline: d })
             }
             Outcome::Declined(d) => last_decline = Some(d),
@@ -184,11 +274,8 @@ async fn follow_up(
         reason: String::new(),
     };
     for _ in 0..2 {
-        let delivery = transport
-            .send(cfg, adapter.build(&call), adapter.timeout_ms())
-            .await;
-        outcome = adapter.parse(&call, &delivery);
-        if !matches!(
+        outcome = call_through(transport, cfg, &*adapter, &call).await;
+        if !adapter.deduplicates() || !matches!(
             outcome,
             Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
         ) {
@@ -226,11 +313,21 @@ async fn refund_lookup(
         Err(failed) => return failed,
     };
     let key = processor_idempotency_key(&work.payment_id, "refund", work.seq, processor);
-    let call = Call::Lookup { key: &key };
-    let delivery = transport
-        .send(cfg, adapter.build(&call), adapter.timeout_ms())
-        .await;
-    match adapter.parse(&call, &delivery) {
+    let Some(reference) = work.reference.as_deref() else {
+        return WorkResult::Failed {
+            message: "no processor reference".into(),
+            unknown: true,
+        };
+    };
+    let call = Call::Lookup {
+        key: &key,
+        of: Looked::Refund {
+            reference,
+            amount: work.amount,
+            currency: &work.currency,
+        },
+    };
+    match call_through(transport, cfg, &*adapter, &call).await {
         Outcome::Approved { reference } => WorkResult::Done { reference },
         Outcome::Declined(d) => WorkResult::Failed {
             message: d.message,
@@ -266,12 +363,15 @@ async fn reconcile(
             return (attempts, WorkResult::Unknown);
         };
         let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
-        let call = Call::Lookup { key: &key };
+        let call = Call::Lookup {
+            key: &key,
+            of: Looked::Authorize {
+                amount: work.amount,
+                currency: &work.currency,
+            },
+        };
         let started = transport.now_ms();
-        let delivery = transport
-            .send(cfg, adapter.build(&call), adapter.timeout_ms())
-            .await;
-        let outcome = adapter.parse(&call, &delivery);
+        let outcome = call_through(transport, cfg, &*adapter, &call).await;
         let latency_ms = transport.now_ms().saturating_sub(started);
         let mut reconciled = |outcome: &Outcome| {
             let mut a = attempt_of(processor, outcome, latency_ms);
@@ -288,7 +388,7 @@ async fn reconcile(
             }
             Outcome::Declined(d) => {
                 reconciled(&Outcome::Declined(d.clone()));
-                if d.class == DeclineClass::Hard {
+                if d.class != DeclineClass::Soft {
                     return (attempts, WorkResult::Declined { decline: d });
                 }
                 last_decline = Some(d);
@@ -335,7 +435,7 @@ fn configured<'a>(
     configs
         .iter()
         .find(|c| c.id == processor)
-        .and_then(|c| adapter_for(c).map(|a| (c, a)))
+        .and_then(|c| adapter_for(c, c.credentials.as_ref()).map(|a| (c, a)))
 }
 
 fn authorized(processor: &str, adapter: &dyn Adapter, reference: String) -> WorkResult {
@@ -352,10 +452,10 @@ fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {
     let (o, code, decline_code) = match outcome {
         Outcome::Approved { .. } => (AttemptOutcome::Authorized, None, None),
         Outcome::Declined(d) => (
-            if d.class == DeclineClass::Soft {
-                AttemptOutcome::SoftDecline
-            } else {
-                AttemptOutcome::HardDecline
+            match d.class {
+                DeclineClass::Soft => AttemptOutcome::SoftDecline,
+                DeclineClass::Hard => AttemptOutcome::HardDecline,
+                DeclineClass::AuthenticationRequired => AttemptOutcome::AuthenticationRequired,
             },
             d.processor_code.clone(),
             Some(d.decline_code.clone()),

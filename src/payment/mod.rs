@@ -36,7 +36,7 @@ mod execute;
 #[cfg(test)]
 mod tests;
 
-pub use execute::{execute, Transport};
+pub use execute::{execute, Admission, Transport};
 
 /// The most processor attempts one payment makes, over all its
 /// confirmations: `routing.attempts` stays bounded, and a payment cannot be

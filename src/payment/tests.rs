@@ -78,6 +78,10 @@ struct Script {
     /// The clock, and how long each request takes on it.
     clock: std::cell::Cell<u64>,
     step_ms: u64,
+    /// Each processor's circuit as `admit` answers it (default: closed).
+    circuits: RefCell<std::collections::BTreeMap<String, Admission>>,
+    /// `(processor, failed, probe)` of each report to the circuits.
+    reports: RefCell<Vec<(String, bool, bool)>>,
 }
 
 impl Script {
@@ -88,6 +92,8 @@ impl Script {
             keys: RefCell::default(),
             clock: std::cell::Cell::new(1_000),
             step_ms: 0,
+            circuits: RefCell::default(),
+            reports: RefCell::default(),
         }
     }
 
@@ -114,6 +120,20 @@ impl Transport for Script {
 
     fn now_ms(&self) -> u64 {
         self.clock.get()
+    }
+
+    async fn admit(&self, processor: &str) -> Admission {
+        self.circuits
+            .borrow()
+            .get(processor)
+            .copied()
+            .unwrap_or(Admission::Closed)
+    }
+
+    fn report(&self, processor: &str, failed: bool, probe: bool) {
+        self.reports
+            .borrow_mut()
+            .push((processor.to_owned(), failed, probe));
     }
 }
 
@@ -976,4 +996,72 @@ fn each_attempt_is_stored_before_the_next_and_a_payment_makes_at_most_20() {
         assert!(confirmations <= 10, "the cap holds");
     }
     assert_eq!(o.payment().routing.attempts.len(), MAX_ATTEMPTS);
+}
+
+#[test]
+fn authentication_required_stops_the_plan() {
+    let mut o = Object::new();
+    let script = Script::of(vec![declined("authentication_required")]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(body(&r)["error"]["code"], "authentication_required");
+    assert_eq!(script.sent().len(), 1, "another processor would ask the same");
+    assert_eq!(
+        o.payment().routing.attempts[0].outcome,
+        AttemptOutcome::AuthenticationRequired
+    );
+}
+
+#[test]
+fn an_open_circuit_is_skipped_and_a_probe_is_reported() {
+    let mut o = Object::new();
+    let script = Script::of(vec![approved("sbx_2")]);
+    script
+        .circuits
+        .borrow_mut()
+        .insert("sandbox_a".into(), Admission::Skip);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(body(&r)["processor_details"]["processor"], "sandbox_b");
+    assert_eq!(script.sent(), [("sandbox_b".into(), "authorize".into())]);
+    let attempts = o.payment().routing.attempts;
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Skipped);
+    assert_eq!(attempts[0].code.as_deref(), Some("circuit_open"));
+    assert_eq!(body(&r)["routing"]["attempts"][0]["outcome"], "skipped");
+    assert_eq!(
+        *script.reports.borrow(),
+        [("sandbox_b".to_owned(), false, false)],
+        "a skipped processor is not reported; an approval is a working processor"
+    );
+
+    // A probe: the call goes, and its result is reported as the probe's.
+    let mut o = Object::new();
+    let script = Script::of(vec![refused_connection(), approved("sbx_2")]);
+    script
+        .circuits
+        .borrow_mut()
+        .insert("sandbox_a".into(), Admission::Probe);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(
+        *script.reports.borrow(),
+        [
+            ("sandbox_a".to_owned(), true, true),
+            ("sandbox_b".to_owned(), false, false)
+        ]
+    );
+}
+
+#[test]
+fn declines_are_not_failures_of_the_processor() {
+    let mut o = Object::new();
+    let script = Script::of(vec![declined("insufficient_funds"), lost(), lost()]);
+    o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(
+        *script.reports.borrow(),
+        [
+            ("sandbox_a".to_owned(), false, false),
+            ("sandbox_b".to_owned(), true, false),
+            ("sandbox_b".to_owned(), true, false)
+        ]
+    );
 }

@@ -190,6 +190,12 @@ pub trait Adapter {
     fn parse(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed;
     /// How long to wait for an answer before treating the call as lost.
     fn timeout_ms(&self) -> u32;
+    /// Whether the processor deduplicates a call sent again with the same
+    /// idempotency key. When it does not (Braintree), a call whose outcome
+    /// is unknown is never sent again: it is looked up instead.
+    fn deduplicates(&self) -> bool {
+        true
+    }
 }
 
 /// The processor-side idempotency key of one call: the payment, the

@@ -72,6 +72,11 @@ pub struct ProcessorConfig {
     /// Sandbox, `slow`: the extra time of every call.
     #[serde(default = "default_slow")]
     pub slow_ms: u32,
+    /// The processor's secrets: never in the processors list (a
+    /// `credentials` field there is refused as unknown), filled from the
+    /// mode's credentials secret, never serialised.
+    #[serde(skip)]
+    pub credentials: Option<Credentials>,
 }
 
 fn default_latency() -> u32 {
@@ -95,6 +100,7 @@ impl ProcessorConfig {
             timeout_ms: default_timeout(),
             failure: None,
             slow_ms: default_slow(),
+            credentials: None,
         }
     }
 }

@@ -53,8 +53,12 @@ pub enum AttemptOutcome {
     Authorized,
     SoftDecline,
     HardDecline,
+    /// The customer must authenticate (3-D Secure): the plan stops.
+    AuthenticationRequired,
     /// Certainly not processed (outage, 429, unknown processor): moved on.
     NotProcessed,
+    /// Not called: its circuit is open (`code: "circuit_open"`).
+    Skipped,
     /// No answer: the processor may have acted; never moved on.
     Unknown,
 }
