@@ -124,7 +124,9 @@ fn attach_credentials(
             );
         }
         if p.kind != ProcessorKind::Sandbox
-            && p.base_url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+            && p.base_url
+                .as_deref()
+                .is_some_and(|u| !u.starts_with("https://"))
         {
             problem(
                 list_name,

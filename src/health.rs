@@ -166,7 +166,11 @@ mod tests {
     fn opens_on_failures_not_on_a_few() {
         let mut b = Breaker::default();
         b.record(1_000, report(4, 4));
-        assert_eq!(b.state(1_000), CircuitState::Closed, "4 failures are not enough");
+        assert_eq!(
+            b.state(1_000),
+            CircuitState::Closed,
+            "4 failures are not enough"
+        );
         b.record(2_000, report(100, 1));
         assert_eq!(b.state(2_000), CircuitState::Closed);
         // 5 failures of 105 calls: under half.
@@ -196,7 +200,10 @@ mod tests {
         assert_eq!(b.state(t), CircuitState::HalfOpen);
         assert!(b.grant_probe(t));
         assert!(!b.grant_probe(t + 1), "one probe at a time");
-        assert!(b.grant_probe(t + PROBE_EVERY_MS), "a lost probe is replaced");
+        assert!(
+            b.grant_probe(t + PROBE_EVERY_MS),
+            "a lost probe is replaced"
+        );
         // A failed probe: open again, twice as long.
         b.record(
             t + PROBE_EVERY_MS + 10,

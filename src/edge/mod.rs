@@ -44,6 +44,7 @@ mod metrics;
 mod objects;
 mod payment_do;
 mod payments;
+mod reconcile;
 mod request;
 mod ruleset_replicas;
 mod rulesets;
@@ -77,6 +78,12 @@ async fn read_body(req: &mut Request) -> Result<Value, ApiError> {
     }
     let ct = req.headers().get("content-type").ok().flatten();
     form::parse_body(ct.as_deref(), body.bytes())
+}
+
+/// The scheduled trigger (`[triggers] crons`): reconciliation.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    reconcile::scheduled(&env).await;
 }
 
 #[event(fetch)]
@@ -219,6 +226,7 @@ enum RouteName {
     PromoteRuleset,
     Metrics,
     Processors,
+    Reconcile,
     SandboxStats,
     SandboxAuthorize,
 }
@@ -252,6 +260,7 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         ["routing", "preview"] => r(Preview, POST, None),
         ["routing", "metrics"] => r(Metrics, GET, None),
         ["routing", "processors"] => r(Processors, GET, None),
+        ["routing", "reconcile"] => r(Reconcile, POST, None),
         ["routing", "rulesets"] => r(Rulesets, BOTH, None),
         ["routing", "rulesets", id] => r(Ruleset, GET, Some(id)),
         ["routing", "rulesets", id, "activate"] => r(ActivateRuleset, POST, Some(id)),
@@ -281,6 +290,7 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
         PromoteRuleset => rulesets::promote(&call, env, id).await,
         Metrics => metrics::get(&call, env, call.query.clone()).await,
         Processors => processors(&call, env).await,
+        Reconcile => reconcile::api(&call, env).await,
         SandboxStats => sandbox_stats(&call, env, id).await,
         SandboxAuthorize => {
             let cfg = sandbox_config(&call, env, id)?;

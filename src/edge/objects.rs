@@ -31,6 +31,8 @@ pub(crate) enum Binding {
     IdempotencyKeys,
     /// One per processor of a mode, keyed by its id: its circuit.
     Health,
+    /// One per mode: what is left to reconcile.
+    Reconcile,
 }
 
 impl Binding {
@@ -43,6 +45,7 @@ impl Binding {
             Binding::Metrics => "METRICS",
             Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
             Binding::Health => "HEALTH",
+            Binding::Reconcile => "RECONCILE",
         }
     }
 }

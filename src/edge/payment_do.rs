@@ -20,6 +20,7 @@ use worker::{
 };
 
 use super::config::config;
+use super::reconcile;
 use super::runtime::{error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
 use super::transport::EdgeTransport;
@@ -129,6 +130,18 @@ impl PaymentObject {
             result,
         };
         let reply = payment::finish(store, &finish)?;
+        // What is left unsettled is watched by the mode's reconciliation
+        // queue (rare: unknown outcomes only touch it).
+        match payment::unsettled_after(store, &finish) {
+            Ok(changes) => {
+                let relevant = changes.iter().any(|(_, watch)| *watch)
+                    || matches!(finish.work.op, Op::Reconcile | Op::ReconcileRefund);
+                if relevant {
+                    reconcile::note(&self.env, mode, changes).await;
+                }
+            }
+            Err(e) => console_error!("reconciliation state not read: {}", e.message),
+        }
         // A reconciliation's attempts are not new attempts: not for metrics.
         let attempts = if finish.work.op == Op::Reconcile {
             Vec::new()

@@ -14,7 +14,7 @@ use worker::{Env, Response, Stub};
 
 use super::keys_do;
 use super::metrics;
-use super::objects::{call_raw, Binding};
+use super::objects::{call_raw, stub, Binding};
 use super::request::Call;
 use super::rulesets;
 use super::runtime::{answer_response, json_text_response, now_ms, random_token};
@@ -203,6 +203,37 @@ pub(crate) async fn retrieve_refund(
     let mut b = BeginRequest::new(Op::ReconcileRefund, pi, mode.livemode(), now_ms(), None);
     b.refund_id = Some(id.to_owned());
     run(call, env, mode, b, false, None).await
+}
+
+/// Settles a `processing` payment or a refund of unknown outcome at its
+/// object (as a retrieval does), for reconciliation: the status it has now.
+pub(crate) async fn reconcile_at_object(
+    env: &Env,
+    mode: Mode,
+    id: &str,
+    refund: bool,
+) -> Result<String, ApiError> {
+    let (op, payment_id) = if refund {
+        match protocol::payment_of_refund(id) {
+            Some(pi) => (Op::ReconcileRefund, pi),
+            None => return Err(ApiError::internal("not a refund id")),
+        }
+    } else {
+        (Op::Reconcile, id.to_owned())
+    };
+    let mut b = BeginRequest::new(op, payment_id, mode.livemode(), now_ms(), None);
+    if refund {
+        b.refund_id = Some(id.to_owned());
+    }
+    let stub = stub(env, Binding::Payments, mode, Some(&b.payment_id))?;
+    match run_once(&stub, &b, None).await? {
+        Ran::Outcome(RunOutcome::Answered(a)) => {
+            let v: Value = serde_json::from_str(a.body.get()).unwrap_or_default();
+            Ok(v["status"].as_str().unwrap_or("unknown").to_owned())
+        }
+        Ran::Outcome(RunOutcome::NeedRuleset) => Err(ApiError::internal("unexpected answer")),
+        Ran::Failed(_) => Err(ApiError::internal("the payment object failed")),
+    }
 }
 
 /// The object's answer to `/run`: its outcome, or (not a 200) an error of

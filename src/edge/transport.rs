@@ -107,9 +107,16 @@ fn method_of(m: &str) -> Method {
 /// (reset, lost, an internal error) may have reached the processor.
 fn never_sent(error: &str) -> bool {
     let e = error.to_ascii_lowercase();
-    ["connection refused", "econnrefused", "dns", "could not connect", "connect error", "no route to host"]
-        .iter()
-        .any(|m| e.contains(m))
+    [
+        "connection refused",
+        "econnrefused",
+        "dns",
+        "could not connect",
+        "connect error",
+        "no route to host",
+    ]
+    .iter()
+    .any(|m| e.contains(m))
 }
 
 /// A real processor's request, over the network, aborted after

@@ -72,7 +72,10 @@ pub(crate) async fn call_through(
 /// no answer, an unexplained answer, or a refusal to process; declines and
 /// approvals are a working processor.
 fn is_failure(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Unknown { .. } | Outcome::NotProcessed { .. })
+    matches!(
+        outcome,
+        Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
+    )
 }
 
 /// Calls the processors for one operation. For a confirmation, the plan is
@@ -275,10 +278,12 @@ async fn follow_up(
     };
     for _ in 0..2 {
         outcome = call_through(transport, cfg, &*adapter, &call).await;
-        if !adapter.deduplicates() || !matches!(
-            outcome,
-            Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
-        ) {
+        if !adapter.deduplicates()
+            || !matches!(
+                outcome,
+                Outcome::Unknown { .. } | Outcome::NotProcessed { .. }
+            )
+        {
             break;
         }
     }
@@ -470,4 +475,96 @@ fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {
         decline_code,
         latency_ms,
     }
+}
+
+/// A payment the worker gave up on: its confirmation's outcome was unknown,
+/// and reconciliation found no record of it at any processor of its plan,
+/// so it failed. Its first request may still reach a processor late
+/// (delayed in a network, a queue): for a while after, the processors are
+/// asked again, and an authorization found is voided there.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GivenUp {
+    pub payment_id: String,
+    pub seq: u32,
+    pub plan: Vec<String>,
+    pub amount: u64,
+    pub currency: String,
+}
+
+impl GivenUp {
+    /// The given-up confirmation of a reconciliation that found nothing.
+    pub fn of(work: &Work) -> GivenUp {
+        GivenUp {
+            payment_id: work.payment_id.clone(),
+            seq: work.seq,
+            plan: work.plan.clone(),
+            amount: work.amount,
+            currency: work.currency.clone(),
+        }
+    }
+}
+
+/// What a look at a given-up payment found.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "found")]
+pub enum LateCheck {
+    /// Nothing at any processor (or only declines).
+    Nothing,
+    /// An authorization at `processor`, now voided.
+    Voided {
+        processor: String,
+        reference: String,
+    },
+    /// Could not tell, or the void failed: look again later.
+    Unsettled { reason: String },
+}
+
+/// Asks each processor of a given-up payment's plan, by the confirmation's
+/// keys, whether it authorized after all, and voids what it finds.
+pub async fn check_given_up(
+    transport: &impl Transport,
+    configs: &[ProcessorConfig],
+    g: &GivenUp,
+) -> LateCheck {
+    for processor in &g.plan {
+        let Some((cfg, adapter)) = configured(configs, processor) else {
+            continue;
+        };
+        let key = processor_idempotency_key(&g.payment_id, "authorize", g.seq, processor);
+        let lookup = Call::Lookup {
+            key: &key,
+            of: Looked::Authorize {
+                amount: g.amount,
+                currency: &g.currency,
+            },
+        };
+        match call_through(transport, cfg, &*adapter, &lookup).await {
+            Outcome::Approved { reference } => {
+                let void_key =
+                    processor_idempotency_key(&g.payment_id, "late-void", g.seq, processor);
+                let void = Call::Void {
+                    key: &void_key,
+                    reference: &reference,
+                };
+                return match call_through(transport, cfg, &*adapter, &void).await {
+                    Outcome::Approved { .. } => LateCheck::Voided {
+                        processor: processor.clone(),
+                        reference,
+                    },
+                    other => LateCheck::Unsettled {
+                        reason: format!(
+                            "a late authorization at {processor} not voided: {other:?}"
+                        ),
+                    },
+                };
+            }
+            Outcome::Unknown { reason } => {
+                return LateCheck::Unsettled {
+                    reason: format!("{processor}: {reason}"),
+                }
+            }
+            Outcome::Declined(_) | Outcome::NotProcessed { .. } => {}
+        }
+    }
+    LateCheck::Nothing
 }

@@ -36,7 +36,7 @@ mod execute;
 #[cfg(test)]
 mod tests;
 
-pub use execute::{execute, Admission, Transport};
+pub use execute::{check_given_up, execute, Admission, GivenUp, LateCheck, Transport};
 
 /// The most processor attempts one payment makes, over all its
 /// confirmations: `routing.attempts` stays bounded, and a payment cannot be
@@ -604,6 +604,51 @@ fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>) -> Box<
         attempts_left: u32::try_from(MAX_ATTEMPTS.saturating_sub(pi.routing.attempts.len()))
             .unwrap_or(0),
     })
+}
+
+/// What is left to settle after an operation, for the mode's
+/// reconciliation queue (`edge::reconcile`): kept there until settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unsettled {
+    /// The payment is `processing` (a confirmation's outcome is unknown).
+    Payment(String),
+    /// A refund's outcome is unknown.
+    Refund(String),
+    /// Reconciliation found no record at any processor and the payment
+    /// failed; its first request may still arrive somewhere late.
+    GivenUp(GivenUp),
+}
+
+/// After `finish`: what the queue must watch (`true`) or may forget
+/// (`false`), read from the stored state.
+pub fn unsettled_after(
+    store: &impl PaymentStore,
+    f: &FinishRequest,
+) -> Result<Vec<(Unsettled, bool)>, ApiError> {
+    let w = &f.work;
+    let mut out = Vec::new();
+    match w.op {
+        Op::Create | Op::Confirm | Op::Reconcile => {
+            let processing = store
+                .get::<PaymentIntent>(PAYMENT)?
+                .is_some_and(|pi| pi.status == Status::Processing);
+            out.push((Unsettled::Payment(w.payment_id.clone()), processing));
+            if w.op == Op::Reconcile && matches!(f.result, WorkResult::NoneAvailable) && !processing
+            {
+                out.push((Unsettled::GivenUp(GivenUp::of(w)), true));
+            }
+        }
+        Op::Refund | Op::ReconcileRefund => {
+            if let Some(id) = &w.refund_id {
+                let pending = store
+                    .get::<Refund>(&refund_key(id))?
+                    .is_some_and(|r| r.status == RefundStatus::Pending);
+                out.push((Unsettled::Refund(id.clone()), pending));
+            }
+        }
+        Op::Capture | Op::Cancel => {}
+    }
+    Ok(out)
 }
 
 /// Step 3 of an operation: records what the processors answered and

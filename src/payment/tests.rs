@@ -151,6 +151,8 @@ struct Object {
     configs: Vec<ProcessorConfig>,
     id: String,
     now_ms: u64,
+    /// What the last operation left for the reconciliation queue.
+    unsettled: Vec<(Unsettled, bool)>,
 }
 
 /// A request to the object, as the front builds it.
@@ -170,6 +172,7 @@ impl Object {
                 .collect(),
             id: protocol::payment_id_from_random(b"abcdefghijklmnopqrstuvwx"),
             now_ms: 1_700_000_000_000,
+            unsettled: Vec::new(),
         }
     }
 
@@ -236,7 +239,11 @@ impl Object {
                     attempts,
                     result,
                 };
-                finish(&self.store, &f).unwrap_or_else(|e| panic!("finish: {}", e.message))
+                let reply =
+                    finish(&self.store, &f).unwrap_or_else(|e| panic!("finish: {}", e.message));
+                self.unsettled = unsettled_after(&self.store, &f)
+                    .unwrap_or_else(|e| panic!("unsettled: {}", e.message));
+                reply
             }
             Ok(Begun::NeedRuleset) => panic!("the rule set was given"),
             Err(e) => panic!("begin: {}", e.message),
@@ -1004,7 +1011,11 @@ fn authentication_required_stops_the_plan() {
     let script = Script::of(vec![declined("authentication_required")]);
     let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
     assert_eq!(body(&r)["error"]["code"], "authentication_required");
-    assert_eq!(script.sent().len(), 1, "another processor would ask the same");
+    assert_eq!(
+        script.sent().len(),
+        1,
+        "another processor would ask the same"
+    );
     assert_eq!(
         o.payment().routing.attempts[0].outcome,
         AttemptOutcome::AuthenticationRequired
@@ -1064,4 +1075,104 @@ fn declines_are_not_failures_of_the_processor() {
             ("sandbox_b".to_owned(), true, false)
         ]
     );
+}
+
+#[test]
+fn a_late_authorization_of_a_given_up_payment_is_voided() {
+    let configs: Vec<ProcessorConfig> = ["sandbox_a", "sandbox_b"]
+        .iter()
+        .map(|id| ProcessorConfig::sandbox(id))
+        .collect();
+    let g = GivenUp {
+        payment_id: "pi_late".into(),
+        seq: 1,
+        plan: vec!["sandbox_a".into(), "sandbox_b".into()],
+        amount: 1000,
+        currency: "usd".into(),
+    };
+    // sandbox_a: no record; sandbox_b: authorized after all → voided.
+    let script = Script::of(vec![
+        no_record(),
+        approved("sbx_late"),
+        approved("sbx_late"),
+    ]);
+    let found = ready(check_given_up(&script, &configs, &g));
+    assert_eq!(
+        found,
+        LateCheck::Voided {
+            processor: "sandbox_b".into(),
+            reference: "sbx_late".into()
+        }
+    );
+    assert_eq!(
+        script.sent(),
+        [
+            ("sandbox_a".into(), "lookup".into()),
+            ("sandbox_b".into(), "lookup".into()),
+            ("sandbox_b".into(), "void".into())
+        ]
+    );
+    assert_eq!(
+        script.keys.borrow()[..2],
+        [
+            "pi_late-authorize-1-sandbox_a",
+            "pi_late-authorize-1-sandbox_b"
+        ],
+        "asked by the confirmation's own keys"
+    );
+    // Nothing anywhere; or a processor that cannot say: look again later.
+    let script = Script::of(vec![no_record(), no_record()]);
+    assert_eq!(
+        ready(check_given_up(&script, &configs, &g)),
+        LateCheck::Nothing
+    );
+    let script = Script::of(vec![lost()]);
+    assert!(matches!(
+        ready(check_given_up(&script, &configs, &g)),
+        LateCheck::Unsettled { .. }
+    ));
+}
+
+#[test]
+fn the_reconciliation_queue_watches_what_is_unsettled() {
+    let mut o = Object::new();
+    let pi = o.id.clone();
+    o.run(
+        o.create(1000, CaptureMethod::Automatic, true),
+        &Script::of(vec![lost(), lost()]),
+    );
+    assert_eq!(o.unsettled, [(Unsettled::Payment(pi.clone()), true)]);
+    // Reconciled: forgotten.
+    o.run(o.req(Op::Reconcile), &Script::of(vec![approved("sbx_1")]));
+    assert_eq!(o.unsettled, [(Unsettled::Payment(pi.clone()), false)]);
+    // A refund whose outcome is unknown is watched, then forgotten.
+    let r = o.run(o.refund(Some(300)), &Script::of(vec![lost(), lost()]));
+    let refund_id = body(&r)["id"].as_str().unwrap_or_default().to_owned();
+    assert!(refund_id.starts_with("re_"), "{}", body(&r));
+    assert_eq!(o.unsettled, [(Unsettled::Refund(refund_id.clone()), true)]);
+    o.run(
+        o.retrieve_refund(&refund_id),
+        &Script::of(vec![approved("sbx_re_1")]),
+    );
+    assert_eq!(o.unsettled, [(Unsettled::Refund(refund_id), false)]);
+
+    // No record anywhere: the payment fails, and is watched as given up.
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Automatic, true),
+        &Script::of(vec![lost(), lost()]),
+    );
+    o.run(
+        o.req(Op::Reconcile),
+        &Script::of(vec![no_record(), no_record()]),
+    );
+    assert_eq!(o.unsettled.len(), 2);
+    assert_eq!(o.unsettled[0], (Unsettled::Payment(o.id.clone()), false));
+    match &o.unsettled[1] {
+        (Unsettled::GivenUp(g), true) => {
+            assert_eq!(g.payment_id, o.id);
+            assert_eq!(g.plan, ["sandbox_a", "sandbox_b"]);
+        }
+        other => panic!("{other:?}"),
+    }
 }
