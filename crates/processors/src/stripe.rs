@@ -70,8 +70,9 @@
 //!   unknown. `Stripe-Should-Retry` is reported in the reason (Stripe's
 //!   advice to retry with the same key); it never turns an unknown into
 //!   not processed.
-//! - Lookups: a lookup that cannot answer (429, 5xx, an error other than
-//!   `resource_missing`) is unknown, never "no record".
+//! - Lookups: a lookup that cannot answer (not sent, lost, 429, 5xx, an
+//!   error other than `resource_missing`) is unknown, never "no record"
+//!   (for a lookup, not processed means the processor has no record).
 //!
 //! Against localstripe (the test peer): it sends every error with
 //! `type: invalid_request_error`, including its charge declines (402,
@@ -316,6 +317,12 @@ impl Adapter for StripeAdapter {
 
     fn parse(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed {
         let resp = match delivery {
+            // A lookup that was not sent asked nothing: it cannot say.
+            Delivery::NotSent(reason) if matches!(call, Call::Lookup { .. }) => {
+                return done(Outcome::Unknown {
+                    reason: format!("lookup not sent: {}", scrub(reason)),
+                })
+            }
             Delivery::NotSent(reason) => {
                 return done(Outcome::NotProcessed {
                     reason: format!("not sent: {}", scrub(reason)),
@@ -571,7 +578,9 @@ fn card_decline(e: &Value) -> Decline {
                 d.class = *class;
                 d
             }
-            None => Decline::from_stripe_code("generic_decline", Some(code.clone())),
+            // A card error Stripe adds later: its code as the decline
+            // code, hard like every unknown code (decline::classify).
+            None => Decline::from_stripe_code(&code, Some(code.clone())),
         },
     };
     if code == "authentication_required" || code == "payment_intent_authentication_failure" {
@@ -723,4 +732,1023 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::MAX_STEPS;
+    use crate::card::Card;
+    use crate::config::ProcessorKind;
+
+    const NUMBER: &str = "4242424242424242";
+
+    fn adapter_at(base: Option<&str>) -> StripeAdapter {
+        let mut config = ProcessorConfig::sandbox("stripe_a");
+        config.kind = ProcessorKind::Stripe;
+        config.base_url = base.map(str::to_owned);
+        config.timeout_ms = 4321;
+        StripeAdapter::new(
+            config,
+            Credentials {
+                api_key: Some("sk_test_123".to_owned()),
+                ..Credentials::default()
+            },
+        )
+    }
+
+    fn adapter() -> StripeAdapter {
+        adapter_at(Some("http://127.0.0.1:9999/"))
+    }
+
+    fn card() -> Card {
+        Card::from_raw(NUMBER, 7, 2031, Some("123")).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn authorize<'a>(card: &'a Card, key: &'a str, capture: bool) -> Call<'a> {
+        Call::Authorize {
+            key,
+            payment_id: "pay_1",
+            amount: 1234,
+            currency: "EUR",
+            capture,
+            card: &card.secret,
+            facts: &card.facts,
+        }
+    }
+
+    fn lookup_auth(key: &str) -> Call<'_> {
+        Call::Lookup {
+            key,
+            of: Looked::Authorize {
+                amount: 1234,
+                currency: "eur",
+            },
+        }
+    }
+
+    fn lookup_refund(key: &str) -> Call<'_> {
+        Call::Lookup {
+            key,
+            of: Looked::Refund {
+                reference: "pi_1",
+                amount: 500,
+                currency: "eur",
+            },
+        }
+    }
+
+    fn header<'r>(r: &'r WireRequest, name: &str) -> Option<&'r str> {
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += 3;
+            } else {
+                out.push(if b[i] == b'+' { b' ' } else { b[i] });
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn form(s: &str) -> Vec<(String, String)> {
+        s.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+
+    fn field(pairs: &[(String, String)], k: &str) -> Option<String> {
+        pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
+    }
+
+    fn answered(status: u16, body: &str) -> Delivery {
+        Delivery::Answered(WireResponse {
+            status,
+            headers: vec![],
+            body: body.to_owned(),
+        })
+    }
+
+    fn answered_with(status: u16, headers: &[(&str, &str)], body: &str) -> Delivery {
+        Delivery::Answered(WireResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+        })
+    }
+
+    fn outcome(a: &StripeAdapter, call: &Call<'_>, step: u8, d: &Delivery) -> Outcome {
+        match a.parse(call, step, d) {
+            Parsed::Done(o) => o,
+            Parsed::Next(r) => panic!("expected an outcome, got the next request {r:?}"),
+        }
+    }
+
+    fn next(a: &StripeAdapter, call: &Call<'_>, step: u8, d: &Delivery) -> WireRequest {
+        match a.parse(call, step, d) {
+            Parsed::Next(r) => r,
+            Parsed::Done(o) => panic!("expected a next request, got {o:?}"),
+        }
+    }
+
+    fn pi(id: &str, status: &str, extra: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","object":"payment_intent","amount":1234,"currency":"eur","status":"{status}","metadata":{{"switchyard_key":"k1"}}{extra}}}"#
+        )
+    }
+
+    fn declined(o: Outcome) -> Decline {
+        match o {
+            Outcome::Declined(d) => d,
+            other => panic!("expected a decline, got {other:?}"),
+        }
+    }
+
+    fn is_not_processed(o: &Outcome) -> bool {
+        matches!(o, Outcome::NotProcessed { .. })
+    }
+
+    fn is_unknown(o: &Outcome) -> bool {
+        matches!(o, Outcome::Unknown { .. })
+    }
+
+    fn card_error(code: &str, decline_code: Option<&str>) -> String {
+        let dc = decline_code
+            .map(|d| format!(r#","decline_code":"{d}""#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"error":{{"type":"card_error","code":"{code}"{dc},"message":"Your card was declined."}}}}"#
+        )
+    }
+
+    // ---- building -----------------------------------------------------------
+
+    #[test]
+    fn authorize_builds_the_payment_method_then_the_payment_intent() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "pay_1-authorize-1-stripe_a", false);
+        let r = a.build(&call);
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.url, "http://127.0.0.1:9999/v1/payment_methods");
+        assert_eq!(header(&r, "authorization"), Some("Basic c2tfdGVzdF8xMjM6"));
+        assert_eq!(header(&r, "stripe-version"), Some(STRIPE_VERSION));
+        assert_eq!(
+            header(&r, "content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            header(&r, "idempotency-key"),
+            Some("pay_1-authorize-1-stripe_a-pm")
+        );
+        assert!(r.body().contains("card%5Bnumber%5D="), "{}", r.body());
+        let f = form(r.body());
+        assert_eq!(field(&f, "type").as_deref(), Some("card"));
+        assert_eq!(field(&f, "card[number]").as_deref(), Some(NUMBER));
+        assert_eq!(field(&f, "card[exp_month]").as_deref(), Some("7"));
+        assert_eq!(field(&f, "card[exp_year]").as_deref(), Some("2031"));
+        assert_eq!(field(&f, "card[cvc]").as_deref(), Some("123"));
+
+        let pm = answered(200, r#"{"id":"pm_abc","object":"payment_method"}"#);
+        let r = next(&a, &call, 0, &pm);
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.url, "http://127.0.0.1:9999/v1/payment_intents");
+        assert_eq!(
+            header(&r, "idempotency-key"),
+            Some("pay_1-authorize-1-stripe_a")
+        );
+        assert_eq!(header(&r, "stripe-version"), Some(STRIPE_VERSION));
+        let f = form(r.body());
+        assert_eq!(field(&f, "amount").as_deref(), Some("1234"));
+        assert_eq!(field(&f, "currency").as_deref(), Some("eur"));
+        assert_eq!(field(&f, "payment_method").as_deref(), Some("pm_abc"));
+        assert_eq!(field(&f, "confirm").as_deref(), Some("true"));
+        assert_eq!(field(&f, "capture_method").as_deref(), Some("manual"));
+        assert_eq!(
+            field(&f, "payment_method_types[0]").as_deref(),
+            Some("card")
+        );
+        assert_eq!(
+            field(&f, "metadata[switchyard_key]").as_deref(),
+            Some("pay_1-authorize-1-stripe_a")
+        );
+        assert_eq!(
+            field(&f, "metadata[switchyard_payment]").as_deref(),
+            Some("pay_1")
+        );
+        // No card data in the second request.
+        assert!(!r.body().contains(NUMBER));
+
+        let call = authorize(&c, "k", true);
+        let r = next(&a, &call, 0, &pm);
+        assert_eq!(
+            field(&form(r.body()), "capture_method").as_deref(),
+            Some("automatic")
+        );
+    }
+
+    #[test]
+    fn a_card_without_cvc_sends_none() {
+        let c = Card::from_raw(NUMBER, 7, 2031, None).unwrap_or_else(|e| panic!("{e:?}"));
+        let r = adapter().build(&authorize(&c, "k", true));
+        assert_eq!(field(&form(r.body()), "card[cvc]"), None);
+    }
+
+    #[test]
+    fn capture_void_refund_build() {
+        let a = adapter();
+        let r = a.build(&Call::Capture {
+            key: "pay_1-capture-1-stripe_a",
+            reference: "pi_123",
+            amount: 600,
+            currency: "eur",
+        });
+        assert_eq!(r.method, "POST");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9999/v1/payment_intents/pi_123/capture"
+        );
+        assert_eq!(
+            header(&r, "idempotency-key"),
+            Some("pay_1-capture-1-stripe_a")
+        );
+        assert_eq!(header(&r, "authorization"), Some("Basic c2tfdGVzdF8xMjM6"));
+        assert_eq!(
+            field(&form(r.body()), "amount_to_capture").as_deref(),
+            Some("600")
+        );
+
+        let r = a.build(&Call::Void {
+            key: "pay_1-void-1-stripe_a",
+            reference: "pi_123",
+        });
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9999/v1/payment_intents/pi_123/cancel"
+        );
+        assert_eq!(header(&r, "idempotency-key"), Some("pay_1-void-1-stripe_a"));
+        assert_eq!(r.body(), "");
+
+        let r = a.build(&Call::Refund {
+            key: "pay_1-refund-1-stripe_a",
+            reference: "pi_123",
+            amount: 250,
+            currency: "eur",
+        });
+        assert_eq!(r.url, "http://127.0.0.1:9999/v1/refunds");
+        assert_eq!(
+            header(&r, "idempotency-key"),
+            Some("pay_1-refund-1-stripe_a")
+        );
+        let f = form(r.body());
+        assert_eq!(field(&f, "payment_intent").as_deref(), Some("pi_123"));
+        assert_eq!(field(&f, "amount").as_deref(), Some("250"));
+        assert_eq!(
+            field(&f, "metadata[switchyard_key]").as_deref(),
+            Some("pay_1-refund-1-stripe_a")
+        );
+        // A reference is one path segment, whatever it holds.
+        let r = a.build(&Call::Void {
+            key: "k",
+            reference: "pi_1/../x",
+        });
+        assert!(
+            r.url.ends_with("/v1/payment_intents/pi_1%2F..%2Fx/cancel"),
+            "{}",
+            r.url
+        );
+    }
+
+    #[test]
+    fn lookups_build() {
+        let a = adapter();
+        let r = a.build(&lookup_auth("pay_1-authorize-1-stripe_a"));
+        assert_eq!(r.method, "GET");
+        assert_eq!(header(&r, "idempotency-key"), None);
+        assert_eq!(header(&r, "authorization"), Some("Basic c2tfdGVzdF8xMjM6"));
+        let (path, query) = r.url.split_once('?').unwrap_or_default();
+        assert_eq!(path, "http://127.0.0.1:9999/v1/payment_intents/search");
+        let q = form(query);
+        assert_eq!(
+            field(&q, "query").as_deref(),
+            Some("metadata['switchyard_key']:'pay_1-authorize-1-stripe_a'")
+        );
+        let r = a.build(&lookup_refund("pay_1-refund-1-stripe_a"));
+        let (path, query) = r.url.split_once('?').unwrap_or_default();
+        assert_eq!(path, "http://127.0.0.1:9999/v1/refunds");
+        let q = form(query);
+        assert_eq!(field(&q, "payment_intent").as_deref(), Some("pi_1"));
+        assert_eq!(field(&q, "limit").as_deref(), Some("100"));
+    }
+
+    #[test]
+    fn base_urls() {
+        let r = adapter_at(Some("https://api.stripe.com")).build(&Call::Void {
+            key: "k",
+            reference: "pi_1",
+        });
+        assert_eq!(
+            r.url,
+            "https://api.stripe.com/v1/payment_intents/pi_1/cancel"
+        );
+        let r = adapter_at(None).build(&Call::Void {
+            key: "k",
+            reference: "pi_1",
+        });
+        assert_eq!(
+            r.url,
+            "https://api.stripe.com/v1/payment_intents/pi_1/cancel"
+        );
+        assert_eq!(adapter().timeout_ms(), 4321);
+        assert_eq!(adapter().kind(), "stripe");
+    }
+
+    #[test]
+    fn a_retried_call_sends_the_same_keys_and_bodies() {
+        // localstripe has no idempotency: deduplication rests on Stripe
+        // seeing the same Idempotency-Key with the same parameters.
+        let a = adapter();
+        let c = card();
+        let pm = answered(200, r#"{"id":"pm_abc"}"#);
+        let first = authorize(&c, "pay_1-authorize-1-stripe_a", true);
+        let again = authorize(&c, "pay_1-authorize-1-stripe_a", true);
+        let (r1, r2) = (a.build(&first), a.build(&again));
+        assert_eq!(
+            (r1.headers.clone(), r1.body()),
+            (r2.headers.clone(), r2.body())
+        );
+        let (n1, n2) = (next(&a, &first, 0, &pm), next(&a, &again, 0, &pm));
+        assert_eq!(
+            (n1.headers.clone(), n1.body()),
+            (n2.headers.clone(), n2.body())
+        );
+        // The next attempt is another key.
+        let other = authorize(&c, "pay_1-authorize-2-stripe_a", true);
+        assert_ne!(
+            header(&a.build(&other), "idempotency-key"),
+            header(&r1, "idempotency-key")
+        );
+    }
+
+    #[test]
+    fn long_keys_are_hashed_the_same_way_everywhere() {
+        let long = "p".repeat(300);
+        let k = stripe_key(&long);
+        assert!(k.starts_with("sy-") && k.len() == 67, "{k}");
+        assert_eq!(k, stripe_key(&long));
+        assert_ne!(k, stripe_key(&"q".repeat(300)));
+        assert_eq!(stripe_key("short"), "short");
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, &long, true);
+        let r = next(&a, &call, 0, &answered(200, r#"{"id":"pm_abc"}"#));
+        assert_eq!(header(&r, "idempotency-key"), Some(k.as_str()));
+        assert_eq!(
+            field(&form(r.body()), "metadata[switchyard_key]").as_deref(),
+            Some(k.as_str())
+        );
+        let r = a.build(&lookup_auth(&long));
+        assert!(decode(&r.url).contains(&k));
+    }
+
+    #[test]
+    fn search_values_are_escaped() {
+        assert_eq!(
+            search_query(r"a'b\c"),
+            r"metadata['switchyard_key']:'a\'b\\c'"
+        );
+    }
+
+    #[test]
+    fn base64_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("sk_test_123:", "c2tfdGVzdF8xMjM6"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o, "{i}");
+        }
+    }
+
+    #[test]
+    fn no_card_data_in_debug_or_reasons() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "k", true);
+        let r = a.build(&call);
+        assert!(!format!("{r:?}").contains(NUMBER));
+        assert!(!format!("{call:?}").contains(NUMBER));
+        // An error message quoting the number (Stripe's do not; a proxy's
+        // might) never reaches a reason or a decline message.
+        let msg =
+            format!(r#"{{"error":{{"type":"invalid_request_error","message":"bad {NUMBER}"}}}}"#);
+        for step in [0, 1] {
+            let o = outcome(&a, &call, step, &answered(400, &msg));
+            assert!(!format!("{o:?}").contains(NUMBER), "{o:?}");
+        }
+        let msg = format!(
+            r#"{{"error":{{"type":"card_error","code":"card_declined","message":"no {NUMBER}"}}}}"#
+        );
+        let o = outcome(&a, &call, 1, &answered(402, &msg));
+        assert!(!format!("{o:?}").contains(NUMBER), "{o:?}");
+        let o = outcome(&a, &call, 0, &Delivery::Lost(format!("reset {NUMBER}")));
+        assert!(!format!("{o:?}").contains(NUMBER), "{o:?}");
+        assert_eq!(
+            scrub("card 4242424242424242 at 402"),
+            "card [number] at 402"
+        );
+    }
+
+    // ---- parsing: the payment method step --------------------------------
+
+    #[test]
+    fn the_payment_method_step_never_charges() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "k", true);
+        assert!(is_not_processed(&outcome(
+            &a,
+            &call,
+            0,
+            &Delivery::NotSent("refused".into())
+        )));
+        assert!(is_not_processed(&outcome(
+            &a,
+            &call,
+            0,
+            &Delivery::Lost("timeout".into())
+        )));
+        for (status, body) in [
+            (500, r#"{"error":{"type":"api_error"}}"#),
+            (
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"parameter_missing"}}"#,
+            ),
+            (
+                401,
+                r#"{"error":{"type":"invalid_request_error","message":"Unauthorized"}}"#,
+            ),
+            (409, r#"{"error":{"type":"idempotency_error"}}"#),
+            (429, r#"{"error":{"type":"rate_limit_error"}}"#),
+            (200, "not json"),
+            (200, r#"{"object":"payment_method"}"#),
+            (502, "<html>bad gateway</html>"),
+        ] {
+            let o = outcome(&a, &call, 0, &answered(status, body));
+            assert!(is_not_processed(&o), "{status} {body}: {o:?}");
+        }
+        // A card error there is a decline of the card.
+        let d = declined(outcome(
+            &a,
+            &call,
+            0,
+            &answered(402, &card_error("incorrect_number", None)),
+        ));
+        assert_eq!(
+            (d.class, d.code.as_str()),
+            (DeclineClass::Hard, "incorrect_number")
+        );
+        assert_eq!(d.processor_code.as_deref(), Some("incorrect_number"));
+        // localstripe's form of it: 400, invalid_request_error, the code.
+        let d = declined(outcome(
+            &a,
+            &call,
+            0,
+            &answered(
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"invalid_expiry_year","message":"Bad request"}}"#,
+            ),
+        ));
+        assert_eq!(
+            (d.class, d.code.as_str()),
+            (DeclineClass::Hard, "invalid_expiry_year")
+        );
+    }
+
+    // ---- parsing: the payment intent -------------------------------------
+
+    #[test]
+    fn payment_intent_statuses() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "k1", false);
+        let ok = |s: &str| outcome(&a, &call, 1, &answered(200, &pi("pi_9", s, "")));
+        assert_eq!(
+            ok("succeeded"),
+            Outcome::Approved {
+                reference: "pi_9".into()
+            }
+        );
+        assert_eq!(
+            ok("requires_capture"),
+            Outcome::Approved {
+                reference: "pi_9".into()
+            }
+        );
+        let d = declined(ok("requires_action"));
+        assert_eq!(d.class, DeclineClass::AuthenticationRequired);
+        assert_eq!(d.decline_code, "authentication_required");
+        assert_eq!(d.processor_code.as_deref(), Some("requires_action"));
+        assert!(is_unknown(&ok("processing")));
+        assert!(is_unknown(&ok("requires_confirmation")));
+        assert!(is_unknown(&ok("requires_payment_method")));
+        assert!(is_not_processed(&ok("canceled")));
+        let d = declined(outcome(
+            &a,
+            &call,
+            1,
+            &answered(
+                200,
+                &pi(
+                    "pi_9",
+                    "requires_payment_method",
+                    r#","last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}"#,
+                ),
+            ),
+        ));
+        assert_eq!(d.class, DeclineClass::Soft);
+        assert_eq!(d.decline_code, "insufficient_funds");
+        assert_eq!(d.processor_code.as_deref(), Some("insufficient_funds"));
+        // 3-D Secure failed.
+        let d = declined(outcome(
+            &a,
+            &call,
+            1,
+            &answered(
+                200,
+                &pi(
+                    "pi_9",
+                    "requires_payment_method",
+                    r#","last_payment_error":{"code":"payment_intent_authentication_failure"}"#,
+                ),
+            ),
+        ));
+        assert_eq!(d.class, DeclineClass::AuthenticationRequired);
+        // An approval without an id is not one.
+        assert!(is_unknown(&outcome(
+            &a,
+            &call,
+            1,
+            &answered(200, r#"{"status":"succeeded"}"#)
+        )));
+    }
+
+    #[test]
+    fn stripe_decline_codes_pass_through() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "k", true);
+        for (dc, class) in [
+            ("insufficient_funds", DeclineClass::Soft),
+            ("generic_decline", DeclineClass::Soft),
+            ("do_not_honor", DeclineClass::Soft),
+            ("try_again_later", DeclineClass::Soft),
+            ("lost_card", DeclineClass::Hard),
+            ("stolen_card", DeclineClass::Hard),
+            ("fraudulent", DeclineClass::Hard),
+            ("pickup_card", DeclineClass::Hard),
+            ("do_not_try_again", DeclineClass::Hard),
+            (
+                "authentication_required",
+                DeclineClass::AuthenticationRequired,
+            ),
+            ("a_code_stripe_adds_later", DeclineClass::Hard),
+        ] {
+            let d = declined(outcome(
+                &a,
+                &call,
+                1,
+                &answered(402, &card_error("card_declined", Some(dc))),
+            ));
+            assert_eq!(d.decline_code, dc);
+            assert_eq!(d.class, class, "{dc}");
+            assert_eq!(d.processor_code.as_deref(), Some(dc));
+            assert_eq!(d.code, "card_declined");
+            assert_eq!(d.message, "Your card was declined.");
+        }
+    }
+
+    #[test]
+    fn every_card_error_code_in_the_table() {
+        let a = adapter();
+        let c = card();
+        let call = authorize(&c, "k", true);
+        for (code, dc, class) in CARD_ERRORS {
+            for step in [0, 1] {
+                for status in [402, 400] {
+                    let d = declined(outcome(
+                        &a,
+                        &call,
+                        step,
+                        &answered(status, &card_error(code, None)),
+                    ));
+                    assert_eq!(d.code, *code);
+                    assert_eq!(d.decline_code, *dc, "{code}");
+                    assert_eq!(d.class, *class, "{code}");
+                    assert_eq!(d.processor_code.as_deref(), Some(*code));
+                }
+            }
+            // The table agrees with classify() except where it says why.
+            if *code != "card_decline_rate_limit_exceeded" {
+                let expected = match *dc {
+                    "incorrect_zip" | "invalid_expiry_month" | "invalid_expiry_year" => {
+                        DeclineClass::Hard
+                    }
+                    other => crate::decline::classify(other),
+                };
+                assert_eq!(expected, *class, "{code}");
+            }
+        }
+        // An unknown card error is a decline, hard (classify of the unknown).
+        let d = declined(outcome(
+            &a,
+            &call,
+            1,
+            &answered(402, &card_error("something_new", None)),
+        ));
+        assert_eq!(d.class, DeclineClass::Hard);
+        assert_eq!(d.processor_code.as_deref(), Some("something_new"));
+    }
+
+    #[test]
+    fn transport_and_error_answers_of_calls_that_act() {
+        let a = adapter();
+        let c = card();
+        let auth = authorize(&c, "k", true);
+        let capture = Call::Capture {
+            key: "k",
+            reference: "pi_1",
+            amount: 1,
+            currency: "eur",
+        };
+        let void = Call::Void {
+            key: "k",
+            reference: "pi_1",
+        };
+        let refund = Call::Refund {
+            key: "k",
+            reference: "pi_1",
+            amount: 1,
+            currency: "eur",
+        };
+        for (call, step) in [(&auth, 1u8), (&capture, 0), (&void, 0), (&refund, 0)] {
+            let o = |d: &Delivery| outcome(&a, call, step, d);
+            assert!(is_not_processed(&o(&Delivery::NotSent(
+                "connection refused".into()
+            ))));
+            assert!(is_unknown(&o(&Delivery::Lost("timed out".into()))));
+            assert!(is_unknown(&o(&answered(
+                500,
+                r#"{"error":{"type":"api_error","message":"oops"}}"#
+            ))));
+            assert!(is_unknown(&o(&answered(503, ""))));
+            assert!(is_unknown(&o(&answered(
+                409,
+                r#"{"error":{"type":"invalid_request_error","code":"lock_timeout"}}"#
+            ))));
+            assert!(is_unknown(&o(&answered(
+                409,
+                r#"{"error":{"type":"idempotency_error"}}"#
+            ))));
+            assert!(is_unknown(&o(&answered(
+                400,
+                r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}"#
+            ))));
+            assert!(is_unknown(&o(&answered(
+                418,
+                r#"{"error":{"type":"invalid_request_error"}}"#
+            ))));
+            assert!(is_unknown(&o(&answered(400, "garbage"))));
+            assert!(is_unknown(&o(&answered(200, "garbage"))));
+            assert!(is_not_processed(&o(&answered(429, ""))));
+            assert!(is_not_processed(&o(&answered(
+                429,
+                r#"{"error":{"type":"rate_limit_error"}}"#
+            ))));
+            assert!(is_not_processed(&o(&answered(
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"parameter_invalid_integer"}}"#
+            ))));
+            assert!(is_not_processed(&o(&answered(
+                404,
+                r#"{"error":{"type":"invalid_request_error","code":"resource_missing"}}"#
+            ))));
+            assert!(is_not_processed(&o(&answered(
+                401,
+                r#"{"error":{"type":"authentication_error"}}"#
+            ))));
+            assert!(is_not_processed(&o(&answered(
+                403,
+                r#"{"error":{"type":"permission_error"}}"#
+            ))));
+        }
+        // Stripe-Should-Retry is told, and changes nothing.
+        let o = outcome(
+            &a,
+            &capture,
+            0,
+            &answered_with(
+                500,
+                &[("Stripe-Should-Retry", "true")],
+                r#"{"error":{"type":"api_error"}}"#,
+            ),
+        );
+        let Outcome::Unknown { reason } = o else {
+            panic!("{o:?}")
+        };
+        assert!(reason.contains("Stripe-Should-Retry: true"), "{reason}");
+        // A step the call does not have.
+        assert!(is_unknown(&outcome(
+            &a,
+            &capture,
+            1,
+            &answered(200, &pi("pi_1", "succeeded", ""))
+        )));
+    }
+
+    #[test]
+    fn capture_void_refund_answers() {
+        let a = adapter();
+        let capture = Call::Capture {
+            key: "k",
+            reference: "pi_1",
+            amount: 1,
+            currency: "eur",
+        };
+        let void = Call::Void {
+            key: "k",
+            reference: "pi_1",
+        };
+        let refund = Call::Refund {
+            key: "k",
+            reference: "pi_1",
+            amount: 1,
+            currency: "eur",
+        };
+        let approved = |r: &str| Outcome::Approved {
+            reference: r.into(),
+        };
+        assert_eq!(
+            outcome(
+                &a,
+                &capture,
+                0,
+                &answered(200, &pi("pi_1", "succeeded", ""))
+            ),
+            approved("pi_1")
+        );
+        assert!(is_unknown(&outcome(
+            &a,
+            &capture,
+            0,
+            &answered(200, &pi("pi_1", "requires_capture", ""))
+        )));
+        assert_eq!(
+            outcome(&a, &void, 0, &answered(200, &pi("pi_1", "canceled", ""))),
+            approved("pi_1")
+        );
+        assert!(is_unknown(&outcome(
+            &a,
+            &void,
+            0,
+            &answered(200, &pi("pi_1", "succeeded", ""))
+        )));
+        let re = |status: &str| {
+            format!(
+                r#"{{"id":"re_1","object":"refund","amount":1,"status":"{status}","failure_reason":"expired_or_canceled_card"}}"#
+            )
+        };
+        assert_eq!(
+            outcome(&a, &refund, 0, &answered(200, &re("succeeded"))),
+            approved("re_1")
+        );
+        assert_eq!(
+            outcome(&a, &refund, 0, &answered(200, &re("pending"))),
+            approved("re_1")
+        );
+        assert!(is_unknown(&outcome(
+            &a,
+            &refund,
+            0,
+            &answered(200, &re("requires_action"))
+        )));
+        for s in ["failed", "canceled"] {
+            let d = declined(outcome(&a, &refund, 0, &answered(200, &re(s))));
+            assert_eq!(d.class, DeclineClass::Hard);
+            assert_eq!(
+                d.processor_code.as_deref(),
+                Some("expired_or_canceled_card")
+            );
+        }
+        // Already refunded: refused before acting.
+        assert!(is_not_processed(&outcome(
+            &a,
+            &refund,
+            0,
+            &answered(
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"charge_already_refunded"}}"#
+            )
+        )));
+    }
+
+    // ---- parsing: lookups --------------------------------------------------
+
+    fn list(items: &[String], has_more: bool) -> String {
+        format!(
+            r#"{{"object":"list","has_more":{has_more},"data":[{}]}}"#,
+            items.join(",")
+        )
+    }
+
+    #[test]
+    fn lookup_of_an_authorization() {
+        let a = adapter();
+        let call = lookup_auth("k1");
+        let found = |status: &str, extra: &str| {
+            outcome(
+                &a,
+                &call,
+                0,
+                &answered(200, &list(&[pi("pi_7", status, extra)], false)),
+            )
+        };
+        assert_eq!(
+            found("requires_capture", ""),
+            Outcome::Approved {
+                reference: "pi_7".into()
+            }
+        );
+        assert_eq!(
+            found("succeeded", ""),
+            Outcome::Approved {
+                reference: "pi_7".into()
+            }
+        );
+        let d = declined(found(
+            "requires_payment_method",
+            r#","last_payment_error":{"code":"card_declined","decline_code":"lost_card"}"#,
+        ));
+        assert_eq!(d.class, DeclineClass::Hard);
+        assert_eq!(
+            declined(found("requires_action", "")).class,
+            DeclineClass::AuthenticationRequired
+        );
+        assert!(is_not_processed(&found("canceled", "")));
+        assert!(is_unknown(&found("processing", "")));
+        // Another key's payment intent is no answer: search is empty, so
+        // the recent list is asked (search lags up to a minute).
+        let other = pi("pi_8", "succeeded", "").replace("\"k1\"", "\"k2\"");
+        let r = next(
+            &a,
+            &call,
+            0,
+            &answered(200, &list(std::slice::from_ref(&other), false)),
+        );
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.url, "http://127.0.0.1:9999/v1/payment_intents?limit=100");
+        assert_eq!(header(&r, "authorization"), Some("Basic c2tfdGVzdF8xMjM6"));
+        let r0 = next(&a, &call, 0, &answered(200, &list(&[], false)));
+        assert_eq!(r0.url, r.url);
+        // The list has it: found after all.
+        assert_eq!(
+            outcome(
+                &a,
+                &call,
+                1,
+                &answered(
+                    200,
+                    &list(&[other.clone(), pi("pi_7", "requires_capture", "")], true)
+                )
+            ),
+            Outcome::Approved {
+                reference: "pi_7".into()
+            }
+        );
+        // Neither has it: no record.
+        assert!(is_not_processed(&outcome(
+            &a,
+            &call,
+            1,
+            &answered(200, &list(&[other], false))
+        )));
+        // Another amount: cannot vouch for it.
+        let wrong = pi("pi_7", "succeeded", "").replace("1234", "999");
+        assert!(is_unknown(&outcome(
+            &a,
+            &call,
+            0,
+            &answered(200, &list(&[wrong], false))
+        )));
+        // A lookup that cannot ask is unknown, never "no record".
+        for step in [0, 1] {
+            for d in [
+                Delivery::Lost("timeout".into()),
+                answered(429, ""),
+                answered(500, r#"{"error":{"type":"api_error"}}"#),
+                answered(
+                    400,
+                    r#"{"error":{"type":"invalid_request_error","message":"bad query"}}"#,
+                ),
+                answered(200, "garbage"),
+            ] {
+                assert!(is_unknown(&outcome(&a, &call, step, &d)), "{step} {d:?}");
+            }
+            assert!(is_unknown(&outcome(
+                &a,
+                &call,
+                step,
+                &Delivery::NotSent("refused".into())
+            )));
+        }
+        // At most two requests.
+        const { assert!(2 <= MAX_STEPS) };
+    }
+
+    #[test]
+    fn lookup_of_a_refund() {
+        let a = adapter();
+        let call = lookup_refund("rk1");
+        let re = |id: &str, key: &str, status: &str| {
+            format!(
+                r#"{{"id":"{id}","object":"refund","amount":500,"status":"{status}","metadata":{{"switchyard_key":"{key}"}}}}"#
+            )
+        };
+        let o = |body: String| outcome(&a, &call, 0, &answered(200, &body));
+        assert_eq!(
+            o(list(
+                &[
+                    re("re_0", "rk0", "succeeded"),
+                    re("re_1", "rk1", "succeeded")
+                ],
+                false
+            )),
+            Outcome::Approved {
+                reference: "re_1".into()
+            }
+        );
+        assert_eq!(
+            o(list(&[re("re_1", "rk1", "pending")], false)),
+            Outcome::Approved {
+                reference: "re_1".into()
+            }
+        );
+        assert!(matches!(
+            o(list(&[re("re_1", "rk1", "failed")], false)),
+            Outcome::Declined(_)
+        ));
+        assert!(is_not_processed(&o(list(
+            &[re("re_0", "rk0", "succeeded")],
+            false
+        ))));
+        assert!(is_not_processed(&o(list(&[], false))));
+        assert!(is_unknown(&o(list(
+            &[re("re_0", "rk0", "succeeded")],
+            true
+        ))));
+        assert!(is_not_processed(&outcome(
+            &a,
+            &call,
+            0,
+            &answered(
+                404,
+                r#"{"error":{"type":"invalid_request_error","code":"resource_missing"}}"#
+            )
+        )));
+        assert!(is_unknown(&outcome(&a, &call, 0, &answered(429, ""))));
+        assert!(is_unknown(&outcome(&a, &call, 0, &answered(503, ""))));
+        assert!(is_unknown(&outcome(
+            &a,
+            &call,
+            0,
+            &Delivery::Lost("reset".into())
+        )));
+        assert!(is_unknown(&outcome(
+            &a,
+            &call,
+            0,
+            &Delivery::NotSent("refused".into())
+        )));
+    }
 }
