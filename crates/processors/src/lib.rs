@@ -10,6 +10,7 @@ pub mod config;
 pub mod decline;
 pub mod payment;
 pub mod sandbox;
+pub mod stripe;
 
 pub use adapter::{
     Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest, WireResponse, MAX_STEPS,
@@ -30,9 +31,10 @@ pub fn adapter_for(
     let _credentials = credentials.cloned().unwrap_or_default();
     match config.kind {
         ProcessorKind::Sandbox => Some(Box::new(sandbox::SandboxAdapter::new(config.clone()))),
-        ProcessorKind::Stripe
-        | ProcessorKind::Adyen
-        | ProcessorKind::Checkout
-        | ProcessorKind::Braintree => None,
+        ProcessorKind::Stripe => Some(Box::new(stripe::StripeAdapter::new(
+            config.clone(),
+            _credentials,
+        ))),
+        ProcessorKind::Adyen | ProcessorKind::Checkout | ProcessorKind::Braintree => None,
     }
 }
