@@ -100,12 +100,17 @@ test('the Adyen adapter against its fake and Adyen\'s schema (cargo wire tests)'
   assert.equal(r.status, 0, 'cargo test --test adyen_wire failed');
 });
 
-test('prism enforces Adyen\'s schema: a request without returnUrl is refused with 422', async () => {
+test('prism enforces Adyen\'s schema: requests missing a required field are refused with 422', async () => {
   const r = await post(`${prismUrl}/payments`, {
     merchantAccount: 'M', amount: { value: 1, currency: 'EUR' }, reference: 'x',
     paymentMethod: { type: 'scheme', number: '4111111111111111', expiryMonth: '03', expiryYear: '2030', cvc: '737' },
   });
   assert.equal(r.status, 422, JSON.stringify(r.body));
+  // And on the modification endpoints: a capture without an amount.
+  const c = await post(`${prismUrl}/payments/993617895204576J/captures`, { merchantAccount: 'M', reference: 'x' });
+  assert.equal(c.status, 422, JSON.stringify(c.body));
+  const t = await post(`${prismUrl}/cancels`, { merchantAccount: 'M', reference: 'x' });
+  assert.equal(t.status, 422, JSON.stringify(t.body));
 });
 
 test('the fake\'s ledger has the documented shape and reconciles after the flows', async () => {

@@ -27,10 +27,16 @@
 //!   ("Cancel an authorised payment" with your own reference). Once Adyen
 //!   answers `received`, whatever authorization has that reference is
 //!   cancelled, so the outcome is `NotProcessed { "cancelled at Adyen by
-//!   reference" }`: nothing is charged. Limit: a cancel does not undo a
-//!   capture, so for an authorization made with automatic capture a
-//!   payment that was captured stays captured (Adyen reports that by its
-//!   CANCELLATION webhook, which this adapter cannot see).
+//!   reference" }`: nothing is charged. LIMIT: Adyen's technical cancel
+//!   only cancels an authorisation that is not captured ("Cancels the
+//!   authorisation on a payment that has not yet been captured"; the
+//!   result comes by TECHNICAL_CANCEL webhook, which this adapter cannot
+//!   see). An authorization sent with automatic capture (`capture: true`,
+//!   `captureDelayHours: 0`) whose answer was lost may already be captured,
+//!   and then stays captured although the lookup says `NotProcessed`. The
+//!   worker should therefore authorize at Adyen with `capture: false` and
+//!   capture with `Call::Capture` (whose reference it then knows), or not
+//!   reroute after such a lookup of an automatically captured payment.
 //! - `Looked::Refund`: the same refund request again with the same
 //!   `Idempotency-Key` (Adyen replays its stored answer; no card data is
 //!   needed): `Approved` means the refund exists (if the first request never
