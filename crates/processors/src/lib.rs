@@ -5,6 +5,7 @@
 //! answers, classifies declines and holds the payment state machine.
 
 pub mod adapter;
+pub mod adyen;
 pub mod card;
 pub mod config;
 pub mod decline;
@@ -28,13 +29,17 @@ pub fn adapter_for(
     if config::missing_credentials(config.kind, credentials).is_some() {
         return None;
     }
-    let _credentials = credentials.cloned().unwrap_or_default();
+    let credentials = credentials.cloned().unwrap_or_default();
     match config.kind {
         ProcessorKind::Sandbox => Some(Box::new(sandbox::SandboxAdapter::new(config.clone()))),
         ProcessorKind::Stripe => Some(Box::new(stripe::StripeAdapter::new(
             config.clone(),
-            _credentials,
+            credentials,
         ))),
-        ProcessorKind::Adyen | ProcessorKind::Checkout | ProcessorKind::Braintree => None,
+        ProcessorKind::Adyen => Some(Box::new(adyen::AdyenAdapter::new(
+            config.clone(),
+            credentials,
+        ))),
+        ProcessorKind::Checkout | ProcessorKind::Braintree => None,
     }
 }
