@@ -6,6 +6,7 @@
 
 pub mod adapter;
 pub mod card;
+pub mod checkout;
 pub mod config;
 pub mod decline;
 pub mod payment;
@@ -30,9 +31,10 @@ pub fn adapter_for(
     let _credentials = credentials.cloned().unwrap_or_default();
     match config.kind {
         ProcessorKind::Sandbox => Some(Box::new(sandbox::SandboxAdapter::new(config.clone()))),
-        ProcessorKind::Stripe
-        | ProcessorKind::Adyen
-        | ProcessorKind::Checkout
-        | ProcessorKind::Braintree => None,
+        ProcessorKind::Checkout => Some(Box::new(checkout::CheckoutAdapter::new(
+            config.clone(),
+            _credentials,
+        ))),
+        ProcessorKind::Stripe | ProcessorKind::Adyen | ProcessorKind::Braintree => None,
     }
 }
