@@ -231,6 +231,32 @@ impl Adapter for CheckoutAdapter {
     }
 
     fn parse(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed {
+        let parsed = self.parse_answer(call, step, delivery);
+        match (call, parsed) {
+            // A look-up's "not processed" means "no record of the call"
+            // (the worker concludes it did not charge). A look-up that was
+            // not sent, rate limited, refused (401) or invalid (422) asked
+            // nothing: it cannot say.
+            (Call::Lookup { .. }, Parsed::Done(Outcome::NotProcessed { reason }))
+                if !is_no_record(delivery) =>
+            {
+                Parsed::Done(Outcome::Unknown {
+                    reason: format!("look-up not answered: {reason}"),
+                })
+            }
+            (_, parsed) => parsed,
+        }
+    }
+}
+
+/// Whether a look-up's answer was a list Checkout.com gave (200): only then
+/// is "not processed" its "no record".
+fn is_no_record(delivery: &Delivery) -> bool {
+    matches!(delivery, Delivery::Answered(r) if r.status == 200)
+}
+
+impl CheckoutAdapter {
+    fn parse_answer(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed {
         let resp = match delivery {
             Delivery::NotSent(reason) => {
                 return Parsed::Done(Outcome::NotProcessed {

@@ -550,7 +550,7 @@ fn looks_up_a_refund() {
     );
     assert_eq!(
         kind(&done(a.parse(&call, 0, &answered(429, "")))),
-        "not_processed"
+        "unknown"
     );
 }
 
@@ -640,4 +640,50 @@ fn adapter_for_builds_it() {
     };
     let a = crate::adapter_for(&c, Some(&creds));
     assert_eq!(a.map(|a| a.kind()), Some("checkout"));
+}
+
+/// A look-up that asked nothing (not sent, 429, 401, 422) cannot say:
+/// unknown, never "no record" (the worker reads that as "did not charge").
+#[test]
+fn a_lookup_that_asked_nothing_is_unknown() {
+    let a = adapter();
+    let auth = Call::Lookup {
+        key: "k",
+        of: Looked::Authorize {
+            amount: 1,
+            currency: "usd",
+        },
+    };
+    let refund = Call::Lookup {
+        key: "k",
+        of: Looked::Refund {
+            reference: "pay_1",
+            amount: 1,
+            currency: "usd",
+        },
+    };
+    for call in [&auth, &refund] {
+        for d in [
+            Delivery::NotSent("connection refused".into()),
+            Delivery::Lost("timeout".into()),
+            answered(429, ""),
+            answered(401, ""),
+            answered(
+                422,
+                r#"{"error_type":"request_invalid","error_codes":["reference_required"]}"#,
+            ),
+            answered(503, ""),
+        ] {
+            for step in [0, 1] {
+                assert_eq!(kind(&done(a.parse(call, step, &d))), "unknown", "{d:?}");
+            }
+        }
+    }
+    // The list's own "nothing": no record.
+    let empty = answered(200, r#"{"limit":10,"skip":0,"total_count":0,"data":[]}"#);
+    assert_eq!(kind(&done(a.parse(&auth, 0, &empty))), "not_processed");
+    assert_eq!(
+        kind(&done(a.parse(&refund, 0, &answered(200, "[]")))),
+        "not_processed"
+    );
 }
