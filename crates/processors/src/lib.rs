@@ -7,6 +7,7 @@
 pub mod adapter;
 pub mod adyen;
 pub mod card;
+pub mod checkout;
 pub mod config;
 pub mod decline;
 pub mod payment;
@@ -40,6 +41,10 @@ pub fn adapter_for(
             config.clone(),
             credentials,
         ))),
-        ProcessorKind::Checkout | ProcessorKind::Braintree => None,
+        ProcessorKind::Checkout => Some(Box::new(checkout::CheckoutAdapter::new(
+            config.clone(),
+            credentials,
+        ))),
+        ProcessorKind::Braintree => None,
     }
 }
