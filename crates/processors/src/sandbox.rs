@@ -107,8 +107,20 @@ impl Adapter for SandboxAdapter {
         )
     }
 
-    fn parse(&self, _call: &Call<'_>, _step: u8, delivery: &Delivery) -> Parsed {
-        Parsed::Done(outcome_of(delivery))
+    fn parse(&self, call: &Call<'_>, _step: u8, delivery: &Delivery) -> Parsed {
+        let outcome = outcome_of(delivery);
+        // A lookup's "not processed" means "no record of the call": only the
+        // sandbox's own 404 says that. A lookup that was not sent, or was
+        // refused (429, invalid), tells nothing.
+        let no_record = matches!(delivery, Delivery::Answered(r) if r.status == 404);
+        match (call, outcome) {
+            (Call::Lookup { .. }, Outcome::NotProcessed { reason }) if !no_record => {
+                Parsed::Done(Outcome::Unknown {
+                    reason: format!("the lookup was not answered: {reason}"),
+                })
+            }
+            (_, outcome) => Parsed::Done(outcome),
+        }
     }
 }
 
@@ -632,6 +644,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let lookup = Call::Lookup {
+            key: "pi_1-authorize-1-sandbox_a",
+            of: crate::adapter::Looked::Authorize {
+                amount: 1000,
+                currency: "usd",
+            },
+        };
+        for d in [
+            Delivery::NotSent("refused".into()),
+            Delivery::Answered(WireResponse {
+                status: 429,
+                headers: vec![],
+                body: r#"{"status":"rate_limited"}"#.into(),
+            }),
+        ] {
+            assert!(
+                matches!(done(a.parse(&lookup, 0, &d)), Outcome::Unknown { .. }),
+                "a lookup that was not answered says nothing: {d:?}"
+            );
+        }
+        let no_record = Delivery::Answered(WireResponse {
+            status: 404,
+            headers: vec![],
+            body: r#"{"status":"not_found"}"#.into(),
+        });
+        assert!(matches!(
+            done(a.parse(&lookup, 0, &no_record)),
+            Outcome::NotProcessed { .. }
+        ));
         let lost = done(a.parse(&call, 0, &Delivery::Lost("timeout".into())));
         assert!(matches!(lost, Outcome::Unknown { .. }));
         let not_sent = done(a.parse(&call, 0, &Delivery::NotSent("refused".into())));
