@@ -120,8 +120,59 @@ fn builds_an_authorization_with_automatic_capture() {
                "expiryYear": "2030", "cvc": "737"})
     );
     assert_eq!(b["returnUrl"], RETURN_URL);
-    assert_eq!(b["captureDelayHours"], 0);
-    assert!(b.get("additionalData").is_none());
+    // Authorized alone; the capture is the call's second request.
+    assert_eq!(b["additionalData"], json!({"manualCapture": "true"}));
+    let call = authorize(&card, true);
+    let a = adapter();
+    let authorised = answered(
+        200,
+        r#"{"pspReference":"993617895204576J","resultCode":"Authorised"}"#,
+    );
+    let capture = match a.parse(&call, 0, &authorised) {
+        Parsed::Next(r) => r,
+        Parsed::Done(o) => panic!("no capture step: {o:?}"),
+    };
+    assert_eq!(
+        capture.url,
+        "http://127.0.0.1:9/v71/payments/993617895204576J/captures"
+    );
+    assert_eq!(
+        header(&capture, "idempotency-key"),
+        Some("pay_1-authorize-1-adyen_eu-capture")
+    );
+    assert_eq!(
+        body(&capture)["amount"],
+        json!({"value": 1099, "currency": "EUR"})
+    );
+    let received = answered(
+        201,
+        r#"{"paymentPspReference":"993617895204576J","pspReference":"CAP1","status":"received"}"#,
+    );
+    assert!(matches!(
+        a.parse(&call, 1, &received),
+        Parsed::Done(Outcome::Approved { reference }) if reference == "993617895204576J"
+    ));
+    for lost in [
+        Delivery::Lost("timeout".into()),
+        answered(422, r#"{"errorType":"validation","errorCode":"137"}"#),
+    ] {
+        assert!(
+            matches!(
+                a.parse(&call, 1, &lost),
+                Parsed::Done(Outcome::Unknown { .. })
+            ),
+            "an authorization whose capture is not confirmed is unknown: {lost:?}"
+        );
+    }
+    // A refusal needs no capture.
+    let refused = answered(
+        200,
+        r#"{"pspReference":"X","resultCode":"Refused","refusalReasonCode":"12"}"#,
+    );
+    assert!(matches!(
+        a.parse(&call, 0, &refused),
+        Parsed::Done(Outcome::Declined(_))
+    ));
 }
 
 #[test]
@@ -314,7 +365,7 @@ fn a_missing_account_is_not_processed_and_sends_no_card() {
 fn parses_authorised_and_pending_answers() {
     let a = adapter();
     let card = card();
-    let call = authorize(&card, true);
+    let call = authorize(&card, false);
     let ok = answered(
         200,
         r#"{"pspReference":"993617895204576J","resultCode":"Authorised","refusalReasonCode":"0"}"#,
