@@ -5,6 +5,7 @@
 //! answers, classifies declines and holds the payment state machine.
 
 pub mod adapter;
+pub mod braintree;
 pub mod card;
 pub mod config;
 pub mod decline;
@@ -30,9 +31,10 @@ pub fn adapter_for(
     let _credentials = credentials.cloned().unwrap_or_default();
     match config.kind {
         ProcessorKind::Sandbox => Some(Box::new(sandbox::SandboxAdapter::new(config.clone()))),
-        ProcessorKind::Stripe
-        | ProcessorKind::Adyen
-        | ProcessorKind::Checkout
-        | ProcessorKind::Braintree => None,
+        ProcessorKind::Stripe | ProcessorKind::Adyen | ProcessorKind::Checkout => None,
+        ProcessorKind::Braintree => Some(Box::new(braintree::BraintreeAdapter::new(
+            config.clone(),
+            _credentials,
+        ))),
     }
 }
