@@ -613,7 +613,7 @@ pub fn decline_for_code(code: &str, message: Option<&str>) -> Decline {
     d.class = class;
     if let Some(m) = message.filter(|m| !m.is_empty()) {
         if stripe == "generic_decline" {
-            d.message = format!("Your card was declined ({m}).");
+            d.message = format!("Your card was declined ({}).", scrub(m));
         }
     }
     d
@@ -871,6 +871,16 @@ fn approved(reference: &str) -> Parsed {
     })
 }
 
+/// A processor's text, fit for a reason or a message: short, and with every
+/// digit masked, since an error about an input may quote it (a GraphQL
+/// server's variable errors do), and the input may be the card.
+fn scrub(text: &str) -> String {
+    text.chars()
+        .take(200)
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
 /// What the `errors` of an answer mean, by `extensions.errorClass`.
 fn errors_outcome(errors: &[Value]) -> Outcome {
     let mut worst: Option<Outcome> = None;
@@ -880,15 +890,7 @@ fn errors_outcome(errors: &[Value]) -> Outcome {
             .and_then(Value::as_str)
             .unwrap_or("");
         let legacy = e.pointer("/extensions/legacyCode").and_then(Value::as_str);
-        // The message is Braintree's text about the request (never echoes
-        // card data); kept short.
-        let message: String = e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect();
+        let message = scrub(e.get("message").and_then(Value::as_str).unwrap_or(""));
         let outcome = match class {
             // A processor response code in a validation error: the
             // processor answered it (declined).

@@ -350,6 +350,28 @@ fn a_failed_tokenization_authorized_nothing() {
 }
 
 #[test]
+fn no_card_number_in_reasons() {
+    let c = card();
+    let a = bt();
+    let call = authorize(&c, false);
+    // A variable error quoting the input (as graphql-js words them).
+    let echo = ok(
+        json!({ "errors": [{ "message": format!("Variable \"$input\" got invalid value {{ creditCard: {{ number: \"{PAN}\", cvv: \"123\" }} }}"), "extensions": { "errorClass": "VALIDATION" } }] }),
+    );
+    for step in [1u8, 2] {
+        let o = done(a.parse(&call, step, &echo));
+        let text = format!("{o:?}");
+        assert!(matches!(o, Outcome::NotProcessed { .. }), "{text}");
+        assert!(
+            !text.contains(PAN) && !text.contains("4111") && !text.contains("123"),
+            "{text}"
+        );
+    }
+    let d = decline_for_code("2500", Some(&format!("declined {PAN}")));
+    assert!(!d.message.contains("4111"), "{}", d.message);
+}
+
+#[test]
 fn every_processor_response_code_maps() {
     let c = card();
     let a = bt();
