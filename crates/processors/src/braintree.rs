@@ -45,6 +45,25 @@
 //! `sy-` + the hex SHA-256 of the key (67 characters), deterministically,
 //! so that the lookup finds it again.
 //!
+//! Outcomes. Transaction status AUTHORIZED, SUBMITTED_FOR_SETTLEMENT,
+//! SETTLING, SETTLED (and SETTLEMENT_PENDING / _CONFIRMED) are approved;
+//! PROCESSOR_DECLINED is declined by its `legacyCode` (`PROCESSOR_RESPONSES`);
+//! GATEWAY_REJECTED by its reason (`GATEWAY_REJECTIONS`; APPLICATION_INCOMPLETE,
+//! the sandbox's 5001.00, is not processed: the account may not process yet);
+//! FAILED (the sandbox's 3000.00, "an error occurred when sending the payment
+//! to the downstream processor") is not processed: a terminal status, nothing
+//! Braintree can ever capture; AUTHORIZING or anything else is unknown.
+//! GraphQL `errors` by `extensions.errorClass`: VALIDATION (Braintree
+//! refused the input before processing; a document that does not validate
+//! too), AUTHENTICATION, AUTHORIZATION, UNSUPPORTED_CLIENT, NOT_FOUND and
+//! RESOURCE_LIMIT are not processed, except a VALIDATION error carrying a
+//! processor response code (2000-3999), which is that decline; INTERNAL,
+//! SERVICE_AVAILABILITY, no class or any other class is unknown. HTTP 429
+//! is not processed; a lost answer, a 5xx or other status without such an
+//! error, or an unreadable body is unknown. A failed tokenization (step 1
+//! of an authorization, lost answer included) is not processed: it moves no
+//! money and the authorization was never sent.
+//!
 //! Amounts are decimal strings in the currency's major unit, written from
 //! minor units with the ISO 4217 exponent (0: JPY, KRW, ...; 3: BHD, KWD,
 //! ...; else 2), by integer arithmetic. Braintree takes the currency from
