@@ -6,6 +6,7 @@
 
 pub mod adapter;
 pub mod adyen;
+pub mod braintree;
 pub mod card;
 pub mod checkout;
 pub mod config;
@@ -45,6 +46,9 @@ pub fn adapter_for(
             config.clone(),
             credentials,
         ))),
-        ProcessorKind::Braintree => None,
+        ProcessorKind::Braintree => Some(Box::new(braintree::BraintreeAdapter::new(
+            config.clone(),
+            credentials,
+        ))),
     }
 }
