@@ -149,6 +149,22 @@ async fn authorize(
         if !fits(adapter.timeout_ms(), attempts.len()) {
             break;
         }
+        if cfg
+            .currency
+            .as_deref()
+            .is_some_and(|c| !c.eq_ignore_ascii_case(&work.currency))
+        {
+            let a = Attempt {
+                processor: processor.clone(),
+                outcome: AttemptOutcome::NotProcessed,
+                code: Some("currency_not_supported".into()),
+                decline_code: None,
+                latency_ms: 0,
+            };
+            record(&a);
+            attempts.push(a);
+            continue;
+        }
         let admission = transport.admit(processor).await;
         if admission == Admission::Skip {
             let a = Attempt {

@@ -1176,3 +1176,19 @@ fn the_reconciliation_queue_watches_what_is_unsettled() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_processor_account_of_another_currency_is_passed_over() {
+    let mut o = Object::new();
+    o.configs[0].currency = Some("USD".into());
+    let script = Script::of(vec![approved("sbx_2")]);
+    // The harness's payments are in EUR.
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(body(&r)["processor_details"]["processor"], "sandbox_b");
+    assert_eq!(script.sent(), [("sandbox_b".into(), "authorize".into())]);
+    let a = &o.payment().routing.attempts[0];
+    assert_eq!(
+        (a.outcome, a.code.as_deref()),
+        (AttemptOutcome::NotProcessed, Some("currency_not_supported"))
+    );
+}

@@ -68,7 +68,12 @@
 //! minor units with the ISO 4217 exponent (0: JPY, KRW, ...; 3: BHD, KWD,
 //! ...; else 2), by integer arithmetic. Braintree takes the currency from
 //! the merchant account (`merchantAccountId` = `config.account`, or the
-//! gateway's default): the account must be in the payment's currency.
+//! gateway's default): the account must be in the payment's currency, so a
+//! Braintree processor is configured with its account's `currency` and the
+//! worker sends it no payment in another.
+//!
+//! No idempotency key: `deduplicates()` is false, so the worker never sends
+//! a call of unknown outcome again at once; it looks it up (by `orderId`).
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -1168,6 +1173,10 @@ impl Adapter for BraintreeAdapter {
 
     fn timeout_ms(&self) -> u32 {
         self.config.timeout_ms
+    }
+
+    fn deduplicates(&self) -> bool {
+        false
     }
 
     /// Step 0 of every call reads before anything is written (see the

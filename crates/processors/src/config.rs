@@ -60,6 +60,11 @@ pub struct ProcessorConfig {
     /// Merchant account / processing channel (real processors only).
     #[serde(default)]
     pub account: Option<String>,
+    /// The one currency this processor account takes, if it takes one only
+    /// (a Braintree merchant account charges in its own currency, whatever
+    /// the request says): a payment in another currency is not sent there.
+    #[serde(default)]
+    pub currency: Option<String>,
     /// Sandbox: simulated processing time of every call.
     #[serde(default = "default_latency")]
     pub latency_ms: u32,
@@ -96,6 +101,7 @@ impl ProcessorConfig {
             kind: ProcessorKind::Sandbox,
             base_url: None,
             account: None,
+            currency: None,
             latency_ms: default_latency(),
             timeout_ms: default_timeout(),
             failure: None,
@@ -231,6 +237,12 @@ pub fn parse_processors(json: &str) -> Result<Vec<ProcessorConfig>, String> {
         if !(1..=MAX_TIMEOUT_MS).contains(&p.timeout_ms) {
             return Err(format!(
                 "processor {:?}: timeout_ms must be 1 to {MAX_TIMEOUT_MS} (calls must end well before an abandoned operation is taken over, after 60 s)",
+                p.id
+            ));
+        }
+        if p.kind == ProcessorKind::Braintree && p.currency.is_none() {
+            return Err(format!(
+                "processor {:?} (braintree) needs the currency of its merchant account (\"currency\"): Braintree charges in the account's currency",
                 p.id
             ));
         }
