@@ -93,7 +93,7 @@ echo "e2e: wrangler dev on $BASE (state $STATE)" >&2
 export E2E_BASE_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
 export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS E2E_SECRET_KEY E2E_PUBLISHABLE_KEY
 status=0
-node --test --test-concurrency=1 tests/e2e/[0-8]*.test.mjs tests/e2e/golden.test.mjs || status=$?
+node --test --test-concurrency=1 tests/e2e/0[0-9]*.test.mjs tests/e2e/golden.test.mjs || status=$?
 # The same API through Stripe's official Python SDK (scripts/setup.sh test
 # installs it in .venv).
 if [ -x .venv/bin/python ]; then

@@ -20,6 +20,9 @@ stage "native: unit, golden and property tests"
 sh tests/cases/embed.sh
 cargo test -q --workspace
 
+stage "processor adapters against their peers (localstripe, prism with Adyen's OpenAPI, the fakes)"
+node --test --test-concurrency=1 tests/processors/
+
 stage "build www/pkg"
 bash scripts/build-pkg.sh
 

@@ -71,7 +71,7 @@ export async function freePort() {
  * no-op) on a free port with the given state directory; returns {base, stop}.
  * `inspector: false` starts it without the devtools inspector.
  */
-export async function startWrangler({ stateDir, logFile, vars = {}, inspector = true }) {
+export async function startWrangler({ stateDir, logFile, vars = {}, inspector = true, args: extra = [] }) {
   const port = await freePort();
   let cmd;
   let args;
@@ -80,6 +80,7 @@ export async function startWrangler({ stateDir, logFile, vars = {}, inspector = 
     args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
       '--persist-to', stateDir, '--show-interactive-dev-session=false'];
     for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+    args.push(...extra);
   } else {
     // The same dev server through wrangler's API, with the inspector off
     // (the benchmark's second configuration; see start-worker.mjs).

@@ -6,6 +6,7 @@
 // SWITCHYARD_TEST_CREDENTIALS for them.
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,9 +18,22 @@ import { start as startBraintree } from './braintree.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** localstripe (PyPI) with our search addition, on a free port. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startLocalstripe() {
+  // localstripe takes a port; it cannot pick a free one itself.
+  const port = await freePort();
   const child = spawn(path.join(ROOT, '.venv/bin/python'),
-    [path.join(ROOT, 'tests/fakes/localstripe_plus.py'), '--port', '0'],
+    [path.join(ROOT, 'tests/fakes/localstripe_plus.py'), '--port', String(port)],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
@@ -79,6 +93,7 @@ export async function startPeers({ only = ['stripe', 'adyen', 'checkout', 'brain
         base_url: p.url,
         timeout_ms: timeoutMs,
         ...(kind === 'adyen' ? { account: 'SwitchyardECOM' } : {}),
+        ...(kind === 'braintree' ? { currency: 'usd' } : {}),
       }));
       return [...list, ...extra];
     },

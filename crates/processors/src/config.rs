@@ -65,6 +65,12 @@ pub struct ProcessorConfig {
     /// the request says): a payment in another currency is not sent there.
     #[serde(default)]
     pub currency: Option<String>,
+    /// Real processors: open a TCP connection to the host before each
+    /// request, so that a refused connection is known to be "not sent"
+    /// (and the next processor tried). Off for a host that refuses
+    /// Workers' `connect()` (Cloudflare's own addresses).
+    #[serde(default = "yes")]
+    pub connect_check: bool,
     /// Sandbox: simulated processing time of every call.
     #[serde(default = "default_latency")]
     pub latency_ms: u32,
@@ -84,6 +90,9 @@ pub struct ProcessorConfig {
     pub credentials: Option<Credentials>,
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_latency() -> u32 {
     40
 }
@@ -102,6 +111,7 @@ impl ProcessorConfig {
             base_url: None,
             account: None,
             currency: None,
+            connect_check: true,
             latency_ms: default_latency(),
             timeout_ms: default_timeout(),
             failure: None,
