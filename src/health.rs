@@ -5,8 +5,9 @@
 //! cache.
 //!
 //! - **Closed**: every call goes. It opens when, over the last
-//!   `WINDOW_MS`, at least `MIN_FAILURES` calls failed and they are at least
-//!   half of the calls.
+//!   `WINDOW_MS`, there were at least `MIN_CALLS` calls and at least half of
+//!   them failed (a few failures among few calls are noise: each failed call
+//!   moved on to the next processor anyway).
 //! - **Open**: the processor is left out of attempt plans (the attempt reads
 //!   "skipped", code `circuit_open`) until `retry_at_ms`.
 //! - **Half open** (open, past `retry_at_ms`): one call every `PROBE_EVERY_MS`
@@ -16,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 pub const WINDOW_MS: u64 = 30_000;
-pub const MIN_FAILURES: u32 = 5;
+pub const MIN_CALLS: u32 = 20;
 pub const OPEN_MS: u64 = 30_000;
 pub const MAX_OPEN_MS: u64 = 300_000;
 pub const PROBE_EVERY_MS: u64 = 5_000;
@@ -126,7 +127,7 @@ impl Breaker {
             (Some(_), None) => {}
             (None, _) => {
                 let (calls, failures) = self.totals();
-                if failures >= MIN_FAILURES && failures.saturating_mul(2) >= calls {
+                if calls >= MIN_CALLS && failures.saturating_mul(2) >= calls {
                     self.open(now, OPEN_MS);
                 }
             }
@@ -165,27 +166,30 @@ mod tests {
     #[test]
     fn opens_on_failures_not_on_a_few() {
         let mut b = Breaker::default();
-        b.record(1_000, report(4, 4));
+        b.record(1_000, report(19, 19));
         assert_eq!(
             b.state(1_000),
             CircuitState::Closed,
-            "4 failures are not enough"
+            "too few calls to judge"
         );
         b.record(2_000, report(100, 1));
-        assert_eq!(b.state(2_000), CircuitState::Closed);
-        // 5 failures of 105 calls: under half.
+        assert_eq!(
+            b.state(2_000),
+            CircuitState::Closed,
+            "20 failures of 119 calls"
+        );
         let mut b = Breaker::default();
-        b.record(1_000, report(5, 5));
-        assert_eq!(b.state(1_000), CircuitState::Open);
+        b.record(1_000, report(20, 10));
+        assert_eq!(b.state(1_000), CircuitState::Open, "half of 20 calls");
         let v = b.view(1_000);
-        assert_eq!((v.calls, v.failures), (5, 5));
+        assert_eq!((v.calls, v.failures), (20, 10));
         assert_eq!(v.retry_at, Some(1_000 + OPEN_MS));
     }
 
     #[test]
     fn failures_age_out_of_the_window() {
         let mut b = Breaker::default();
-        b.record(1_000, report(4, 4));
+        b.record(1_000, report(19, 19));
         b.record(1_000 + WINDOW_MS + BUCKET_MS, report(1, 1));
         assert_eq!(b.state(1_000 + WINDOW_MS + BUCKET_MS), CircuitState::Closed);
         assert_eq!(b.view(1_000 + WINDOW_MS + BUCKET_MS).failures, 1);
@@ -194,7 +198,7 @@ mod tests {
     #[test]
     fn probes_trickle_and_close_or_reopen() {
         let mut b = Breaker::default();
-        b.record(0, report(10, 10));
+        b.record(0, report(20, 20));
         assert!(!b.grant_probe(OPEN_MS - 1), "no probe while open");
         let t = OPEN_MS;
         assert_eq!(b.state(t), CircuitState::HalfOpen);
@@ -236,7 +240,7 @@ mod tests {
     #[test]
     fn openings_are_capped() {
         let mut b = Breaker::default();
-        b.record(0, report(5, 5));
+        b.record(0, report(20, 20));
         let mut t = 0;
         for _ in 0..10 {
             t = b.view(t).retry_at.unwrap_or(t);
@@ -256,7 +260,7 @@ mod tests {
     #[test]
     fn reports_from_before_the_opening_do_not_close_it() {
         let mut b = Breaker::default();
-        b.record(0, report(5, 5));
+        b.record(0, report(20, 20));
         b.record(10, report(50, 0));
         assert_eq!(b.state(10), CircuitState::Open);
     }

@@ -160,6 +160,10 @@ pub struct BeginRequest {
     /// `ReconcileRefund`: the refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_id: Option<String>,
+    /// `Reconcile` from the reconciliation queue (not a retrieve): also
+    /// settles a capture or void of unknown outcome.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub settle_follow_ups: bool,
 }
 
 impl BeginRequest {
@@ -185,6 +189,7 @@ impl BeginRequest {
             reason: None,
             metadata: None,
             refund_id: None,
+            settle_follow_ups: false,
         }
     }
 
@@ -285,6 +290,10 @@ pub struct RunAnswer {
 pub enum WorkResult {
     Authorized {
         details: ProcessorDetails,
+        /// The payment captures at once, at a processor that does not
+        /// capture with the authorization: the worker's own capture call
+        /// did not confirm it (it is left pending, for reconciliation).
+        capture_pending: bool,
     },
     Declined {
         decline: Decline,

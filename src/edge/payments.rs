@@ -224,12 +224,24 @@ pub(crate) async fn reconcile_at_object(
     let mut b = BeginRequest::new(op, payment_id, mode.livemode(), now_ms(), None);
     if refund {
         b.refund_id = Some(id.to_owned());
+    } else {
+        b.settle_follow_ups = true;
     }
     let stub = stub(env, Binding::Payments, mode, Some(&b.payment_id))?;
     match run_once(&stub, &b, None).await? {
         Ran::Outcome(RunOutcome::Answered(a)) => {
             let v: Value = serde_json::from_str(a.body.get()).unwrap_or_default();
-            Ok(v["status"].as_str().unwrap_or("unknown").to_owned())
+            // A payment or a refund, or an error about one (a capture sent
+            // again and still unanswered): its status, or "error".
+            let status = v["status"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| "error".to_owned());
+            Ok(if a.status == 200 {
+                status
+            } else {
+                format!("error ({status})")
+            })
         }
         Ran::Outcome(RunOutcome::NeedRuleset) => Err(ApiError::internal("unexpected answer")),
         Ran::Failed(_) => Err(ApiError::internal("the payment object failed")),

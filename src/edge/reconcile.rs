@@ -148,9 +148,11 @@ async fn pass(env: &Env, mode: Mode, all: bool) -> Result<Vec<Settled>, ApiError
             continue;
         };
         let s = settle(env, mode, &entry, row.added_ms, now).await;
-        // A payment's or refund's object updates the queue itself when it
-        // settles; here only the retry time moves, or a given-up entry ends.
-        let next = if s.settled {
+        // A payment's or refund's object updates the queue itself (it
+        // forgets what it settled); here its retry time moves. A given-up
+        // entry ends here.
+        let given_up = matches!(entry, Entry::GivenUp(_));
+        let next = if s.settled && given_up {
             None
         } else {
             let backoff = match entry {
@@ -159,12 +161,20 @@ async fn pass(env: &Env, mode: Mode, all: bool) -> Result<Vec<Settled>, ApiError
             };
             Some(now + backoff.min(3_600_000))
         };
-        let _ = call(
+        let watched = call(
             &q,
             "/retry",
-            Some(&json!({ "key": entry.key(), "next_ms": next, "settled": s.settled })),
+            Some(&json!({ "key": entry.key(), "next_ms": next })),
         )
-        .await;
+        .await
+        .ok()
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a.body.get()).ok())
+        .and_then(|v| v["watched"].as_bool());
+        let mut s = s;
+        // Settled when the payment's object no longer watches it.
+        if !given_up {
+            s.settled = watched == Some(false);
+        }
         out.push(s);
     }
     Ok(out)
@@ -313,6 +323,19 @@ impl DurableObject for ReconcileQueueObject {
                 let text = req.text().await.unwrap_or_default();
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 let key = v["key"].as_str().unwrap_or_default().to_owned();
+                #[derive(serde::Deserialize)]
+                struct Count {
+                    n: i64,
+                }
+                let watched = self
+                    .sql
+                    .exec(
+                        "SELECT count(*) AS n FROM entries WHERE key = ?",
+                        vec![SqlStorageValue::from(key.clone())],
+                    )?
+                    .to_array::<Count>()?
+                    .first()
+                    .is_some_and(|c| c.n > 0);
                 match v["next_ms"].as_u64() {
                     Some(next) => {
                         self.sql.exec(
@@ -327,7 +350,7 @@ impl DurableObject for ReconcileQueueObject {
                         )?;
                     }
                 }
-                Ok(json_response(200, &json!({"ok": true})))
+                Ok(json_response(200, &json!({ "watched": watched })))
             }
             "/due" => {
                 let mut now = 0u64;

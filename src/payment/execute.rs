@@ -178,7 +178,13 @@ async fn authorize(
             attempts.push(a);
             continue;
         }
-        let call = work.authorize(&key, &card);
+        // A processor that does not capture with the authorization is asked
+        // to authorize only, and the capture follows.
+        let capture_here = work.capture && adapter.captures_with_authorization();
+        let mut call = work.authorize(&key, &card);
+        if let Call::Authorize { capture, .. } = &mut call {
+            *capture = capture_here;
+        }
         let mut tries = 0;
         let outcome = loop {
             tries += 1;
@@ -231,9 +237,30 @@ async fn authorize(
             }
             break outcome;
         };
+        // After an unknown outcome, a retry that was not processed (429, a
+        // refused connection) says nothing of the first call: still unknown.
+        let outcome = match outcome {
+            Outcome::NotProcessed { reason } if tries > 1 => Outcome::Unknown {
+                reason: format!("an earlier try's outcome is unknown; the retry: {reason}"),
+            },
+            other => other,
+        };
         match outcome {
             Outcome::Approved { reference } => {
-                return (attempts, authorized(processor, &*adapter, reference))
+                let mut result = authorized(processor, &*adapter, reference.clone());
+                if work.capture && !capture_here {
+                    let captured = capture_after_authorization(
+                        transport, cfg, &*adapter, work, processor, &reference,
+                    )
+                    .await;
+                    if let WorkResult::Authorized {
+                        capture_pending, ..
+                    } = &mut result
+                    {
+                        *capture_pending = !captured;
+                    }
+                }
+                return (attempts, result);
             }
             Outcome::Declined(d) if d.class != DeclineClass::Soft => {
                 return (attempts, WorkResult::Declined { decline: d })
@@ -292,8 +319,18 @@ async fn follow_up(
     let mut outcome = Outcome::Unknown {
         reason: String::new(),
     };
+    let mut unknown_seen = false;
     for _ in 0..2 {
         outcome = call_through(transport, cfg, &*adapter, &call).await;
+        unknown_seen |= matches!(outcome, Outcome::Unknown { .. });
+        if let (true, Outcome::NotProcessed { reason }) = (unknown_seen, &outcome) {
+            // The first try's outcome is unknown: a retry that was not
+            // processed does not settle it.
+            outcome = Outcome::Unknown {
+                reason: format!("an earlier try's outcome is unknown; the retry: {reason}"),
+            };
+            break;
+        }
         if !adapter.deduplicates()
             || !matches!(
                 outcome,
@@ -466,7 +503,38 @@ fn authorized(processor: &str, adapter: &dyn Adapter, reference: String) -> Work
             kind: adapter.kind().to_owned(),
             reference,
         },
+        capture_pending: false,
     }
+}
+
+/// The capture of a payment that captures at once, at a processor that
+/// authorizes only (`Adapter::captures_with_authorization`): the key is the
+/// payment's first capture's, so that a reconciliation that sends it again
+/// (`payment::begin`, a pending capture) is deduplicated. Whether the
+/// processor confirmed it.
+async fn capture_after_authorization(
+    transport: &impl Transport,
+    cfg: &ProcessorConfig,
+    adapter: &dyn Adapter,
+    work: &Work,
+    processor: &str,
+    reference: &str,
+) -> bool {
+    let key = processor_idempotency_key(&work.payment_id, "capture", 1, processor);
+    let call = Call::Capture {
+        key: &key,
+        reference,
+        amount: work.amount,
+        currency: &work.currency,
+    };
+    for _ in 0..2 {
+        match call_through(transport, cfg, adapter, &call).await {
+            Outcome::Approved { .. } => return true,
+            Outcome::Unknown { .. } if adapter.deduplicates() => continue,
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn attempt_of(processor: &str, outcome: &Outcome, latency_ms: u64) -> Attempt {

@@ -24,7 +24,7 @@ use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
 use switchyard_processors::payment::{
     Attempt, CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund,
-    RefundStatus, Refusal, Status,
+    RefundStatus, Refusal, Status, STALE_AFTER_MS,
 };
 use switchyard_rules::{DecisionAction, Router, ValidateOptions};
 
@@ -376,13 +376,40 @@ fn begin_claimed(
         (Op::Reconcile, Some(mut pi)) => {
             // A retrieve: reconcile a confirmation whose outcome is
             // unknown, otherwise just the payment.
-            return match pi.begin_reconcile(b.now_ms) {
-                Some((seq, plan)) => {
-                    save(store, &pi)?;
-                    Ok(Step::Work(confirm_work(&pi, Op::Reconcile, seq, plan)))
+            if let Some((seq, plan)) = pi.begin_reconcile(b.now_ms) {
+                save(store, &pi)?;
+                return Ok(Step::Work(confirm_work(&pi, Op::Reconcile, seq, plan)));
+            }
+            // Reconciliation (not a plain retrieve): a capture or a void
+            // whose outcome is unknown and that nobody works on is sent
+            // again as it was (same key, same amount): the processor
+            // answers the first one's outcome, or does it once.
+            let follow_up = pi
+                .pending
+                .as_ref()
+                .filter(|p| {
+                    b.settle_follow_ups
+                        && (p.awaiting || b.now_ms.saturating_sub(p.started_ms) >= STALE_AFTER_MS)
+                })
+                .map(|p| p.op);
+            match follow_up {
+                Some(PendingOp::Capture) => {
+                    if let Ok((seq, amount)) = pi.begin_capture(None, b.now_ms) {
+                        save(store, &pi)?;
+                        return at_processor(&pi, Op::Capture, seq, amount, None).map_err(started);
+                    }
                 }
-                None => Ok(Step::Done(ok(&pi.api()))),
-            };
+                Some(PendingOp::Void) => {
+                    let reason = pi.cancellation_reason.clone();
+                    if let Ok(Some(seq)) = pi.begin_cancel(reason, now_secs, b.now_ms) {
+                        save(store, &pi)?;
+                        return at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None)
+                            .map_err(started);
+                    }
+                }
+                _ => {}
+            }
+            return Ok(Step::Done(ok(&pi.api())));
         }
         (op, None) => return Err(not_started(missing_payment(op, &b.payment_id))),
         (_, Some(pi)) => pi,
@@ -629,9 +656,15 @@ pub fn unsettled_after(
     let mut out = Vec::new();
     match w.op {
         Op::Create | Op::Confirm | Op::Reconcile => {
-            let processing = store
-                .get::<PaymentIntent>(PAYMENT)?
-                .is_some_and(|pi| pi.status == Status::Processing);
+            // Processing, or its capture (a processor that captures after
+            // the authorization) unconfirmed.
+            let processing = store.get::<PaymentIntent>(PAYMENT)?.is_some_and(|pi| {
+                pi.status == Status::Processing
+                    || pi
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| matches!(p.op, PendingOp::Capture | PendingOp::Void))
+            });
             out.push((Unsettled::Payment(w.payment_id.clone()), processing));
             if w.op == Op::Reconcile && matches!(f.result, WorkResult::NoneAvailable) && !processing
             {
@@ -646,7 +679,15 @@ pub fn unsettled_after(
                 out.push((Unsettled::Refund(id.clone()), pending));
             }
         }
-        Op::Capture | Op::Cancel => {}
+        Op::Capture | Op::Cancel => {
+            // Its outcome unknown: watched until a reconciliation settles it.
+            let open = store.get::<PaymentIntent>(PAYMENT)?.is_some_and(|pi| {
+                pi.pending
+                    .as_ref()
+                    .is_some_and(|p| matches!(p.op, PendingOp::Capture | PendingOp::Void))
+            });
+            out.push((Unsettled::Payment(w.payment_id.clone()), open));
+        }
     }
     Ok(out)
 }
@@ -676,8 +717,15 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 // (this run's, and those of a run it took over).
                 let recorded: Vec<Attempt> = store.get(&attempts_key(w.seq))?.unwrap_or_default();
                 store.put(&attempts_key(w.seq), &Vec::<Attempt>::new())?;
+                let capture_pending = matches!(
+                    f.result,
+                    WorkResult::Authorized {
+                        capture_pending: true,
+                        ..
+                    }
+                );
                 let result = match &f.result {
-                    WorkResult::Authorized { details } => {
+                    WorkResult::Authorized { details, .. } => {
                         ConfirmResult::Authorized(details.clone())
                     }
                     WorkResult::Declined { decline } => ConfirmResult::Declined(decline.clone()),
@@ -685,6 +733,9 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                     _ => ConfirmResult::NoneAvailable,
                 };
                 pi.finish_confirm(recorded, result);
+                if capture_pending {
+                    pi.await_capture(f.now_ms);
+                }
                 store.put(PAYMENT, &pi)?;
             }
             match &f.result {

@@ -1192,3 +1192,68 @@ fn a_processor_account_of_another_currency_is_passed_over() {
         (AttemptOutcome::NotProcessed, Some("currency_not_supported"))
     );
 }
+
+#[test]
+fn a_retry_that_was_not_processed_does_not_settle_an_unknown_outcome() {
+    // Lost, then the retry is refused: the first call may have charged, so
+    // the plan never moves on.
+    let mut o = Object::new();
+    let script = Script::of(vec![lost(), refused_connection()]);
+    let r = o.run(o.create(1000, CaptureMethod::Automatic, true), &script);
+    assert_eq!(status_of(&r), "processing");
+    assert_eq!(
+        script.sent(),
+        [
+            ("sandbox_a".into(), "authorize".into()),
+            ("sandbox_a".into(), "authorize".into())
+        ]
+    );
+    // The same for a capture: still unknown, not "failed".
+    let mut o = Object::new();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    let r = o.run(
+        o.capture(None),
+        &Script::of(vec![lost(), refused_connection()]),
+    );
+    assert_eq!(error_of(&r).0, 502);
+    assert_eq!(o.payment().pending.map(|p| p.op), Some(PendingOp::Capture));
+}
+
+#[test]
+fn reconciliation_sends_a_capture_of_unknown_outcome_again() {
+    let mut o = Object::new();
+    let pi = o.id.clone();
+    o.run(
+        o.create(1000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    o.run(o.capture(Some(600)), &Script::of(vec![lost(), lost()]));
+    assert_eq!(o.unsettled, [(Unsettled::Payment(pi.clone()), true)]);
+    // A plain retrieve does not touch it, nor does the queue's
+    // reconciliation while the capture may still be under way.
+    let r = o.run(o.req(Op::Reconcile), &Script::default());
+    assert_eq!(status_of(&r), "requires_capture");
+    let mut settle = o.req(Op::Reconcile);
+    settle.b.settle_follow_ups = true;
+    let r = o.run(settle, &Script::default());
+    assert_eq!(status_of(&r), "requires_capture");
+    // Once abandoned, the queue's reconciliation sends it again: same key,
+    // same amount.
+    o.now_ms += STALE_AFTER_MS;
+    let mut settle = o.req(Op::Reconcile);
+    settle.b.settle_follow_ups = true;
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(settle, &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(body(&r)["amount_received"], 600);
+    assert_eq!(script.sent(), [("sandbox_a".into(), "capture".into())]);
+    assert_eq!(
+        script.keys.borrow()[0],
+        format!("{pi}-capture-1-sandbox_a"),
+        "the first capture's key"
+    );
+    assert_eq!(o.unsettled, [(Unsettled::Payment(pi), false)]);
+}

@@ -187,7 +187,7 @@ test('an open circuit skips a processor, and a probe closes it', async () => {
   peers.peers.adyen.proxy.setFaults({ rate: 1, kinds: ['429'] });
   let skipped;
   try {
-    for (let i = 0; i < 30 && !skipped; i++) {
+    for (let i = 0; i < 45 && !skipped; i++) {
       const pi = await pay(1400 + 10 * i);
       assert.equal(pi.status, 'succeeded');
       assert.equal(pi.processor_details.processor, 'checkout');
@@ -201,7 +201,7 @@ test('an open circuit skips a processor, and a probe closes it', async () => {
   const list = await api('GET', '/v1/routing/processors', undefined, { base: worker.base, key: DEFAULT_SK });
   const adyen = list.json.data.find((p) => p.id === 'adyen');
   assert.equal(adyen.circuit.state, 'open');
-  assert.ok(adyen.circuit.failures >= 5);
+  assert.ok(adyen.circuit.failures >= 10);
   // Open: skipped until its retry time, then one probe goes through.
   const wait = adyen.circuit.retry_at - Date.now();
   await new Promise((r) => setTimeout(r, Math.max(0, wait) + 2500));

@@ -22,13 +22,15 @@
 
 import http from 'node:http';
 
+// mulberry32 (as scripts/prng.mjs).
 function prng(seed) {
-  let s = seed >>> 0 || 1;
+  let a = (seed * 0x9e3779b9) >>> 0;
   return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -74,7 +76,14 @@ export async function startFaultProxy({ target, port = 0, rate = 0, kinds = FAUL
     res.end(up.body);
   }
 
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch(() => {
+      // The caller went away (it timed out and aborted): nothing to answer.
+      req.socket.destroy();
+    });
+  });
+
+  async function handle(req, res) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const body = Buffer.concat(chunks);
@@ -138,10 +147,12 @@ export async function startFaultProxy({ target, port = 0, rate = 0, kinds = FAUL
           return answer(res, up);
       }
     } catch (e) {
-      res.writeHead(599, { 'content-type': 'text/plain' });
-      res.end(`proxy: upstream failed: ${e.message}`);
+      if (!res.headersSent && !req.socket.destroyed) {
+        res.writeHead(599, { 'content-type': 'text/plain' });
+        res.end(`proxy: upstream failed: ${e.message}`);
+      }
     }
-  });
+  }
   server.keepAliveTimeout = 5_000;
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
 

@@ -196,6 +196,13 @@ pub trait Adapter {
     fn deduplicates(&self) -> bool {
         true
     }
+    /// Whether an authorization can capture at once (`capture: true`). When
+    /// a lookup cannot tell a captured payment (Adyen's technical cancel
+    /// undoes only uncaptured ones), the worker authorizes and then sends
+    /// a capture call of its own.
+    fn captures_with_authorization(&self) -> bool {
+        true
+    }
 }
 
 /// The processor-side idempotency key of one call: the payment, the

@@ -9,10 +9,10 @@
 //!   redirect is answered as "authentication required" and the shopper is
 //!   never sent there), `shopperInteraction: "Ecommerce"`. Manual capture is
 //!   `additionalData.manualCapture: "true"` (Adyen's "manual capture of an
-//!   individual payment"), always: a payment that captures at once is
-//!   authorized, then captured by a second request of the same call
-//!   (`Parsed::Next`, key `<key>-capture`), so that an authorization whose
-//!   answer was lost is never already captured.
+//!   individual payment"), always: `captures_with_authorization` is false,
+//!   so the worker captures a payment that captures at once with a capture
+//!   call of its own, and an authorization whose answer was lost is never
+//!   captured yet.
 //! - capture, void, refund: `POST {base}/payments/{pspReference}/captures`,
 //!   `/cancels`, `/refunds` with `merchantAccount`, `amount` (not for a
 //!   cancel) and `reference`. Adyen answers `201 {status: "received"}`: the
@@ -33,11 +33,8 @@
 //!   only cancels an authorisation that is not captured ("Cancels the
 //!   authorisation on a payment that has not yet been captured"; the
 //!   result comes by TECHNICAL_CANCEL webhook, which this adapter cannot
-//!   see). That is why authorizations are never captured at once (above).
-//!   What remains: a capture step whose answer is lost on every retry
-//!   leaves the payment `processing`, and the lookup's technical cancel
-//!   cannot undo a capture Adyen did receive; only Adyen's webhooks (not
-//!   built) would tell. Named in the README's limits.
+//!   see). That is why authorizations are never captured at once (above):
+//!   a capture is a call of its own, whose retry is deduplicated by key.
 //! - `Looked::Refund`: the same refund request again with the same
 //!   `Idempotency-Key` (Adyen replays its stored answer; no card data is
 //!   needed): `Approved` means the refund exists (if the first request never
@@ -168,6 +165,10 @@ impl Adapter for AdyenAdapter {
         self.config.timeout_ms
     }
 
+    fn captures_with_authorization(&self) -> bool {
+        false
+    }
+
     fn build(&self, call: &Call<'_>) -> WireRequest {
         let (Some(account), Some(base)) = (self.account(), self.base()) else {
             return WireRequest::new("POST", UNROUTABLE.to_owned(), vec![], String::new());
@@ -201,10 +202,7 @@ impl Adapter for AdyenAdapter {
                     "returnUrl": RETURN_URL,
                     "shopperInteraction": "Ecommerce",
                 });
-                // Always authorized alone, and captured by a second request
-                // when the payment captures at once (see `parse`): a lost
-                // answer then leaves an uncaptured authorization, which the
-                // technical cancel of a lookup can undo.
+                // Always authorized alone (`captures_with_authorization`).
                 let _ = capture;
                 body["additionalData"] = json!({ "manualCapture": "true" });
                 ("/payments".to_owned(), body)
@@ -267,54 +265,11 @@ impl Adapter for AdyenAdapter {
         )
     }
 
-    fn parse(&self, call: &Call<'_>, step: u8, delivery: &Delivery) -> Parsed {
+    fn parse(&self, call: &Call<'_>, _step: u8, delivery: &Delivery) -> Parsed {
         if let Some(reason) = self.misconfigured() {
             return Parsed::Done(Outcome::NotProcessed {
                 reason: reason.to_owned(),
             });
-        }
-        if let Call::Authorize {
-            key,
-            amount,
-            currency,
-            capture: true,
-            ..
-        } = call
-        {
-            let capture_key = format!("{key}-capture");
-            match step {
-                // Authorised: now the capture, by its own key.
-                0 => {
-                    let outcome = outcome_of(call, delivery);
-                    let Outcome::Approved { reference } = outcome else {
-                        return Parsed::Done(outcome);
-                    };
-                    return Parsed::Next(self.build(&Call::Capture {
-                        key: &capture_key,
-                        reference: &reference,
-                        amount: *amount,
-                        currency,
-                    }));
-                }
-                // The capture of an authorization: done, or (refused, lost)
-                // unknown: a retry of the call replays the authorization and
-                // the capture by their keys; a lookup cancels the
-                // authorization while it is not captured.
-                _ => {
-                    let capture = Call::Capture {
-                        key: &capture_key,
-                        reference: "",
-                        amount: *amount,
-                        currency,
-                    };
-                    return Parsed::Done(match outcome_of(&capture, delivery) {
-                        Outcome::Approved { reference } => Outcome::Approved { reference },
-                        other => Outcome::Unknown {
-                            reason: format!("authorized, capture not confirmed: {other:?}"),
-                        },
-                    });
-                }
-            }
         }
         let outcome = outcome_of(call, delivery);
         Parsed::Done(match call {

@@ -512,6 +512,26 @@ impl PaymentIntent {
         Ok((seq, amount))
     }
 
+    /// After an authorization whose capture (a call of its own: the
+    /// processor does not capture with the authorization) was not
+    /// confirmed: capturable, with that capture pending under the first
+    /// capture's number, so that a reconciliation sends it again with the
+    /// same key (a takeover once it is abandoned).
+    pub fn await_capture(&mut self, now_ms: u64) {
+        self.status = Status::RequiresCapture;
+        self.amount_capturable = self.amount;
+        self.amount_received = 0;
+        self.captures += 1;
+        self.pending = Some(Pending {
+            op: PendingOp::Capture,
+            seq: self.captures,
+            started_ms: now_ms,
+            plan: Vec::new(),
+            awaiting: false,
+            amount: Some(self.amount),
+        });
+    }
+
     /// `ok`: the processor captured `amount`.
     pub fn finish_capture(&mut self, amount: u64, ok: bool) {
         self.pending = None;
