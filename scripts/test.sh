@@ -41,6 +41,9 @@ node --test tests/browser/
 stage "the worker under wrangler dev (stripe SDK end to end)"
 bash scripts/e2e.sh
 
+stage "fault injection: 300 payments through wrangler dev to faulty processors, reconciled with their ledgers"
+node tests/fault/run.mjs --payments 300 --out tests/artifacts/fault-run.json
+
 stage "wrangler deploy --dry-run: the bundle, its migrations, its size"
 E2E_SKIP_BUILD=1 bash scripts/deploy-dry-run.sh
 

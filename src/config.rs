@@ -384,4 +384,65 @@ mod tests {
         assert!(matches!(c.processor(Mode::Test, "sandbox_x"), Ok(Some(_))));
         assert!(matches!(c.processor(Mode::Test, "sandbox_a"), Ok(None)));
     }
+
+    #[test]
+    fn real_processors_need_their_credentials_never_shown() {
+        let procs = r#"[{"id":"st","type":"stripe","base_url":"https://api.stripe.com"},
+            {"id":"ad","type":"adyen","base_url":"https://checkout-test.adyen.com/v71"},
+            {"id":"bt","type":"braintree","base_url":"http://127.0.0.1:9","currency":"usd"}]"#;
+        let c = config(&[
+            (TEST_SECRET_KEY, "sk_test_a"),
+            (TEST_PROCESSORS, procs),
+            (
+                TEST_CREDENTIALS,
+                r#"{"st":{"api_key":"sk_test_SECRET1"},"bt":{"public_key":"pub"},"zz":{"api_key":"x"}}"#,
+            ),
+        ]);
+        let problems: Vec<String> = c
+            .problems()
+            .iter()
+            .map(|p| format!("{}: {}", p.setting, p.message))
+            .collect();
+        let all = problems.join("\n");
+        assert!(
+            all.contains("SWITCHYARD_TEST_CREDENTIALS: processor 'ad' (adyen) has no api_key"),
+            "{all}"
+        );
+        assert!(
+            all.contains("processor 'bt' (braintree) has no public_key and private_key"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "SWITCHYARD_TEST_PROCESSORS: processor 'ad' (adyen) needs its merchant account"
+            ),
+            "{all}"
+        );
+        assert!(all.contains("credentials for 'zz'"), "{all}");
+        assert!(!all.contains("SECRET1"), "a secret in a message: {all}");
+        // Plain HTTP is for a local run only.
+        let http = c
+            .problems()
+            .iter()
+            .find(|p| p.message.contains("'bt' is called over plain HTTP"));
+        assert!(http.is_some_and(|p| p.deployed_only), "{all}");
+        // The credentials reach the processor's configuration, and never
+        // its Debug.
+        let st = c.processor(Mode::Test, "st").ok().flatten().cloned();
+        let st = st.unwrap_or_else(|| panic!("st"));
+        assert_eq!(
+            st.credentials.as_ref().and_then(|c| c.api_key.as_deref()),
+            Some("sk_test_SECRET1")
+        );
+        assert!(!format!("{st:?}").contains("SECRET1"));
+        // A secret that does not parse is named, its text never quoted.
+        let c = config(&[(TEST_CREDENTIALS, r#"{"st": "sk_live_LEAK"#)]);
+        let all: Vec<String> = c.problems().iter().map(|p| p.message.clone()).collect();
+        assert!(
+            all.iter()
+                .any(|m| m.starts_with("invalid processor credentials")),
+            "{all:?}"
+        );
+        assert!(!all.join(" ").contains("LEAK"));
+    }
 }

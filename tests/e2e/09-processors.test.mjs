@@ -12,21 +12,24 @@ import path from 'node:path';
 
 import { startWrangler, stripeFor, api, freePort, DEFAULT_SK, ROOT, stripeError } from './helpers.mjs';
 import { startPeers } from '../fakes/peers.mjs';
+import { CARDS, CVCS } from './cards.mjs';
 
 const ART = process.env.E2E_ARTIFACTS ?? path.join(ROOT, 'tests/artifacts/e2e');
 let peers;
 let worker;
 let stripe;
 
-const VISA = { number: '4242424242424242', exp_month: 3, exp_year: 2030, cvc: '737' };
-const CHECKOUT_3DS = '4485040371536584';
+const VISA = { number: CARDS.visa, exp_month: 3, exp_year: 2030, cvc: CVCS[3] };
+const CHECKOUT_3DS = CARDS.checkout3ds;
 
 before(async () => {
   peers = await startPeers({ timeoutMs: 1500 });
   // A processor at a port nobody listens on: every connection is refused.
   const dead = { id: 'dead', type: 'checkout', base_url: `http://127.0.0.1:${await freePort()}`, timeout_ms: 1500 };
   fs.mkdirSync(ART, { recursive: true });
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-processors-'));
+  // Inside the run's state directory when there is one: the card-data scan
+  // (99) reads it too.
+  const stateDir = fs.mkdtempSync(path.join(process.env.E2E_STATE_DIR ?? os.tmpdir(), 'switchyard-processors-'));
   worker = await startWrangler({
     stateDir,
     logFile: path.join(ART, 'wrangler-processors.log'),

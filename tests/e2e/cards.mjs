@@ -14,7 +14,9 @@ export const CARDS = {
   incorrectCvc: '4000000000000127',
   processingError: '4000000000000119',
   threeDS: '4000002500003155',
+  // Checkout.com's fake: 3-D Secure required (09-processors).
+  checkout3ds: '4485040371536584',
 };
 export const CARD_NUMBERS = Object.values(CARDS);
 // Distinctive CVCs (never `123`, which is everywhere).
-export const CVCS = ['7391', '846', '592'];
+export const CVCS = ['7391', '846', '592', '737'];

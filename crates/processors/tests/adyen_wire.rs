@@ -81,14 +81,29 @@ fn by_reference(reference: &str) -> Vec<Value> {
         .collect()
 }
 
+/// What the worker does after an authorization that captures at once at
+/// Adyen (`captures_with_authorization` is false): a capture call.
+fn capture_at_once(a: &AdyenAdapter, psp: &str, key: &str, amount: u64) {
+    assert!(!a.captures_with_authorization());
+    let capture = Call::Capture {
+        key,
+        reference: psp,
+        amount,
+        currency: "eur",
+    };
+    assert_eq!(approved(run(a, &capture)), psp);
+}
+
 #[test]
 #[ignore = "needs its fake: run by tests/processors/adyen.test.mjs"]
 fn authorize_with_automatic_capture() {
     let c = card("4111111111111111", "737");
-    let psp = approved(run(
-        &adyen(),
-        &authorize("w1-authorize-1-adyen", &c, 1500, true),
-    ));
+    let a = adyen();
+    let psp = approved(run(&a, &authorize("w1-authorize-1-adyen", &c, 1500, true)));
+    // Authorized only: never captured before the worker knows of it.
+    assert_eq!(payment(&psp)["status"], "authorised");
+    assert_eq!(payment(&psp)["captured"], 0);
+    capture_at_once(&a, &psp, "w1-capture-1-adyen", 1500);
     let p = payment(&psp);
     assert_eq!(p["status"], "captured");
     assert_eq!(p["captured"], 1500);
@@ -300,6 +315,7 @@ fn lookups_of_refunds_replay_the_refund() {
     let a = adyen();
     let c = card("4111111111111111", "737");
     let psp = approved(run(&a, &authorize("w9-authorize-1-adyen", &c, 1000, true)));
+    capture_at_once(&a, &psp, "w9-capture-1-adyen", 1000);
     let refund = Call::Refund {
         key: "w9-refund-1-adyen",
         reference: &psp,
@@ -341,6 +357,7 @@ fn a_retry_with_the_same_key_is_deduplicated() {
     let second = approved(run(&a, &call));
     assert_eq!(first, second);
     assert_eq!(by_reference("w10-authorize-1-adyen").len(), 1);
+    capture_at_once(&a, &first, "w10-capture-1-adyen", 1234);
     let refund = Call::Refund {
         key: "w10-refund-1-adyen",
         reference: &first,

@@ -64,17 +64,56 @@ pub fn send(req: &WireRequest, timeout_ms: u32) -> Delivery {
     }
 }
 
-/// Runs a call to its outcome, every step, as the worker does.
+/// Runs a call to its outcome, every step, as the worker does. With
+/// `SWITCHYARD_RECORD=<file>`, the answers of a call that ended approved
+/// are appended to that file (one JSON line: processor type, operation,
+/// capture, the answers of each step), the adapters benchmark's fixtures
+/// (`crates/processors/benches/`). Answers only: requests hold card data.
 pub fn run(adapter: &dyn Adapter, call: &Call<'_>) -> Outcome {
     let mut req = adapter.build(call);
+    let mut answers = Vec::new();
     for step in 0..MAX_STEPS {
         let delivery = send(&req, adapter.timeout_ms());
+        if let Delivery::Answered(r) = &delivery {
+            answers.push(
+                serde_json::json!({ "status": r.status, "headers": r.headers, "body": r.body }),
+            );
+        }
         match adapter.parse(call, step, &delivery) {
-            Parsed::Done(outcome) => return outcome,
+            Parsed::Done(outcome) => {
+                record(adapter, call, &outcome, answers);
+                return outcome;
+            }
             Parsed::Next(next) => req = next,
         }
     }
     Outcome::Unknown {
         reason: "too many steps".into(),
+    }
+}
+
+fn record(
+    adapter: &dyn Adapter,
+    call: &Call<'_>,
+    outcome: &Outcome,
+    answers: Vec<serde_json::Value>,
+) {
+    let Ok(path) = std::env::var("SWITCHYARD_RECORD") else {
+        return;
+    };
+    if !matches!(outcome, Outcome::Approved { .. }) {
+        return;
+    }
+    let capture = matches!(call, Call::Authorize { capture: true, .. });
+    let line = serde_json::json!({
+        "kind": adapter.kind(), "op": call.op(), "capture": capture, "answers": answers,
+    });
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
     }
 }
