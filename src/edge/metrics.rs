@@ -121,6 +121,12 @@ async fn flush(env: &Env) {
 }
 
 fn rows_of(attempts: &[Attempt]) -> Vec<Row> {
+    // A processor skipped (its circuit open) was not called: not an attempt
+    // of its own in its figures.
+    let attempts: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.outcome != AttemptOutcome::Skipped)
+        .collect();
     let last = attempts.len().saturating_sub(1);
     attempts
         .iter()

@@ -89,12 +89,31 @@ impl PaymentObject {
         let Ok(RunRequest { begin: b, card }) = serde_json::from_str::<RunRequest>(text) else {
             return Err(ApiError::internal("unreadable run message"));
         };
+        let mode = if b.livemode { Mode::Live } else { Mode::Test };
+        let outcome = self.operate(store, b.clone(), card, mode).await;
+        // A reconciliation pass's run: the queue learns whether the entry
+        // is settled now, whatever settled it.
+        if b.settle_follow_ups {
+            match payment::unsettled_now(store, &b.payment_id, b.refund_id.as_deref()) {
+                Ok(now) => reconcile::note(&self.env, mode, now).await,
+                Err(e) => console_error!("reconciliation state not read: {}", e.message),
+            }
+        }
+        outcome
+    }
+
+    async fn operate(
+        &self,
+        store: &SqlStore<'_>,
+        b: crate::protocol::BeginRequest,
+        card: Option<switchyard_processors::card::CardInTransit>,
+        mode: Mode,
+    ) -> Result<RunOutcome, ApiError> {
         let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), &b))? {
             Begun::NeedRuleset => return Ok(RunOutcome::NeedRuleset),
             Begun::Reply(reply) => return answered(reply, Vec::new()),
             Begun::Work(work) => work,
         };
-        let mode = if b.livemode { Mode::Live } else { Mode::Test };
         let config = config(&self.env);
         let configs = config.processors(mode).unwrap_or_else(|e| {
             // An operator's configuration error: no processor can be
@@ -134,8 +153,11 @@ impl PaymentObject {
         // queue (rare: unknown outcomes only touch it).
         match payment::unsettled_after(store, &finish) {
             Ok(changes) => {
+                // Only an unknown outcome touches the queue here; what a
+                // pass settles is noted after its run (above).
                 let relevant = changes.iter().any(|(_, watch)| *watch)
-                    || matches!(finish.work.op, Op::Reconcile | Op::ReconcileRefund);
+                    || (matches!(finish.work.op, Op::Reconcile | Op::ReconcileRefund)
+                        && !b.settle_follow_ups);
                 if relevant {
                     reconcile::note(&self.env, mode, changes).await;
                 }

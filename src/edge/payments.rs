@@ -224,9 +224,8 @@ pub(crate) async fn reconcile_at_object(
     let mut b = BeginRequest::new(op, payment_id, mode.livemode(), now_ms(), None);
     if refund {
         b.refund_id = Some(id.to_owned());
-    } else {
-        b.settle_follow_ups = true;
     }
+    b.settle_follow_ups = true;
     let stub = stub(env, Binding::Payments, mode, Some(&b.payment_id))?;
     match run_once(&stub, &b, None).await? {
         Ran::Outcome(RunOutcome::Answered(a)) => {

@@ -121,7 +121,7 @@ struct Settled {
 
 /// Works through the mode's queue: entries due (`all`: every entry), up to
 /// `PASS_LIMIT`.
-async fn pass(env: &Env, mode: Mode, all: bool) -> Result<Vec<Settled>, ApiError> {
+async fn pass(env: &Env, mode: Mode, all: bool) -> Result<(Vec<Settled>, u64), ApiError> {
     let q = queue(env, mode)?;
     let now = now_ms();
     let due = call::<()>(
@@ -130,7 +130,12 @@ async fn pass(env: &Env, mode: Mode, all: bool) -> Result<Vec<Settled>, ApiError
         None,
     )
     .await?;
-    let rows: Vec<Row> = serde_json::from_str(due.body.get())
+    #[derive(Deserialize)]
+    struct Due {
+        rows: Vec<Row>,
+        remaining: u64,
+    }
+    let Due { rows, remaining } = serde_json::from_str(due.body.get())
         .map_err(|e| ApiError::internal(format!("reconciliation queue: {e}")))?;
     let mut out = Vec::new();
     for row in rows {
@@ -177,7 +182,7 @@ async fn pass(env: &Env, mode: Mode, all: bool) -> Result<Vec<Settled>, ApiError
         }
         out.push(s);
     }
-    Ok(out)
+    Ok((out, remaining))
 }
 
 async fn settle(env: &Env, mode: Mode, entry: &Entry, added_ms: i64, now: u64) -> Settled {
@@ -231,8 +236,8 @@ async fn settle(env: &Env, mode: Mode, entry: &Entry, added_ms: i64, now: u64) -
 pub(crate) async fn scheduled(env: &Env) {
     for mode in [Mode::Test, Mode::Live] {
         match pass(env, mode, false).await {
-            Ok(done) if !done.is_empty() => console_log!(
-                "reconciliation ({}): {} checked, {} settled",
+            Ok((done, remaining)) if !done.is_empty() => console_log!(
+                "reconciliation ({}): {} checked, {} settled, {remaining} left for the next pass",
                 mode.as_str(),
                 done.len(),
                 done.iter().filter(|s| s.settled).count()
@@ -243,11 +248,12 @@ pub(crate) async fn scheduled(env: &Env) {
     }
 }
 
-/// `POST /v1/routing/reconcile`: a pass over every entry of the caller's
-/// mode, now.
+/// `POST /v1/routing/reconcile`: a pass over the caller's mode's entries,
+/// now, up to `PASS_LIMIT` (payments and refunds first); `remaining` says
+/// how many are left for another call.
 pub(crate) async fn api(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
-    let done = pass(env, mode, true).await?;
+    let (done, remaining) = pass(env, mode, true).await?;
     let settled = done.iter().filter(|s| s.settled).count();
     Ok(json_response(
         200,
@@ -257,6 +263,8 @@ pub(crate) async fn api(call: &Call, env: &Env) -> Result<Response, ApiError> {
             "checked": done.len(),
             "settled": settled,
             "unsettled": done.len() - settled,
+            // Entries beyond this call's limit: call again.
+            "remaining": remaining,
             "data": done,
         }),
     ))
@@ -364,15 +372,36 @@ impl DurableObject for ReconcileQueueObject {
                         _ => {}
                     }
                 }
-                let until = if all { u64::MAX >> 2 } else { now };
+                // Every entry: any time up to 2^52 ms (JavaScript numbers are exact there).
+                let until = if all { 1u64 << 52 } else { now };
+                // Payments and refunds first: a day of given-up payments
+                // never crowds them out of a pass.
                 let rows: Vec<Row> = self
                     .sql
                     .exec(
-                        "SELECT key, body, added_ms, tries FROM entries WHERE next_ms <= ? ORDER BY next_ms LIMIT ?",
+                        "SELECT key, body, added_ms, tries FROM entries WHERE next_ms <= ? \
+                         ORDER BY (key LIKE 'given_up:%'), next_ms LIMIT ?",
                         vec![integer(until), integer(limit)],
                     )?
                     .to_array()?;
-                Ok(json_response(200, &serde_json::to_value(rows)?))
+                #[derive(serde::Deserialize)]
+                struct Count {
+                    n: i64,
+                }
+                let due = self
+                    .sql
+                    .exec(
+                        "SELECT count(*) AS n FROM entries WHERE next_ms <= ?",
+                        vec![integer(until)],
+                    )?
+                    .to_array::<Count>()?
+                    .first()
+                    .map_or(0, |c| c.n);
+                let remaining = (due - rows.len() as i64).max(0);
+                Ok(json_response(
+                    200,
+                    &json!({ "rows": rows, "remaining": remaining }),
+                ))
             }
             _ => Ok(error_response(&ApiError::internal("unknown queue call"))),
         }

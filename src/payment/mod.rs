@@ -646,6 +646,31 @@ pub enum Unsettled {
     GivenUp(GivenUp),
 }
 
+/// Whether the payment (or one of its refunds) is unsettled now, read from
+/// the stored state: what the reconciliation queue must watch (`true`) or
+/// may forget (`false`). Asked after every reconciliation of an entry,
+/// whatever settled it (the pass, or a client's retry before it).
+pub fn unsettled_now(
+    store: &impl PaymentStore,
+    payment_id: &str,
+    refund_id: Option<&str>,
+) -> Result<Vec<(Unsettled, bool)>, ApiError> {
+    if let Some(id) = refund_id {
+        let pending = store
+            .get::<Refund>(&refund_key(id))?
+            .is_some_and(|r| r.status == RefundStatus::Pending);
+        return Ok(vec![(Unsettled::Refund(id.to_owned()), pending)]);
+    }
+    let open = store.get::<PaymentIntent>(PAYMENT)?.is_some_and(|pi| {
+        pi.status == Status::Processing
+            || pi
+                .pending
+                .as_ref()
+                .is_some_and(|p| matches!(p.op, PendingOp::Capture | PendingOp::Void))
+    });
+    Ok(vec![(Unsettled::Payment(payment_id.to_owned()), open)])
+}
+
 /// After `finish`: what the queue must watch (`true`) or may forget
 /// (`false`), read from the stored state.
 pub fn unsettled_after(

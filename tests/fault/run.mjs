@@ -76,8 +76,18 @@ async function call(method, p, form, key) {
     body = new URLSearchParams(form).toString();
   }
   counts.requests += 1;
-  const res = await fetch(base + p, { method, headers, body });
-  const text = await res.text();
+  let res;
+  let text;
+  try {
+    // A client gives up on a request after a minute (Stripe's SDKs: 80 s),
+    // and (below) sends it again with the same key.
+    res = await fetch(base + p, { method, headers, body, signal: AbortSignal.timeout(60_000) });
+    text = await res.text();
+  } catch (e) {
+    counts.client_timeouts = (counts.client_timeouts ?? 0) + 1;
+    process.stderr.write(`fault run: ${method} ${p} gave no answer: ${e.message}\n`);
+    return { status: 599, json: undefined, headers: new Headers() };
+  }
   counts.http[res.status] = (counts.http[res.status] ?? 0) + 1;
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
@@ -169,11 +179,13 @@ async function onePayment() {
  */
 async function reconcileAll() {
   let last;
-  for (let round = 0; round < 60; round++) {
+  for (let round = 0; round < 400; round++) {
     const r = await call('POST', '/v1/routing/reconcile');
     last = r.json;
     const open = (last?.data ?? []).filter((d) => d.kind !== 'given_up_payment' && !d.settled);
-    if (r.status === 200 && open.length === 0 && round > 0) break;
+    if (round % 10 === 9) process.stderr.write(`fault run: reconciling, ${open.length} open (${JSON.stringify(open.slice(0, 3))}), ${last?.remaining} remaining\n`);
+    if (r.status === 200 && open.length === 0 && last.remaining === 0 && round > 0) break;
+    if (r.status === 200 && open.length === 0 && last.remaining > 0) continue;
     await new Promise((res) => setTimeout(res, 2000));
   }
   return last;
@@ -258,7 +270,13 @@ async function main() {
         if (!m) { violations.push(`${kind} ${b.id}: a live authorization with reference ${b.reference}`); continue; }
         const piId = m[1];
         liveAt.set(piId, [...(liveAt.get(piId) ?? []), kind]);
-        const pi = payments.get(piId);
+        let pi = payments.get(piId);
+        if (!pi) {
+          // The client never learned its id (its answers were 409s or 5xx):
+          // ask the worker.
+          const r = await call('GET', `/v1/payment_intents/${piId}`);
+          if (r.status === 200) { pi = r.json; payments.set(piId, pi); counts.learned_after = (counts.learned_after ?? 0) + 1; }
+        }
         if (!pi) { violations.push(`${kind} ${b.id}: ${piId} unknown to the worker`); continue; }
         const d = pi.processor_details ?? {};
         if (d.processor !== kind || d.reference !== b.id) {
