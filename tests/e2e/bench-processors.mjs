@@ -1,6 +1,6 @@
 // The latency the worker adds over calling a real processor's fake
 // directly (a benchmark, not a test: run it by hand; BENCHMARKS.md).
-//   node tests/e2e/bench-processors.mjs [payments=400] [rounds=3] [--no-inspector] [--tmpfs]
+//   node tests/e2e/bench-processors.mjs [payments=400] [rounds=3] [--no-inspector] [--tmpfs] [--no-connect-check]
 // Builds nothing (run scripts/e2e.sh or worker-build first). Starts the
 // Checkout.com and Adyen fakes (tests/fakes/) and a `wrangler dev` of its
 // own routing to them, then, `rounds` times and alternately, one at a time:
@@ -28,6 +28,9 @@ const total = Number(argv[0] ?? 400);
 const rounds = Number(argv[1] ?? 3);
 const inspector = !flags.includes('--no-inspector');
 const tmpfs = flags.includes('--tmpfs');
+// --no-connect-check: the processors without the TCP connect check before
+// each request (what that check costs).
+const connectCheck = !flags.includes('--no-connect-check');
 
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
@@ -37,8 +40,8 @@ const checkout = await startCheckout({ port: 0 });
 const adyen = await startAdyen({ port: 0 });
 const stateDir = fs.mkdtempSync(path.join(tmpfs ? '/dev/shm' : os.tmpdir(), 'switchyard-bench-processors-'));
 const processors = [
-  { id: 'checkout', type: 'checkout', base_url: checkout.url },
-  { id: 'adyen', type: 'adyen', base_url: adyen.url, account: 'SwitchyardECOM' },
+  { id: 'checkout', type: 'checkout', base_url: checkout.url, connect_check: connectCheck },
+  { id: 'adyen', type: 'adyen', base_url: adyen.url, account: 'SwitchyardECOM', connect_check: connectCheck },
 ];
 const worker = await startWrangler({
   stateDir,
@@ -132,7 +135,7 @@ try {
       runs: runs.map((x) => r2(x.added50)),
     };
   }
-  console.log(JSON.stringify({ payments: total, rounds, inspector, tmpfs, results }, null, 2));
+  console.log(JSON.stringify({ payments: total, rounds, inspector, tmpfs, connectCheck, results }, null, 2));
 } finally {
   await worker.stop();
   await checkout.close();

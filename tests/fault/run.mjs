@@ -184,8 +184,12 @@ async function reconcileAll() {
     last = r.json;
     const open = (last?.data ?? []).filter((d) => d.kind !== 'given_up_payment' && !d.settled);
     if (round % 10 === 9) process.stderr.write(`fault run: reconciling, ${open.length} open (${JSON.stringify(open.slice(0, 3))}), ${last?.remaining} remaining\n`);
-    if (r.status === 200 && open.length === 0 && last.remaining === 0 && round > 0) break;
-    if (r.status === 200 && open.length === 0 && last.remaining > 0) continue;
+    // Payments and refunds come first in a pass: once a pass reaches a
+    // given-up payment, every payment and refund was in it.
+    const reachedGivenUp = (last?.data ?? []).some((d) => d.kind === 'given_up_payment');
+    const covered = last?.remaining === 0 || reachedGivenUp;
+    if (r.status === 200 && open.length === 0 && covered && round > 0) break;
+    if (r.status === 200 && open.length === 0 && !covered) continue;
     await new Promise((res) => setTimeout(res, 2000));
   }
   return last;
