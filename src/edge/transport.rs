@@ -62,23 +62,42 @@ async fn send(
         Ok(s) => s,
         Err(e) => return Delivery::NotSent(format!("sandbox unreachable: {}", e.message)),
     };
+    let request = match request_of(req) {
+        Ok(r) => r,
+        Err(not_sent) => return not_sent,
+    };
+    answer_within(stub.fetch_with_request(request), timeout_ms, || {}).await
+}
+
+/// The Workers request of a processor request. The request holds card data:
+/// it is consumed here, never logged.
+fn request_of(req: WireRequest) -> Result<Request, Delivery> {
     let headers = Headers::new();
     for (k, v) in &req.headers {
         if headers.set(k, v).is_err() {
-            return Delivery::NotSent("invalid header".into());
+            return Err(Delivery::NotSent(format!("invalid header {k}")));
         }
     }
+    let method = method_of(req.method);
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(req.body().into()));
-    let request = match Request::new_with_init(&req.url, &init) {
-        Ok(r) => r,
-        Err(e) => return Delivery::NotSent(format!("request not built: {e}")),
-    };
-    drop(req);
+    init.with_method(method.clone()).with_headers(headers);
+    if method != Method::Get {
+        init.with_body(Some(req.body().into()));
+    }
+    Request::new_with_init(&req.url, &init)
+        .map_err(|e| Delivery::NotSent(format!("request not built: {e}")))
+}
+
+/// The answer to a sent request, read whole within `timeout_ms`; after
+/// that, `on_timeout` (aborting the request) and `Lost`. A failure after
+/// sending is `Lost` too: the request may have reached the processor.
+async fn answer_within(
+    response: impl std::future::Future<Output = worker::Result<worker::Response>>,
+    timeout_ms: u32,
+    on_timeout: impl FnOnce(),
+) -> Delivery {
     let exchange = async {
-        let mut resp = stub.fetch_with_request(request).await?;
+        let mut resp = response.await?;
         let status = resp.status_code();
         let headers: Vec<(String, String)> = resp.headers().entries().collect();
         let body = resp.text().await?;
@@ -93,7 +112,10 @@ async fn send(
     match select(exchange, timer).await {
         Either::Left((Ok(resp), _)) => Delivery::Answered(resp),
         Either::Left((Err(e), _)) => Delivery::Lost(format!("connection lost: {e}")),
-        Either::Right(_) => Delivery::Lost(format!("no answer within {timeout_ms} ms")),
+        Either::Right(_) => {
+            on_timeout();
+            Delivery::Lost(format!("no answer within {timeout_ms} ms"))
+        }
     }
 }
 
@@ -142,46 +164,18 @@ async fn reachable(url: &str, timeout_ms: u32) -> Result<(), String> {
 /// `timeout_ms`. The request holds card data: it is never logged, and the
 /// error of a failed fetch is reported without it.
 async fn send_out(req: WireRequest, timeout_ms: u32) -> Delivery {
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        if headers.set(k, v).is_err() {
-            return Delivery::NotSent(format!("invalid header {k}"));
-        }
-    }
-    let method = method_of(req.method);
-    let mut init = RequestInit::new();
-    init.with_method(method.clone()).with_headers(headers);
-    if method != Method::Get {
-        init.with_body(Some(req.body().into()));
-    }
-    let request = match Request::new_with_init(&req.url, &init) {
+    let request = match request_of(req) {
         Ok(r) => r,
-        Err(e) => return Delivery::NotSent(format!("request not built: {e}")),
+        Err(not_sent) => return not_sent,
     };
-    drop(req);
     let controller = AbortController::default();
     let signal = controller.signal();
-    let exchange = async {
-        let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
-        let status = resp.status_code();
-        let headers: Vec<(String, String)> = resp.headers().entries().collect();
-        let body = resp.text().await?;
-        Ok::<_, worker::Error>(WireResponse {
-            status,
-            headers,
-            body,
-        })
-    };
-    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
-    futures_util::pin_mut!(exchange);
-    match select(exchange, timer).await {
-        Either::Left((Ok(resp), _)) => Delivery::Answered(resp),
-        // Connected a moment ago (`reachable`): the request may have
-        // reached the processor.
-        Either::Left((Err(e), _)) => Delivery::Lost(format!("connection lost: {e}")),
-        Either::Right(_) => {
-            controller.abort();
-            Delivery::Lost(format!("no answer within {timeout_ms} ms"))
-        }
-    }
+    // Connected a moment ago (`reachable`): a failure now may come after the
+    // processor got the request.
+    answer_within(
+        Fetch::Request(request).send_with_signal(&signal),
+        timeout_ms,
+        || controller.abort(),
+    )
+    .await
 }

@@ -22,17 +22,11 @@
 
 import http from 'node:http';
 
-// mulberry32 (as scripts/prng.mjs).
-function prng(seed) {
-  let a = (seed * 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../scripts/prng.mjs';
+
+/** A seeded generator; small seeds are spread first. */
+const prng = (seed) => mulberry32(Math.imul(seed, 0x9e3779b9));
+
 
 export const FAULT_KINDS = ['refuse', 'reset', 'timeout', 'late', '5xx', '429', 'malformed', 'slow'];
 

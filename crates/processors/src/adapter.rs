@@ -205,6 +205,46 @@ pub trait Adapter {
     }
 }
 
+/// Percent-encodes a URL path segment, query value or form field: RFC 3986's
+/// unreserved characters stay, every other byte is `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A processor's text with every run of 12 or more digits (a card number,
+/// quoted back in an error about an input) masked, fit for a reason or a
+/// message.
+pub fn mask_card_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 12 {
+            out.push_str("[number]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// The processor-side idempotency key of one call: the payment, the
 /// operation, and its sequence number (the n-th confirmation, capture, ...),
 /// and the processor's position in the plan. A retry of the same call gets
@@ -235,6 +275,15 @@ mod tests {
         assert_ne!(
             a,
             processor_idempotency_key("pi_1", "capture", 1, "sandbox_a")
+        );
+    }
+
+    #[test]
+    fn encoding_and_masking() {
+        assert_eq!(percent_encode("pay_1/../x y~"), "pay_1%2F..%2Fx%20y~");
+        assert_eq!(
+            mask_card_numbers("card 4242424242424242 at 402"),
+            "card [number] at 402"
         );
     }
 

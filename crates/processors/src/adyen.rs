@@ -69,7 +69,9 @@
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::adapter::{Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest};
+use crate::adapter::{
+    percent_encode, Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest,
+};
 use crate::config::{Credentials, ProcessorConfig};
 use crate::decline::{Decline, DeclineClass};
 
@@ -138,20 +140,6 @@ fn lookup_cancel_key(key: &str) -> String {
     adyen_key(&format!("{key}-lookup-cancel"))
 }
 
-/// A path segment: a `pspReference` is 16 letters and digits; anything
-/// else is percent-encoded so that it cannot change the path.
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn amount(value: u64, currency: &str) -> Value {
     json!({ "value": value, "currency": currency.to_ascii_uppercase() })
 }
@@ -213,11 +201,11 @@ impl Adapter for AdyenAdapter {
                 currency,
                 ..
             } => (
-                format!("/payments/{}/captures", segment(reference)),
+                format!("/payments/{}/captures", percent_encode(reference)),
                 json!({ "merchantAccount": account, "amount": amount(*value, currency), "reference": key }),
             ),
             Call::Void { reference, .. } => (
-                format!("/payments/{}/cancels", segment(reference)),
+                format!("/payments/{}/cancels", percent_encode(reference)),
                 json!({ "merchantAccount": account, "reference": key }),
             ),
             Call::Refund {
@@ -235,7 +223,7 @@ impl Adapter for AdyenAdapter {
                     },
                 ..
             } => (
-                format!("/payments/{}/refunds", segment(reference)),
+                format!("/payments/{}/refunds", percent_encode(reference)),
                 json!({ "merchantAccount": account, "amount": amount(*value, currency), "reference": key }),
             ),
             Call::Lookup {

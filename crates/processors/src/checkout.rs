@@ -39,7 +39,9 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::adapter::{Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest, WireResponse};
+use crate::adapter::{
+    percent_encode, Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest, WireResponse,
+};
 use crate::config::{Credentials, ProcessorConfig};
 use crate::decline::{classify, Decline, DeclineClass};
 
@@ -124,20 +126,6 @@ pub fn reference_for(key: &str) -> String {
     format!("sy-{hex}")
 }
 
-/// Percent-encodes a path segment or query value (RFC 3986 unreserved
-/// characters are kept).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Adapter for CheckoutAdapter {
     fn kind(&self) -> &'static str {
         "checkout"
@@ -188,13 +176,13 @@ impl Adapter for CheckoutAdapter {
                 ..
             } => self.request(
                 "POST",
-                &format!("/payments/{}/captures", encode(reference)),
+                &format!("/payments/{}/captures", percent_encode(reference)),
                 key,
                 Some(json!({ "amount": amount, "reference": reference_for(key) })),
             ),
             Call::Void { key, reference } => self.request(
                 "POST",
-                &format!("/payments/{}/voids", encode(reference)),
+                &format!("/payments/{}/voids", percent_encode(reference)),
                 key,
                 Some(json!({ "reference": reference_for(key) })),
             ),
@@ -205,7 +193,7 @@ impl Adapter for CheckoutAdapter {
                 ..
             } => self.request(
                 "POST",
-                &format!("/payments/{}/refunds", encode(reference)),
+                &format!("/payments/{}/refunds", percent_encode(reference)),
                 key,
                 Some(json!({ "amount": amount, "reference": reference_for(key) })),
             ),
@@ -214,7 +202,10 @@ impl Adapter for CheckoutAdapter {
                 of: Looked::Authorize { .. },
             } => self.request(
                 "GET",
-                &format!("/payments?reference={}", encode(&reference_for(key))),
+                &format!(
+                    "/payments?reference={}",
+                    percent_encode(&reference_for(key))
+                ),
                 key,
                 None,
             ),
@@ -223,7 +214,7 @@ impl Adapter for CheckoutAdapter {
                 of: Looked::Refund { reference, .. },
             } => self.request(
                 "GET",
-                &format!("/payments/{}/actions", encode(reference)),
+                &format!("/payments/{}/actions", percent_encode(reference)),
                 key,
                 None,
             ),
@@ -454,7 +445,7 @@ impl CheckoutAdapter {
             // The list does not hold the response code: its actions do.
             Some(id) => Parsed::Next(self.request(
                 "GET",
-                &format!("/payments/{}/actions", encode(id)),
+                &format!("/payments/{}/actions", percent_encode(id)),
                 key,
                 None,
             )),

@@ -83,7 +83,10 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::adapter::{Adapter, Call, Delivery, Looked, Outcome, Parsed, WireRequest, WireResponse};
+use crate::adapter::{
+    mask_card_numbers, percent_encode, Adapter, Call, Delivery, Looked, Outcome, Parsed,
+    WireRequest, WireResponse,
+};
 use crate::config::{Credentials, ProcessorConfig};
 use crate::decline::{Decline, DeclineClass};
 
@@ -320,16 +323,16 @@ impl Adapter for StripeAdapter {
             // A lookup that was not sent asked nothing: it cannot say.
             Delivery::NotSent(reason) if matches!(call, Call::Lookup { .. }) => {
                 return done(Outcome::Unknown {
-                    reason: format!("lookup not sent: {}", scrub(reason)),
+                    reason: format!("lookup not sent: {}", mask_card_numbers(reason)),
                 })
             }
             Delivery::NotSent(reason) => {
                 return done(Outcome::NotProcessed {
-                    reason: format!("not sent: {}", scrub(reason)),
+                    reason: format!("not sent: {}", mask_card_numbers(reason)),
                 })
             }
             Delivery::Lost(reason) => {
-                let reason = format!("no answer: {}", scrub(reason));
+                let reason = format!("no answer: {}", mask_card_numbers(reason));
                 // A payment method alone charges nothing.
                 let at_payment_method = matches!(call, Call::Authorize { .. }) && step == 0;
                 return done(if at_payment_method {
@@ -566,7 +569,7 @@ fn refund_outcome(refund: &Value) -> Outcome {
 /// A Stripe error object (or `last_payment_error`) as a decline.
 fn card_decline(e: &Value) -> Decline {
     let code = str_field(e, "code").unwrap_or_else(|| "card_declined".to_owned());
-    let message = str_field(e, "message").map(|m| scrub(&m));
+    let message = str_field(e, "message").map(|m| mask_card_numbers(&m));
     let mut d = match str_field(e, "decline_code") {
         // Stripe's own decline code passes through.
         Some(dc) => Decline::from_stripe_code(&dc, Some(dc.clone())),
@@ -613,7 +616,7 @@ fn error_outcome(resp: &WireResponse) -> Outcome {
     let kind = str_field(&err, "type").unwrap_or_default();
     let code = str_field(&err, "code").unwrap_or_default();
     let message = str_field(&err, "message")
-        .map(|m| scrub(&m))
+        .map(|m| mask_card_numbers(&m))
         .unwrap_or_default();
     let reason = format!("{} {kind} {code}: {message}{retry}", resp.status);
     let card_code = CARD_ERRORS.iter().any(|(c, _, _)| *c == code);
@@ -662,45 +665,9 @@ fn find_by_key<'v>(list: &'v Value, key: &str) -> Option<&'v Value> {
     })
 }
 
-/// Masks any run of 12 or more digits (a card number in a message).
-fn scrub(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 12 {
-            out.push_str("[number]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
 /// A reference placed in a URL path: only Stripe id characters pass.
 fn path_segment(reference: &str) -> String {
     percent_encode(reference)
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `application/x-www-form-urlencoded`, bracket keys included (encoded).
@@ -1175,7 +1142,7 @@ mod tests {
         let o = outcome(&a, &call, 0, &Delivery::Lost(format!("reset {NUMBER}")));
         assert!(!format!("{o:?}").contains(NUMBER), "{o:?}");
         assert_eq!(
-            scrub("card 4242424242424242 at 402"),
+            mask_card_numbers("card 4242424242424242 at 402"),
             "card [number] at 402"
         );
     }
