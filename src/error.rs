@@ -266,43 +266,12 @@ impl ApiError {
     }
 }
 
-/// The text with every run that could be a card number (12 or more digits,
-/// single spaces or dashes allowed between them) replaced: whatever an
-/// error quotes of the request, a card number pasted into the wrong field
+/// The text with every run that could be a card number replaced by
+/// `[redacted]` (`switchyard_processors::adapter::mask_digit_runs`): whatever
+/// an error quotes of the request, a card number pasted into the wrong field
 /// never comes back.
 pub fn redact_card_numbers(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_digit() {
-            // The run: digits, each separator followed by a digit.
-            let (mut j, mut digits) = (i, 0);
-            while j < b.len() {
-                if b[j].is_ascii_digit() {
-                    digits += 1;
-                    j += 1;
-                } else if matches!(b[j], b' ' | b'-')
-                    && b.get(j + 1).is_some_and(u8::is_ascii_digit)
-                {
-                    j += 1;
-                } else {
-                    break;
-                }
-            }
-            if digits >= 12 {
-                out.push_str("[redacted]");
-            } else {
-                out.push_str(&text[i..j]);
-            }
-            i = j;
-        } else {
-            let ch = text[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out
+    switchyard_processors::adapter::mask_digit_runs(text, "[redacted]")
 }
 
 /// A JSON Pointer inside `root` as a Stripe-style bracketed parameter name:

@@ -38,8 +38,25 @@ struct Cached {
     flushed_ms: u64,
 }
 
+impl Cached {
+    /// A view the circuit's object just gave.
+    fn saw(&mut self, view: CircuitView) {
+        self.view = Some(view);
+        self.fetched_ms = now_ms();
+    }
+}
+
 thread_local! {
     static CACHE: RefCell<BTreeMap<(Mode, String), Cached>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// This isolate's entry for a processor's circuit.
+fn with_entry<T>(mode: Mode, processor: &str, f: impl FnOnce(&mut Cached) -> T) -> T {
+    CACHE.with(|c| {
+        f(c.borrow_mut()
+            .entry((mode, processor.to_owned()))
+            .or_default())
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,13 +71,27 @@ struct ProbeAnswer {
     view: CircuitView,
 }
 
+/// A call to a processor's circuit object, its answer read; `None` when the
+/// object cannot be reached or answers otherwise.
+async fn ask<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    mode: Mode,
+    processor: &str,
+    path: &str,
+    body: Option<&ReportMsg>,
+) -> Option<T> {
+    let s = stub(env, Binding::Health, mode, Some(processor)).ok()?;
+    let a = call(&s, path, body).await.ok()?;
+    (a.status == 200)
+        .then(|| serde_json::from_str::<T>(a.body.get()).ok())
+        .flatten()
+}
+
 /// Sends this isolate's pending report of a processor (possibly empty: a
 /// refresh) and caches the view it brings back. Best effort: an object that
 /// cannot be reached leaves the cached view as it was.
 async fn exchange(env: &Env, mode: Mode, processor: &str) -> Option<CircuitView> {
-    let report = CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let e = c.entry((mode, processor.to_owned())).or_default();
+    let report = with_entry(mode, processor, |e| {
         e.flushed_ms = now_ms();
         std::mem::take(&mut e.pending)
     });
@@ -68,26 +99,13 @@ async fn exchange(env: &Env, mode: Mode, processor: &str) -> Option<CircuitView>
         now_ms: now_ms(),
         report,
     };
-    let answer = match stub(env, Binding::Health, mode, Some(processor)) {
-        Ok(s) => call(&s, "/report", Some(&msg)).await.ok(),
-        Err(_) => None,
-    };
-    let view = answer
-        .filter(|a| a.status == 200)
-        .and_then(|a| serde_json::from_str::<CircuitView>(a.body.get()).ok());
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let e = c.entry((mode, processor.to_owned())).or_default();
-        match &view {
-            Some(v) => {
-                e.view = Some(v.clone());
-                e.fetched_ms = now_ms();
-            }
-            // Not delivered: counted again with the next report.
-            None => {
-                e.pending.calls += msg.report.calls;
-                e.pending.failures += msg.report.failures;
-            }
+    let view: Option<CircuitView> = ask(env, mode, processor, "/report", Some(&msg)).await;
+    with_entry(mode, processor, |e| match &view {
+        Some(v) => e.saw(v.clone()),
+        // Not delivered: counted again with the next report.
+        None => {
+            e.pending.calls += msg.report.calls;
+            e.pending.failures += msg.report.failures;
         }
     });
     view
@@ -115,22 +133,10 @@ pub(crate) async fn admit(env: &Env, mode: Mode, processor: &str) -> Admission {
         CircuitState::Closed => Admission::Closed,
         CircuitState::Open if view.retry_at.is_some_and(|t| now < t) => Admission::Skip,
         CircuitState::Open | CircuitState::HalfOpen => {
-            let granted = match stub(env, Binding::Health, mode, Some(processor)) {
-                Ok(s) => call::<()>(&s, "/probe", None)
-                    .await
-                    .ok()
-                    .filter(|a| a.status == 200)
-                    .and_then(|a| serde_json::from_str::<ProbeAnswer>(a.body.get()).ok()),
-                Err(_) => None,
-            };
+            let granted: Option<ProbeAnswer> = ask(env, mode, processor, "/probe", None).await;
             match granted {
                 Some(p) => {
-                    CACHE.with(|c| {
-                        let mut c = c.borrow_mut();
-                        let e = c.entry((mode, processor.to_owned())).or_default();
-                        e.view = Some(p.view);
-                        e.fetched_ms = now_ms();
-                    });
+                    with_entry(mode, processor, |e| e.saw(p.view));
                     if p.granted {
                         Admission::Probe
                     } else {
@@ -147,9 +153,7 @@ pub(crate) async fn admit(env: &Env, mode: Mode, processor: &str) -> Admission {
 /// the background: never on the payment's path).
 pub(crate) fn report(env: &Env, mode: Mode, processor: &str, failed: bool, probe: bool) {
     let now = now_ms();
-    let due = CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let e = c.entry((mode, processor.to_owned())).or_default();
+    let due = with_entry(mode, processor, |e| {
         e.pending.calls += 1;
         e.pending.failures += u32::from(failed);
         if probe {

@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use switchyard_processors::card::Card;
+use switchyard_processors::card::{Card, CardInTransit};
 use switchyard_processors::payment::Attempt;
 use worker::{
     console_error, durable_object, DurableObject, Env, Request, Response, SqlStorage, State,
@@ -27,7 +27,7 @@ use super::transport::EdgeTransport;
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::payment::{self, Begun, Reply, Routers};
-use crate::protocol::{FinishRequest, Op, RunAnswer, RunOutcome, RunRequest};
+use crate::protocol::{BeginRequest, FinishRequest, Op, RunAnswer, RunOutcome, RunRequest};
 
 thread_local! {
     /// Compiled rule sets, shared by the payment objects of this isolate.
@@ -90,7 +90,7 @@ impl PaymentObject {
             return Err(ApiError::internal("unreadable run message"));
         };
         let mode = if b.livemode { Mode::Live } else { Mode::Test };
-        let outcome = self.operate(store, b.clone(), card, mode).await;
+        let outcome = self.operate(store, &b, card, mode).await;
         // A reconciliation pass's run: the queue learns whether the entry
         // is settled now, whatever settled it.
         if b.settle_follow_ups {
@@ -105,11 +105,11 @@ impl PaymentObject {
     async fn operate(
         &self,
         store: &SqlStore<'_>,
-        b: crate::protocol::BeginRequest,
-        card: Option<switchyard_processors::card::CardInTransit>,
+        b: &BeginRequest,
+        card: Option<CardInTransit>,
         mode: Mode,
     ) -> Result<RunOutcome, ApiError> {
-        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), &b))? {
+        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), b))? {
             Begun::NeedRuleset => return Ok(RunOutcome::NeedRuleset),
             Begun::Reply(reply) => return answered(reply, Vec::new()),
             Begun::Work(work) => work,
@@ -143,14 +143,15 @@ impl PaymentObject {
         .await;
         let finish = FinishRequest {
             work: *work,
-            idem: b.idem,
+            idem: b.idem.clone(),
             now_ms: now_ms(),
             attempts,
             result,
         };
         let reply = payment::finish(store, &finish)?;
         // What is left unsettled is watched by the mode's reconciliation
-        // queue (rare: unknown outcomes only touch it).
+        // queue (rare: only unknown outcomes and reconciliations touch it;
+        // an operation that settled itself reads nothing more).
         match payment::unsettled_after(store, &finish) {
             Ok(changes) => {
                 // Only an unknown outcome touches the queue here; what a

@@ -72,6 +72,18 @@ struct Change {
     now_ms: u64,
 }
 
+/// A pass's word on an entry: its next try (`None`: forget it).
+#[derive(Serialize, Deserialize)]
+struct Retry {
+    key: String,
+    next_ms: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Count {
+    n: i64,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Row {
     key: String,
@@ -169,7 +181,10 @@ async fn pass(env: &Env, mode: Mode, all: bool) -> Result<(Vec<Settled>, u64), A
         let watched = call(
             &q,
             "/retry",
-            Some(&json!({ "key": entry.key(), "next_ms": next })),
+            Some(&Retry {
+                key: entry.key(),
+                next_ms: next,
+            }),
         )
         .await
         .ok()
@@ -276,6 +291,18 @@ pub struct ReconcileQueueObject {
     ready: bool,
 }
 
+impl ReconcileQueueObject {
+    /// The `n` of a `SELECT count(*) AS n ...`.
+    fn count(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<i64> {
+        Ok(self
+            .sql
+            .exec(query, params)?
+            .to_array::<Count>()?
+            .first()
+            .map_or(0, |c| c.n))
+    }
+}
+
 impl DurableObject for ReconcileQueueObject {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
@@ -329,22 +356,14 @@ impl DurableObject for ReconcileQueueObject {
             }
             "/retry" => {
                 let text = req.text().await.unwrap_or_default();
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let key = v["key"].as_str().unwrap_or_default().to_owned();
-                #[derive(serde::Deserialize)]
-                struct Count {
-                    n: i64,
-                }
-                let watched = self
-                    .sql
-                    .exec(
-                        "SELECT count(*) AS n FROM entries WHERE key = ?",
-                        vec![SqlStorageValue::from(key.clone())],
-                    )?
-                    .to_array::<Count>()?
-                    .first()
-                    .is_some_and(|c| c.n > 0);
-                match v["next_ms"].as_u64() {
+                let Ok(Retry { key, next_ms }) = serde_json::from_str::<Retry>(&text) else {
+                    return Ok(error_response(&ApiError::internal("bad queue retry")));
+                };
+                let watched = self.count(
+                    "SELECT count(*) AS n FROM entries WHERE key = ?",
+                    vec![SqlStorageValue::from(key.clone())],
+                )? > 0;
+                match next_ms {
                     Some(next) => {
                         self.sql.exec(
                             "UPDATE entries SET next_ms = ?, tries = tries + 1 WHERE key = ?",
@@ -384,19 +403,10 @@ impl DurableObject for ReconcileQueueObject {
                         vec![integer(until), integer(limit)],
                     )?
                     .to_array()?;
-                #[derive(serde::Deserialize)]
-                struct Count {
-                    n: i64,
-                }
-                let due = self
-                    .sql
-                    .exec(
-                        "SELECT count(*) AS n FROM entries WHERE next_ms <= ?",
-                        vec![integer(until)],
-                    )?
-                    .to_array::<Count>()?
-                    .first()
-                    .map_or(0, |c| c.n);
+                let due = self.count(
+                    "SELECT count(*) AS n FROM entries WHERE next_ms <= ?",
+                    vec![integer(until)],
+                )?;
                 let remaining = (due - rows.len() as i64).max(0);
                 Ok(json_response(
                     200,

@@ -3,7 +3,7 @@
 //! requests; tests' answer from memory). The only code that hands card data
 //! to a processor request.
 
-use switchyard_processors::adapter::processor_idempotency_key;
+use switchyard_processors::adapter::{mask_card_numbers, processor_idempotency_key};
 use switchyard_processors::card::Card;
 use switchyard_processors::decline::DeclineClass;
 use switchyard_processors::payment::{Attempt, AttemptOutcome, ProcessorDetails, STALE_AFTER_MS};
@@ -59,12 +59,54 @@ pub(crate) async fn call_through(
     for step in 0..MAX_STEPS {
         let delivery = transport.send(cfg, req, adapter.timeout_ms()).await;
         match adapter.parse(call, step, &delivery) {
-            Parsed::Done(outcome) => return outcome,
+            Parsed::Done(outcome) => return masked(outcome),
             Parsed::Next(next) => req = next,
         }
     }
     Outcome::Unknown {
         reason: format!("the call took more than {MAX_STEPS} requests"),
+    }
+}
+
+/// An outcome whose texts (a processor's own words, which may quote an
+/// input back) are kept (a refund's `failure_reason`, a decline's message)
+/// or answered: any card number in them masked, whatever the adapter did.
+fn masked(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Declined(mut d) => {
+            d.message = mask_card_numbers(&d.message);
+            Outcome::Declined(d)
+        }
+        Outcome::NotProcessed { reason } => Outcome::NotProcessed {
+            reason: mask_card_numbers(&reason),
+        },
+        Outcome::Unknown { reason } => Outcome::Unknown {
+            reason: mask_card_numbers(&reason),
+        },
+        approved @ Outcome::Approved { .. } => approved,
+    }
+}
+
+/// After a try whose outcome was unknown, a retry that was not processed
+/// (429, a refused connection) says nothing of the first: still unknown.
+fn after_unknown(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::NotProcessed { reason } => Outcome::Unknown {
+            reason: format!("an earlier try's outcome is unknown; the retry: {reason}"),
+        },
+        other => other,
+    }
+}
+
+/// An attempt that did not call its processor (not configured, another
+/// currency, its circuit open), with why.
+fn passed_over(processor: &str, outcome: AttemptOutcome, code: &str) -> Attempt {
+    Attempt {
+        processor: processor.to_owned(),
+        outcome,
+        code: Some(code.to_owned()),
+        decline_code: None,
+        latency_ms: 0,
     }
 }
 
@@ -135,13 +177,7 @@ async fn authorize(
     for processor in &work.plan {
         let key = processor_idempotency_key(&work.payment_id, "authorize", work.seq, processor);
         let Some((cfg, adapter)) = configured(configs, processor) else {
-            let a = Attempt {
-                processor: processor.clone(),
-                outcome: AttemptOutcome::NotProcessed,
-                code: Some("not_configured".into()),
-                decline_code: None,
-                latency_ms: 0,
-            };
+            let a = passed_over(processor, AttemptOutcome::NotProcessed, "not_configured");
             record(&a);
             attempts.push(a);
             continue;
@@ -154,26 +190,18 @@ async fn authorize(
             .as_deref()
             .is_some_and(|c| !c.eq_ignore_ascii_case(&work.currency))
         {
-            let a = Attempt {
-                processor: processor.clone(),
-                outcome: AttemptOutcome::NotProcessed,
-                code: Some("currency_not_supported".into()),
-                decline_code: None,
-                latency_ms: 0,
-            };
+            let a = passed_over(
+                processor,
+                AttemptOutcome::NotProcessed,
+                "currency_not_supported",
+            );
             record(&a);
             attempts.push(a);
             continue;
         }
         let admission = transport.admit(processor).await;
         if admission == Admission::Skip {
-            let a = Attempt {
-                processor: processor.clone(),
-                outcome: AttemptOutcome::Skipped,
-                code: Some("circuit_open".into()),
-                decline_code: None,
-                latency_ms: 0,
-            };
+            let a = passed_over(processor, AttemptOutcome::Skipped, "circuit_open");
             record(&a);
             attempts.push(a);
             continue;
@@ -210,40 +238,20 @@ async fn authorize(
                 }
                 // A processor that does not deduplicate is asked what
                 // became of the call, never sent it again.
-                let lookup = Call::Lookup {
-                    key: &key,
-                    of: Looked::Authorize {
-                        amount: work.amount,
-                        currency: &work.currency,
-                    },
-                };
-                let started = transport.now_ms();
-                let found = call_through(transport, cfg, &*adapter, &lookup).await;
-                let mut a = attempt_of(
-                    processor,
-                    &found,
-                    transport.now_ms().saturating_sub(started),
-                );
-                a.code = Some("looked_up".into());
-                match found {
-                    Outcome::Approved { .. } | Outcome::Declined(_) => {
-                        record(&a);
-                        attempts.push(a);
-                        break found;
-                    }
-                    // No record yet: the first call may still arrive there.
-                    _ => break outcome,
+                if let Some((found, a)) =
+                    look_up_instead(transport, cfg, &*adapter, work, processor, &key).await
+                {
+                    record(&a);
+                    attempts.push(a);
+                    break found;
                 }
             }
             break outcome;
         };
-        // After an unknown outcome, a retry that was not processed (429, a
-        // refused connection) says nothing of the first call: still unknown.
-        let outcome = match outcome {
-            Outcome::NotProcessed { reason } if tries > 1 => Outcome::Unknown {
-                reason: format!("an earlier try's outcome is unknown; the retry: {reason}"),
-            },
-            other => other,
+        let outcome = if tries > 1 {
+            after_unknown(outcome)
+        } else {
+            outcome
         };
         match outcome {
             Outcome::Approved { reference } => {
@@ -274,6 +282,36 @@ async fn authorize(
         Some(d) => (attempts, WorkResult::Declined { decline: d }),
         None => (attempts, WorkResult::NoneAvailable),
     }
+}
+
+/// What became of an authorization of unknown outcome at a processor that
+/// does not deduplicate: its outcome and the lookup's attempt when the
+/// processor knows of it (approved or declined), `None` when it has no
+/// record yet (the first call may still arrive there).
+async fn look_up_instead(
+    transport: &impl Transport,
+    cfg: &ProcessorConfig,
+    adapter: &dyn Adapter,
+    work: &Work,
+    processor: &str,
+    key: &str,
+) -> Option<(Outcome, Attempt)> {
+    let lookup = Call::Lookup {
+        key,
+        of: Looked::Authorize {
+            amount: work.amount,
+            currency: &work.currency,
+        },
+    };
+    let started = transport.now_ms();
+    let found = call_through(transport, cfg, adapter, &lookup).await;
+    let mut a = attempt_of(
+        processor,
+        &found,
+        transport.now_ms().saturating_sub(started),
+    );
+    a.code = Some("looked_up".into());
+    matches!(found, Outcome::Approved { .. } | Outcome::Declined(_)).then_some((found, a))
 }
 
 /// Capture, void, refund: at the processor that took the payment.
@@ -322,15 +360,11 @@ async fn follow_up(
     let mut unknown_seen = false;
     for _ in 0..2 {
         outcome = call_through(transport, cfg, &*adapter, &call).await;
-        unknown_seen |= matches!(outcome, Outcome::Unknown { .. });
-        if let (true, Outcome::NotProcessed { reason }) = (unknown_seen, &outcome) {
-            // The first try's outcome is unknown: a retry that was not
-            // processed does not settle it.
-            outcome = Outcome::Unknown {
-                reason: format!("an earlier try's outcome is unknown; the retry: {reason}"),
-            };
+        if unknown_seen {
+            outcome = after_unknown(outcome);
             break;
         }
+        unknown_seen = matches!(outcome, Outcome::Unknown { .. });
         if !adapter.deduplicates()
             || !matches!(
                 outcome,

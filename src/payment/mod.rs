@@ -678,41 +678,36 @@ pub fn unsettled_after(
     f: &FinishRequest,
 ) -> Result<Vec<(Unsettled, bool)>, ApiError> {
     let w = &f.work;
-    let mut out = Vec::new();
-    match w.op {
-        Op::Create | Op::Confirm | Op::Reconcile => {
-            // Processing, or its capture (a processor that captures after
-            // the authorization) unconfirmed.
-            let processing = store.get::<PaymentIntent>(PAYMENT)?.is_some_and(|pi| {
-                pi.status == Status::Processing
-                    || pi
-                        .pending
-                        .as_ref()
-                        .is_some_and(|p| matches!(p.op, PendingOp::Capture | PendingOp::Void))
-            });
-            out.push((Unsettled::Payment(w.payment_id.clone()), processing));
-            if w.op == Op::Reconcile && matches!(f.result, WorkResult::NoneAvailable) && !processing
-            {
-                out.push((Unsettled::GivenUp(GivenUp::of(w)), true));
-            }
+    let refund = matches!(w.op, Op::Refund | Op::ReconcileRefund);
+    let refund_id = if refund {
+        match &w.refund_id {
+            Some(id) => Some(id.as_str()),
+            None => return Ok(Vec::new()),
         }
-        Op::Refund | Op::ReconcileRefund => {
-            if let Some(id) = &w.refund_id {
-                let pending = store
-                    .get::<Refund>(&refund_key(id))?
-                    .is_some_and(|r| r.status == RefundStatus::Pending);
-                out.push((Unsettled::Refund(id.clone()), pending));
-            }
-        }
-        Op::Capture | Op::Cancel => {
-            // Its outcome unknown: watched until a reconciliation settles it.
-            let open = store.get::<PaymentIntent>(PAYMENT)?.is_some_and(|pi| {
-                pi.pending
-                    .as_ref()
-                    .is_some_and(|p| matches!(p.op, PendingOp::Capture | PendingOp::Void))
-            });
-            out.push((Unsettled::Payment(w.payment_id.clone()), open));
-        }
+    } else {
+        None
+    };
+    // An operation that settled itself leaves nothing open: no read (this
+    // runs after every operation of every payment).
+    let settled = match &f.result {
+        WorkResult::Unknown => false,
+        WorkResult::Failed { unknown, .. } => !unknown,
+        WorkResult::Authorized {
+            capture_pending, ..
+        } => !capture_pending,
+        _ => true,
+    };
+    if settled && !matches!(w.op, Op::Reconcile | Op::ReconcileRefund) {
+        let entry = match refund_id {
+            Some(id) => Unsettled::Refund(id.to_owned()),
+            None => Unsettled::Payment(w.payment_id.clone()),
+        };
+        return Ok(vec![(entry, false)]);
+    }
+    let mut out = unsettled_now(store, &w.payment_id, refund_id)?;
+    let open = out.first().is_some_and(|(_, open)| *open);
+    if w.op == Op::Reconcile && matches!(f.result, WorkResult::NoneAvailable) && !open {
+        out.push((Unsettled::GivenUp(GivenUp::of(w)), true));
     }
     Ok(out)
 }

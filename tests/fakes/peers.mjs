@@ -5,56 +5,24 @@
 // `credentials()` are the worker's SWITCHYARD_TEST_PROCESSORS and
 // SWITCHYARD_TEST_CREDENTIALS for them.
 
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startFaultProxy } from './fault-proxy.mjs';
+import { freePort, spawnPeer } from './spawn-peer.mjs';
 import { start as startAdyen } from './adyen.mjs';
 import { start as startCheckout } from './checkout.mjs';
 import { start as startBraintree } from './braintree.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** localstripe (PyPI) with our search addition, on a free port. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** localstripe (PyPI) with our search addition, on a free port (it cannot
+ * pick one itself). */
 export async function startLocalstripe() {
-  // localstripe takes a port; it cannot pick a free one itself.
   const port = await freePort();
-  const child = spawn(path.join(ROOT, '.venv/bin/python'),
+  return spawnPeer(path.join(ROOT, '.venv/bin/python'),
     [path.join(ROOT, 'tests/fakes/localstripe_plus.py'), '--port', String(port)],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`localstripe did not start: ${err}`)), 30_000);
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`localstripe exited ${code}: ${err}`)); });
-  });
-  return {
-    url,
-    close: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); }
-    }),
-  };
+    { cwd: ROOT, name: 'localstripe' });
 }
 
 export const CREDENTIALS = {

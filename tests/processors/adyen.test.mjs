@@ -8,9 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { freePort, spawnPeer } from '../fakes/spawn-peer.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const spec = path.join(root, 'tests/fakes/adyen/openapi/CheckoutService-v71.json');
@@ -22,16 +23,6 @@ let prism;
 let prismUrl;
 let prismLog = '';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPrism(url, ms) {
   const end = Date.now() + ms;
@@ -48,20 +39,13 @@ async function waitForPrism(url, ms) {
   throw new Error(`prism did not start in ${ms} ms: ${prismLog}`);
 }
 
-function startFake() {
-  return new Promise((resolve, reject) => {
-    fakeProc = spawn(process.execPath, [path.join(root, 'tests/fakes/adyen.mjs'), '--port', '0'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    fakeProc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve({ url: m[1] });
-    });
-    fakeProc.once('exit', (code) => reject(new Error(`the Adyen fake exited (${code}): ${out}`)));
+async function startFake() {
+  const peer = await spawnPeer(process.execPath, [path.join(root, 'tests/fakes/adyen.mjs'), '--port', '0'], {
+    cwd: root,
+    name: 'the Adyen fake',
   });
+  fakeProc = peer.child;
+  return peer;
 }
 
 before(async () => {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, validate } from 'graphql';
 import { schema } from '../fakes/braintree.mjs';
+import { spawnPeer } from '../fakes/spawn-peer.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let peer;
@@ -24,19 +25,7 @@ const FAKE = fileURLToPath(new URL('../fakes/braintree.mjs', import.meta.url));
 
 // The fake runs in a child process of its own: the wire tests are run with
 // spawnSync, which blocks this process's event loop.
-function startPeer() {
-  const child = spawn(process.execPath, [FAKE, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve({ url: m[1], close: () => child.kill() });
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the braintree fake exited (${code})`)));
-  });
-}
+const startPeer = () => spawnPeer(process.execPath, [FAKE, '--port', '0'], { name: 'the braintree fake' });
 
 before(async () => {
   peer = await startPeer();

@@ -8,11 +8,12 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { Checkout } from "checkout-sdk-node";
 import { start } from "../fakes/checkout.mjs";
+import { spawnPeer } from "../fakes/spawn-peer.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // The client reads these before its options: keep them out of the way.
@@ -48,19 +49,10 @@ async function ledger() {
 
 // A fake in its own process: spawnSync blocks this one's event loop.
 async function startChild() {
-  const child = spawn(process.execPath, [path.join(root, "tests/fakes/checkout.mjs"), "--port", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
+  const peer = await spawnPeer(process.execPath, [path.join(root, "tests/fakes/checkout.mjs"), "--port", "0"], {
+    name: "the Checkout.com fake",
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve(m[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`the fake exited (${code})`)));
-  });
-  return { child, url };
+  return { child: peer.child, url: peer.url };
 }
 
 test("the adapter's wire tests pass against the fake", async () => {

@@ -11,54 +11,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+
+import { startLocalstripe } from '../fakes/peers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'sk_test_switchyard_runner';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts localstripe_plus; resolves when it says it listens. */
-async function startPeer() {
-  const port = await freePort();
-  const child = spawn(
-    path.join(root, '.venv/bin/python'),
-    [path.join(root, 'tests/fakes/localstripe_plus.py'), '--port', String(port)],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${err}`)), 20000);
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`peer exited ${code}: ${err}`)); });
-  });
-  return {
-    url,
-    close: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
 
 async function stripe(url, pathAndQuery, { method = 'GET', body, key = SECRET } = {}) {
   const headers = { authorization: 'Basic ' + Buffer.from(`${key}:`).toString('base64') };
@@ -68,7 +29,7 @@ async function stripe(url, pathAndQuery, { method = 'GET', body, key = SECRET } 
 }
 
 let peer;
-before(async () => { peer = await startPeer(); });
+before(async () => { peer = await startLocalstripe(); });
 after(async () => { await peer?.close(); });
 
 test('the Stripe adapter\'s wire tests pass against localstripe', () => {

@@ -219,30 +219,49 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// A processor's text with every run of 12 or more digits (a card number,
-/// quoted back in an error about an input) masked, fit for a reason or a
-/// message.
-pub fn mask_card_numbers(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 12 {
-            out.push_str("[number]");
+/// The text with every run that could be a card number (12 or more digits,
+/// single spaces or dashes allowed between them) replaced by `replacement`.
+/// The one masker of card numbers in text: the adapters' reasons and
+/// messages (`mask_card_numbers`), the worker's errors and log lines.
+pub fn mask_digit_runs(text: &str, replacement: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            // The run: digits, each separator followed by a digit.
+            let (mut j, mut digits) = (i, 0);
+            while j < b.len() {
+                if b[j].is_ascii_digit() {
+                    digits += 1;
+                    j += 1;
+                } else if matches!(b[j], b' ' | b'-')
+                    && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+                {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if digits >= 12 {
+                out.push_str(replacement);
+            } else {
+                out.push_str(&text[i..j]);
+            }
+            i = j;
         } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
         }
     }
-    flush(&mut run, &mut out);
     out
+}
+
+/// A processor's text fit for a reason or a message: a card number it
+/// quotes back (an error about an input) masked.
+pub fn mask_card_numbers(s: &str) -> String {
+    mask_digit_runs(s, "[number]")
 }
 
 /// The processor-side idempotency key of one call: the payment, the
