@@ -4,8 +4,12 @@
 # Builds the worker once (worker-build --release, local wasm-bindgen, wasm-opt
 # and esbuild: nothing is downloaded), starts `wrangler dev` on 127.0.0.1 on a
 # free port with a fresh state directory, runs tests/e2e/*.test.mjs with
-# Node's test runner (the official `stripe` SDK drives the worker), stops
-# wrangler, then scans the state directory and the logs for card data.
+# Node's test runner (the official `stripe` SDK drives the worker) through
+# tests/e2e/record-proxy.mjs, a transparent proxy that records every response
+# (never a request body) in tests/artifacts/e2e/responses.jsonl, stops
+# wrangler and the proxy, validates the recorded objects and errors against
+# Stripe's OpenAPI description (98-stripe-conformance.test.mjs), then scans
+# the state directory and the logs (the recording too) for card data.
 #
 # Needs: cargo + wasm32-unknown-unknown, worker-build 0.8.7 and wasm-bindgen
 # 0.2.130 in PATH or ~/.cargo/bin, node >= 20, `npm ci` done, and .venv with
@@ -55,7 +59,17 @@ E2E_PUBLISHABLE_KEY="pk_test_switchyard_e2e_$(date +%s)"
 E2E_LIVE_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5}]'
 
 WPID=""
+PROXY_PID=""
+stop_proxy() {
+  if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
+    kill -TERM "$PROXY_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PROXY_PID" 2>/dev/null || true
+  fi
+  PROXY_PID=""
+}
 stop_wrangler() {
+  stop_proxy
   if [ -n "$WPID" ] && kill -0 "$WPID" 2>/dev/null; then
     # wrangler was started with setsid: stop its whole process group.
     kill -TERM -- "-$WPID" 2>/dev/null || true
@@ -90,10 +104,31 @@ for i in $(seq 1 120); do
 done
 echo "e2e: wrangler dev on $BASE (state $STATE)" >&2
 
-export E2E_BASE_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
+# The tests talk to the worker through a transparent proxy that records
+# every response (method, path, query, status, JSON body; never a request
+# body) for 98-stripe-conformance.test.mjs. E2E_WORKER_URL is the worker
+# itself.
+RESPONSES="$ART/responses.jsonl"
+: > "$RESPONSES"
+PROXY_OUT="$ART/record-proxy.out"
+: > "$PROXY_OUT"
+node tests/e2e/record-proxy.mjs --target "$BASE" --out "$RESPONSES" >"$PROXY_OUT" 2>>"$LOG" &
+PROXY_PID=$!
+PROXY_PORT=""
+for _ in $(seq 1 100); do
+  PROXY_PORT="$(head -n 1 "$PROXY_OUT" 2>/dev/null || true)"
+  [ -n "$PROXY_PORT" ] && break
+  kill -0 "$PROXY_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$PROXY_PORT" ] || { echo "e2e: record-proxy.mjs did not start" >&2; tail -20 "$LOG" >&2; exit 1; }
+PROXY="http://127.0.0.1:$PROXY_PORT"
+echo "e2e: recording proxy on $PROXY -> $BASE ($RESPONSES)" >&2
+
+export E2E_BASE_URL="$PROXY" E2E_WORKER_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
 export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS E2E_SECRET_KEY E2E_PUBLISHABLE_KEY
 status=0
-node --test --test-concurrency=1 tests/e2e/0[0-9]*.test.mjs tests/e2e/golden.test.mjs || status=$?
+node --test --test-concurrency=1 tests/e2e/[0-8][0-9]-*.test.mjs tests/e2e/golden.test.mjs || status=$?
 # The same API through Stripe's official Python SDK (scripts/setup.sh test
 # installs it in .venv).
 if [ -x .venv/bin/python ]; then
@@ -103,6 +138,10 @@ else
   status=1
 fi
 stop_wrangler
-# Last: scan everything the run left on disk (state, logs) for card data.
+# Every object and error recorded above, against Stripe's own OpenAPI
+# description (tests/stripe-openapi/).
+node --test tests/e2e/98-stripe-conformance.test.mjs || status=$?
+# Last: scan everything the run left on disk (state, logs, the recorded
+# responses) for card data.
 node --test tests/e2e/99-card-data-scan.test.mjs || status=$?
 exit $status
