@@ -20,7 +20,8 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request_error",
             ErrorKind::Card => "card_error",
             ErrorKind::Idempotency => "idempotency_error",
-            ErrorKind::Authentication => "authentication_error",
+            // Stripe answers a bad key (401) as an invalid request.
+            ErrorKind::Authentication => "invalid_request_error",
             ErrorKind::Api => "api_error",
         }
     }

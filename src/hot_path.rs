@@ -104,7 +104,8 @@ fn one_payment(simulate_sandbox: bool) -> String {
     let p = crate::params::create(&v, true, &mut || "pm_x".to_owned())
         .unwrap_or_else(|_| fail("params"));
     let payment_id = protocol::payment_id_from_random(b"0123456789abcdefghijklmn");
-    let (mut b, card) = BeginRequest::create(p, payment_id, false, 1_700_000_000_000, None);
+    let (mut b, card) =
+        BeginRequest::create(p, "tok".into(), payment_id, false, 1_700_000_000_000, None);
     b.ruleset = Some(RulesetRef {
         id: "rs_example".into(),
         ruleset: None,

@@ -7,8 +7,11 @@ use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::payment::CaptureMethod;
 
+use switchyard_processors::extras::{AutomaticPaymentMethods, Extras, Update, View};
+
 use crate::error::ApiError;
 use crate::form::{only_keys, param_bool, param_metadata, param_str, param_u64};
+use crate::money;
 
 /// A card given with the request (raw data or a test payment method).
 #[derive(Debug)]
@@ -26,23 +29,254 @@ pub struct CreateParams {
     pub metadata: BTreeMap<String, String>,
     pub description: Option<String>,
     pub card: Option<CardGiven>,
+    /// Stripe's everyday fields (customer, receipt_email, ...).
+    pub extras: Extras,
 }
-
-/// Largest amount accepted (Stripe's limit for most currencies: 8 digits,
-/// generously 12 here).
-pub const MAX_AMOUNT: u64 = 999_999_999_999;
 
 pub fn currency(v: &Value) -> Result<String, ApiError> {
     let c = param_str(v, "currency")?.ok_or_else(|| ApiError::missing("currency"))?;
-    let c = c.to_ascii_lowercase();
-    if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(ApiError::invalid(
-            "currency",
+    money::currency("currency", &c)
+}
+
+/// `expand[]`: the fields to expand, each among `expandable` (any other is
+/// refused by name: nothing is silently left unexpanded).
+pub fn expand(v: &Value, expandable: &[&str]) -> Result<Vec<String>, ApiError> {
+    match v.get("expand") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|x| match x.as_str() {
+                Some(f) if expandable.contains(&f) => Ok(f.to_owned()),
+                other => Err(ApiError::invalid(
+                    "expand",
+                    "parameter_invalid",
+                    format!(
+                        "expand[]={} is not supported here; {}.",
+                        other.unwrap_or("?").chars().take(64).collect::<String>(),
+                        if expandable.is_empty() {
+                            "nothing can be expanded on this call".to_owned()
+                        } else {
+                            format!("expandable: {}", expandable.join(", "))
+                        }
+                    ),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(
+            "expand",
             "parameter_invalid",
-            format!("Invalid currency: {c}. Use a three-letter ISO 4217 code."),
+            "expand is a list: expand[]=…",
+        )),
+    }
+}
+
+/// What a PaymentIntent's `expand[]` may name.
+pub const PI_EXPANDABLE: &[&str] = &["latest_charge"];
+
+/// The view `expand[]` asks for.
+pub fn pi_view(v: &Value) -> Result<View, ApiError> {
+    let e = expand(v, PI_EXPANDABLE)?;
+    Ok(View {
+        expand_charge: !e.is_empty(),
+        client: false,
+    })
+}
+
+/// A text parameter of at most `max` characters; `""` is `Some(None)`
+/// (unset, on an update).
+fn text(v: &Value, name: &str, max: usize) -> Result<Option<Option<String>>, ApiError> {
+    match param_str(v, name)? {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(Some(None)),
+        Some(s) if s.chars().count() > max => Err(ApiError::invalid(
+            name,
+            "parameter_invalid",
+            format!("{name} can be at most {max} characters long."),
+        )),
+        Some(s) => Ok(Some(Some(s))),
+    }
+}
+
+/// A statement descriptor as Stripe checks it: at most 22 characters, at
+/// least one letter, none of `< > \ ' " *` (and 5 at least for the full
+/// descriptor).
+fn descriptor(v: &Value, name: &str, min: usize) -> Result<Option<Option<String>>, ApiError> {
+    let t = text(v, name, 22)?;
+    if let Some(Some(s)) = &t {
+        let bad = s.chars().any(|c| "<>\\'\"*".contains(c) || c.is_control());
+        if bad || s.chars().count() < min || !s.chars().any(char::is_alphabetic) {
+            return Err(ApiError::invalid(
+                name,
+                "parameter_invalid",
+                format!("{name} must be {min} to 22 characters with at least one letter, and none of < > \\ ' \" *."),
+            ));
+        }
+    }
+    Ok(t)
+}
+
+fn receipt_email(v: &Value) -> Result<Option<Option<String>>, ApiError> {
+    let t = text(v, "receipt_email", 800)?;
+    if let Some(Some(s)) = &t {
+        let ok = s.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+        }) && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(ApiError::invalid(
+                "receipt_email",
+                "email_invalid",
+                "Invalid email address.",
+            ));
+        }
+    }
+    Ok(t)
+}
+
+fn setup_future_usage(v: &Value) -> Result<Option<Option<String>>, ApiError> {
+    match text(v, "setup_future_usage", 16)? {
+        Some(Some(s)) if s != "on_session" && s != "off_session" => Err(ApiError::invalid(
+            "setup_future_usage",
+            "parameter_invalid",
+            "setup_future_usage must be on_session or off_session.",
+        )),
+        t => Ok(t),
+    }
+}
+
+/// `automatic_payment_methods[enabled|allow_redirects]` (cards only: the
+/// only payment method there is).
+fn automatic_payment_methods(v: &Value) -> Result<Option<AutomaticPaymentMethods>, ApiError> {
+    let Some(a) = v.get("automatic_payment_methods").filter(|a| !a.is_null()) else {
+        return Ok(None);
+    };
+    if !a.is_object() {
+        return Err(ApiError::invalid(
+            "automatic_payment_methods",
+            "parameter_invalid",
+            "automatic_payment_methods must be an object.",
         ));
     }
-    Ok(c)
+    only_keys(
+        a,
+        "automatic_payment_methods",
+        &["enabled", "allow_redirects"],
+    )?;
+    let enabled = param_bool(a, "enabled", "automatic_payment_methods[enabled]")?
+        .ok_or_else(|| ApiError::missing("automatic_payment_methods[enabled]"))?;
+    let allow_redirects = param_str(a, "allow_redirects")?;
+    if allow_redirects
+        .as_deref()
+        .is_some_and(|r| r != "always" && r != "never")
+    {
+        return Err(ApiError::invalid(
+            "automatic_payment_methods[allow_redirects]",
+            "parameter_invalid",
+            "automatic_payment_methods[allow_redirects] must be always or never.",
+        ));
+    }
+    if v.get("payment_method_types").is_some_and(|t| !t.is_null()) {
+        return Err(ApiError::invalid(
+            "automatic_payment_methods",
+            "parameter_invalid",
+            "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+        ));
+    }
+    Ok(Some(AutomaticPaymentMethods {
+        enabled,
+        allow_redirects,
+    }))
+}
+
+/// `payment_method_options[card][request_three_d_secure]`: `automatic`
+/// only (3-D Secure flows, `any` and `challenge`, are not supported: they
+/// are refused rather than ignored).
+fn request_three_d_secure(v: &Value) -> Result<Option<String>, ApiError> {
+    let Some(o) = v.get("payment_method_options").filter(|o| !o.is_null()) else {
+        return Ok(None);
+    };
+    only_keys(o, "payment_method_options", &["card"])?;
+    let Some(card) = o.get("card").filter(|c| !c.is_null()) else {
+        return Ok(None);
+    };
+    only_keys(
+        card,
+        "payment_method_options[card]",
+        &["request_three_d_secure"],
+    )?;
+    match param_str(card, "request_three_d_secure")?.as_deref() {
+        None => Ok(None),
+        Some("automatic") => Ok(Some("automatic".to_owned())),
+        Some("any" | "challenge") => Err(ApiError::invalid(
+            "payment_method_options[card][request_three_d_secure]",
+            "parameter_invalid",
+            "Switchyard does not run 3-D Secure: request_three_d_secure can only be automatic (a payment the issuer wants authenticated is declined with authentication_required).",
+        )),
+        Some(_) => Err(ApiError::invalid(
+            "payment_method_options[card][request_three_d_secure]",
+            "parameter_invalid",
+            "request_three_d_secure must be automatic.",
+        )),
+    }
+}
+
+/// `off_session`: a boolean, or Stripe's `one_off` / `recurring` (true).
+fn off_session(v: &Value) -> Result<Option<bool>, ApiError> {
+    match v.get("off_session") {
+        Some(Value::String(s)) if s == "one_off" || s == "recurring" => Ok(Some(true)),
+        _ => param_bool(v, "off_session", "off_session"),
+    }
+}
+
+fn return_url(v: &Value) -> Result<Option<String>, ApiError> {
+    match text(v, "return_url", 2048)? {
+        Some(Some(u)) => {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+            if ok {
+                Ok(Some(u))
+            } else {
+                Err(ApiError::invalid(
+                    "return_url",
+                    "url_invalid",
+                    "return_url must be an http or https URL.",
+                ))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The everyday fields of a create (and a confirmation's).
+fn extras(v: &Value, confirm: bool) -> Result<Extras, ApiError> {
+    let flat = |t: Option<Option<String>>| t.flatten();
+    let off = off_session(v)?;
+    if off.is_some() && !confirm {
+        return Err(ApiError::invalid(
+            "off_session",
+            "parameter_invalid",
+            "off_session can only be given when confirm=true (or with the confirmation).",
+        ));
+    }
+    if v.get("return_url").is_some_and(|u| !u.is_null()) && !confirm {
+        return Err(ApiError::invalid(
+            "return_url",
+            "parameter_invalid",
+            "return_url can only be given when confirm=true (or with the confirmation).",
+        ));
+    }
+    Ok(Extras {
+        client_secret: None,
+        customer: flat(text(v, "customer", 5000)?),
+        receipt_email: flat(receipt_email(v)?),
+        statement_descriptor: flat(descriptor(v, "statement_descriptor", 5)?),
+        statement_descriptor_suffix: flat(descriptor(v, "statement_descriptor_suffix", 1)?),
+        setup_future_usage: flat(setup_future_usage(v)?),
+        off_session: off,
+        automatic_payment_methods: automatic_payment_methods(v)?,
+        request_three_d_secure: request_three_d_secure(v)?,
+        return_url: return_url(v)?,
+        created_ms: 0,
+    })
 }
 
 /// `payment_method` (a test payment method, test mode only) or
@@ -169,12 +403,13 @@ pub fn card_given(
 pub fn capture_method(v: &Value) -> Result<Option<CaptureMethod>, ApiError> {
     match param_str(v, "capture_method")?.as_deref() {
         None => Ok(None),
-        Some("automatic" | "automatic_async") => Ok(Some(CaptureMethod::Automatic)),
+        Some("automatic") => Ok(Some(CaptureMethod::Automatic)),
+        Some("automatic_async") => Ok(Some(CaptureMethod::AutomaticAsync)),
         Some("manual") => Ok(Some(CaptureMethod::Manual)),
         Some(_) => Err(ApiError::invalid(
             "capture_method",
             "parameter_invalid",
-            "capture_method must be automatic or manual.",
+            "capture_method must be automatic, automatic_async or manual.",
         )),
     }
 }
@@ -191,80 +426,217 @@ fn payment_method_types(v: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// The parameters a create accepts (each one Stripe's create names).
+pub const CREATE_PARAMS: &[&str] = &[
+    "amount",
+    "automatic_payment_methods",
+    "capture_method",
+    "confirm",
+    "currency",
+    "customer",
+    "description",
+    "expand",
+    "metadata",
+    "off_session",
+    "payment_method",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "receipt_email",
+    "return_url",
+    "setup_future_usage",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+];
+
+fn description(v: &Value) -> Result<Option<Option<String>>, ApiError> {
+    text(v, "description", 1000)
+}
+
 pub fn create(
     v: &Value,
     test_mode: bool,
     new_pm_id: &mut dyn FnMut() -> String,
 ) -> Result<CreateParams, ApiError> {
-    only_keys(
-        v,
-        "",
-        &[
-            "amount",
-            "currency",
-            "capture_method",
-            "confirm",
-            "payment_method",
-            "payment_method_data",
-            "payment_method_types",
-            "metadata",
-            "description",
-        ],
-    )?;
+    only_keys(v, "", CREATE_PARAMS)?;
+    expand(v, PI_EXPANDABLE)?;
     let amount = param_u64(v, "amount", "amount")?.ok_or_else(|| ApiError::missing("amount"))?;
-    if amount == 0 || amount > MAX_AMOUNT {
-        return Err(ApiError::invalid(
-            "amount",
-            "amount_too_small",
-            "Amount must be a positive integer in the currency's smallest unit, at most 999999999999.",
-        ));
-    }
     let currency = currency(v)?;
+    money::check_amount("amount", amount, &currency)?;
     payment_method_types(v)?;
-    let description = param_str(v, "description")?;
-    if description.as_ref().is_some_and(|d| d.len() > 1000) {
-        return Err(ApiError::invalid(
-            "description",
-            "parameter_invalid",
-            "description can be at most 1000 characters long.",
-        ));
-    }
+    let confirm = param_bool(v, "confirm", "confirm")?.unwrap_or(false);
     Ok(CreateParams {
         amount,
         currency,
         capture_method: capture_method(v)?.unwrap_or(CaptureMethod::Automatic),
-        confirm: param_bool(v, "confirm", "confirm")?.unwrap_or(false),
+        confirm,
         metadata: param_metadata(v, "metadata")?.unwrap_or_default(),
-        description,
+        description: description(v)?.flatten(),
         card: card_given(v, test_mode, new_pm_id)?,
+        extras: extras(v, confirm)?,
     })
+}
+
+/// The parameters a confirmation accepts.
+pub const CONFIRM_PARAMS: &[&str] = &[
+    "capture_method",
+    "client_secret",
+    "expand",
+    "off_session",
+    "payment_method",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "receipt_email",
+    "return_url",
+    "setup_future_usage",
+];
+
+/// A confirmation: the card (if given now) and the fields it sets.
+#[derive(Debug)]
+pub struct ConfirmParams {
+    pub card: Option<CardGiven>,
+    pub update: Update,
+    pub client_secret: Option<String>,
 }
 
 pub fn confirm(
     v: &Value,
     test_mode: bool,
     new_pm_id: &mut dyn FnMut() -> String,
-) -> Result<Option<CardGiven>, ApiError> {
-    only_keys(
-        v,
-        "",
-        &[
-            "payment_method",
-            "payment_method_data",
-            "payment_method_types",
-        ],
-    )?;
+) -> Result<ConfirmParams, ApiError> {
+    only_keys(v, "", CONFIRM_PARAMS)?;
     payment_method_types(v)?;
-    card_given(v, test_mode, new_pm_id)
+    let update = Update {
+        capture_method: capture_method(v)?,
+        receipt_email: receipt_email(v)?,
+        setup_future_usage: setup_future_usage(v)?,
+        request_three_d_secure: request_three_d_secure(v)?,
+        off_session: off_session(v)?,
+        return_url: return_url(v)?,
+        ..Update::default()
+    };
+    Ok(ConfirmParams {
+        card: card_given(v, test_mode, new_pm_id)?,
+        update,
+        client_secret: param_str(v, "client_secret")?,
+    })
 }
 
+/// The parameters an update accepts.
+pub const UPDATE_PARAMS: &[&str] = &[
+    "amount",
+    "capture_method",
+    "currency",
+    "customer",
+    "description",
+    "expand",
+    "metadata",
+    "payment_method_options",
+    "payment_method_types",
+    "receipt_email",
+    "setup_future_usage",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+];
+
+/// `metadata` of an update: Stripe merges it (an empty value deletes its
+/// key; `metadata=""` empties it).
+fn metadata_update(v: &Value) -> Result<(BTreeMap<String, Option<String>>, bool), ApiError> {
+    if matches!(v.get("metadata"), Some(Value::String(s)) if s.is_empty()) {
+        return Ok((BTreeMap::new(), true));
+    }
+    let m = param_metadata(v, "metadata")?.unwrap_or_default();
+    Ok((
+        m.into_iter()
+            .map(|(k, val)| (k, (!val.is_empty()).then_some(val)))
+            .collect(),
+        false,
+    ))
+}
+
+/// `POST /v1/payment_intents/:id`. Amount and currency are checked
+/// together by the payment (one may change without the other).
+pub fn update(v: &Value) -> Result<Update, ApiError> {
+    only_keys(v, "", UPDATE_PARAMS)?;
+    payment_method_types(v)?;
+    let amount = param_u64(v, "amount", "amount")?;
+    let currency = match param_str(v, "currency")? {
+        Some(c) => Some(money::currency("currency", &c)?),
+        None => None,
+    };
+    let (metadata, clear_metadata) = metadata_update(v)?;
+    Ok(Update {
+        amount,
+        currency,
+        capture_method: capture_method(v)?,
+        description: description(v)?,
+        metadata,
+        clear_metadata,
+        customer: text(v, "customer", 5000)?,
+        receipt_email: receipt_email(v)?,
+        statement_descriptor: descriptor(v, "statement_descriptor", 5)?,
+        statement_descriptor_suffix: descriptor(v, "statement_descriptor_suffix", 1)?,
+        setup_future_usage: setup_future_usage(v)?,
+        automatic_payment_methods: None,
+        request_three_d_secure: request_three_d_secure(v)?,
+        off_session: None,
+        return_url: None,
+    })
+}
+
+pub const CAPTURE_PARAMS: &[&str] = &["amount_to_capture", "expand"];
+pub const CANCEL_PARAMS: &[&str] = &["cancellation_reason", "expand"];
+pub const REFUND_PARAMS: &[&str] = &["payment_intent", "charge", "amount", "reason", "metadata"];
+pub const REFUND_UPDATE_PARAMS: &[&str] = &["metadata", "expand"];
+pub const EXPAND_ONLY: &[&str] = &["expand"];
+pub const RETRIEVE_PARAMS: &[&str] = &["expand", "client_secret"];
+
+/// Every parameter each Stripe call of the worker accepts (body for a
+/// POST, query for a GET), as Stripe's paths name them: a test checks each
+/// against Stripe's OpenAPI description.
+#[cfg(test)]
+pub const ACCEPTED: &[(&str, &str, &[&str])] = &[
+    ("post", "/v1/payment_intents", CREATE_PARAMS),
+    (
+        "get",
+        "/v1/payment_intents",
+        crate::listing::LIST_INTENTS_PARAMS,
+    ),
+    (
+        "get",
+        "/v1/payment_intents/search",
+        crate::listing::SEARCH_PARAMS,
+    ),
+    ("get", "/v1/payment_intents/{intent}", RETRIEVE_PARAMS),
+    ("post", "/v1/payment_intents/{intent}", UPDATE_PARAMS),
+    (
+        "post",
+        "/v1/payment_intents/{intent}/confirm",
+        CONFIRM_PARAMS,
+    ),
+    (
+        "post",
+        "/v1/payment_intents/{intent}/capture",
+        CAPTURE_PARAMS,
+    ),
+    ("post", "/v1/payment_intents/{intent}/cancel", CANCEL_PARAMS),
+    ("post", "/v1/refunds", REFUND_PARAMS),
+    ("get", "/v1/refunds", crate::listing::LIST_REFUNDS_PARAMS),
+    ("get", "/v1/refunds/{refund}", EXPAND_ONLY),
+    ("post", "/v1/refunds/{refund}", REFUND_UPDATE_PARAMS),
+    ("post", "/v1/refunds/{refund}/cancel", EXPAND_ONLY),
+    ("get", "/v1/charges", crate::listing::LIST_CHARGES_PARAMS),
+    ("get", "/v1/charges/{charge}", EXPAND_ONLY),
+];
+
 pub fn capture(v: &Value) -> Result<Option<u64>, ApiError> {
-    only_keys(v, "", &["amount_to_capture"])?;
+    only_keys(v, "", CAPTURE_PARAMS)?;
     param_u64(v, "amount_to_capture", "amount_to_capture")
 }
 
 pub fn cancel(v: &Value) -> Result<Option<String>, ApiError> {
-    only_keys(v, "", &["cancellation_reason"])?;
+    only_keys(v, "", CANCEL_PARAMS)?;
     match param_str(v, "cancellation_reason")?.as_deref() {
         None => Ok(None),
         Some(
@@ -280,16 +652,26 @@ pub fn cancel(v: &Value) -> Result<Option<String>, ApiError> {
 
 #[derive(Debug)]
 pub struct RefundParams {
-    pub payment_intent: String,
+    pub payment_intent: RefundOf,
     pub amount: Option<u64>,
     pub reason: Option<String>,
     pub metadata: BTreeMap<String, String>,
 }
 
 pub fn refund(v: &Value) -> Result<RefundParams, ApiError> {
-    only_keys(v, "", &["payment_intent", "amount", "reason", "metadata"])?;
-    let payment_intent =
-        param_str(v, "payment_intent")?.ok_or_else(|| ApiError::missing("payment_intent"))?;
+    only_keys(v, "", REFUND_PARAMS)?;
+    let payment_intent = match (param_str(v, "payment_intent")?, param_str(v, "charge")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "charge",
+                "parameter_invalid",
+                "Give payment_intent or charge, not both.",
+            ))
+        }
+        (Some(pi), None) => RefundOf::PaymentIntent(pi),
+        (None, Some(ch)) => RefundOf::Charge(ch),
+        (None, None) => return Err(ApiError::missing("payment_intent")),
+    };
     let reason = match param_str(v, "reason")?.as_deref() {
         None => None,
         Some(r @ ("duplicate" | "fraudulent" | "requested_by_customer")) => Some(r.to_owned()),
@@ -307,6 +689,20 @@ pub fn refund(v: &Value) -> Result<RefundParams, ApiError> {
         reason,
         metadata: param_metadata(v, "metadata")?.unwrap_or_default(),
     })
+}
+
+/// What a refund names: a PaymentIntent or one of its Charges.
+#[derive(Debug)]
+pub enum RefundOf {
+    PaymentIntent(String),
+    Charge(String),
+}
+
+/// `POST /v1/refunds/:id`: its metadata (merged as Stripe merges it).
+pub fn refund_update(v: &Value) -> Result<(BTreeMap<String, Option<String>>, bool), ApiError> {
+    only_keys(v, "", REFUND_UPDATE_PARAMS)?;
+    expand(v, &[])?;
+    metadata_update(v)
 }
 
 /// The body without card secrets, for the idempotency fingerprint: the
@@ -437,6 +833,46 @@ mod tests {
         }
     }
 
+    /// Every parameter the worker accepts is one Stripe's own description
+    /// of that call names (tests/stripe-openapi, Stripe's OpenAPI, MIT).
+    #[test]
+    fn accepted_parameters_are_stripes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/stripe-openapi/payments-subset.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let spec: Value = serde_json::from_str(&text).unwrap_or_default();
+        assert!(spec["paths"].is_object(), "{path} unreadable");
+        for (method, route, accepted) in ACCEPTED {
+            let op = &spec["paths"][route][method];
+            assert!(op.is_object(), "Stripe has no {method} {route}");
+            let named: Vec<String> = if *method == "get" {
+                op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "query")
+                            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+                    ["properties"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            for a in *accepted {
+                assert!(
+                    named.iter().any(|n| n == a),
+                    "{method} {route} accepts {a}, which Stripe does not name"
+                );
+            }
+        }
+    }
+
     #[test]
     fn create_params() {
         let v = json!({"amount": "2000", "currency": "EUR", "confirm": "true",
@@ -460,22 +896,53 @@ mod tests {
             (json!({"amount": "x", "currency": "eur"}), "amount"),
             (json!({"amount": 0, "currency": "eur"}), "amount"),
             (json!({"amount": 1}), "currency"),
-            (json!({"amount": 1, "currency": "euro"}), "currency"),
-            (json!({"amount": 1, "currency": "eur", "foo": 1}), "foo"),
+            (json!({"amount": 100, "currency": "euro"}), "currency"),
+            (json!({"amount": 49, "currency": "usd"}), "amount"),
+            (json!({"amount": 1005, "currency": "kwd"}), "amount"),
+            (json!({"amount": 100, "currency": "xau"}), "currency"),
             (
-                json!({"amount": 1, "currency": "eur", "capture_method": "x"}),
+                json!({"amount": 100, "currency": "eur", "statement_descriptor": "1234567"}),
+                "statement_descriptor",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "statement_descriptor_suffix": "a*b"}),
+                "statement_descriptor_suffix",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "receipt_email": "nope"}),
+                "receipt_email",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "off_session": "true"}),
+                "off_session",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "expand": ["payment_method"]}),
+                "expand",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "payment_method_options": {"card": {"request_three_d_secure": "any"}}}),
+                "payment_method_options[card][request_three_d_secure]",
+            ),
+            (
+                json!({"amount": 100, "currency": "eur", "automatic_payment_methods": {"enabled": "true"}, "payment_method_types": ["card"]}),
+                "automatic_payment_methods",
+            ),
+            (json!({"amount": 100, "currency": "eur", "foo": 1}), "foo"),
+            (
+                json!({"amount": 100, "currency": "eur", "capture_method": "x"}),
                 "capture_method",
             ),
             (
-                json!({"amount": 1, "currency": "eur", "payment_method": "pm_nope"}),
+                json!({"amount": 100, "currency": "eur", "payment_method": "pm_nope"}),
                 "payment_method",
             ),
             (
-                json!({"amount": 1, "currency": "eur", "payment_method_data": {"type": "card", "card": {"number": "4242424242424241", "exp_month": 1, "exp_year": 2030}}}),
+                json!({"amount": 100, "currency": "eur", "payment_method_data": {"type": "card", "card": {"number": "4242424242424241", "exp_month": 1, "exp_year": 2030}}}),
                 "payment_method_data[card][number]",
             ),
             (
-                json!({"amount": 1, "currency": "eur", "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_year": 2030}}}),
+                json!({"amount": 100, "currency": "eur", "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_year": 2030}}}),
                 "payment_method_data[card][exp_month]",
             ),
         ];
@@ -488,7 +955,7 @@ mod tests {
             );
         }
         // Test payment methods are test-mode only.
-        let v = json!({"amount": 1, "currency": "eur", "payment_method": "pm_card_visa"});
+        let v = json!({"amount": 100, "currency": "eur", "payment_method": "pm_card_visa"});
         assert!(create(&v, false, &mut pm).is_err());
         assert!(create(&v, true, &mut pm).is_ok());
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_processors::card::{Card, CardFacts, CardInTransit};
 use switchyard_processors::decline::Decline;
+use switchyard_processors::extras::{Extras, Update, View};
 use switchyard_processors::payment::{Attempt, CaptureMethod, ProcessorDetails};
 use switchyard_processors::Call;
 
@@ -38,6 +39,14 @@ pub enum Op {
     /// Retrieve a refund, asking the processor about one whose outcome is
     /// unknown (or whose call was abandoned).
     ReconcileRefund,
+    /// `POST /v1/payment_intents/:id`: no processor call.
+    Update,
+    /// The payment's Charges (`charge_id`: one of them).
+    Charges,
+    /// `POST /v1/refunds/:id`: its metadata (`refund_id`).
+    UpdateRefund,
+    /// `POST /v1/refunds/:id/cancel` (`refund_id`).
+    CancelRefund,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +89,11 @@ pub struct CreateFields {
     pub capture_method: CaptureMethod,
     pub metadata: BTreeMap<String, String>,
     pub description: Option<String>,
+    #[serde(default)]
+    pub extras: Extras,
+    /// The random part of the client secret (`<id>_secret_<this>`).
+    #[serde(default)]
+    pub secret_token: String,
 }
 
 /// A payment method given with the call: its id and the card facts, which
@@ -164,6 +178,19 @@ pub struct BeginRequest {
     /// settles a capture or void of unknown outcome.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub settle_follow_ups: bool,
+    /// Update, UpdateRefund, and what a confirmation sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Update>,
+    /// How the answer shows the payment (`expand[]`, publishable key).
+    #[serde(default)]
+    pub view: View,
+    /// With a publishable key: the client secret given, which must be the
+    /// payment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `Charges`: the one asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<String>,
 }
 
 impl BeginRequest {
@@ -190,6 +217,10 @@ impl BeginRequest {
             metadata: None,
             refund_id: None,
             settle_follow_ups: false,
+            update: None,
+            view: View::default(),
+            client_secret: None,
+            charge_id: None,
         }
     }
 
@@ -197,6 +228,7 @@ impl BeginRequest {
     /// is returned, to travel beside the message), confirm or not.
     pub fn create(
         p: CreateParams,
+        secret_token: String,
         payment_id: String,
         livemode: bool,
         now_ms: u64,
@@ -209,6 +241,8 @@ impl BeginRequest {
             capture_method: p.capture_method,
             metadata: p.metadata,
             description: p.description,
+            extras: p.extras,
+            secret_token,
         });
         b.confirm = p.confirm;
         let card = p.card.map(|c| {
@@ -237,6 +271,8 @@ pub struct Work {
     /// A confirmation: how many more processor attempts the payment may
     /// make (`payment::MAX_ATTEMPTS` in all).
     pub attempts_left: u32,
+    /// How the answer shows the payment.
+    pub view: View,
 }
 
 impl Work {
@@ -494,4 +530,45 @@ mod tests {
             )
         );
     }
+}
+
+/// The two tables of the mode's index (`edge/index_do.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexTable {
+    Intents,
+    Refunds,
+}
+
+impl IndexTable {
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexTable::Intents => "intents",
+            IndexTable::Refunds => "refunds",
+        }
+    }
+}
+
+/// A row of the index, written by a payment's object after an operation
+/// that changed it (`payment::index_rows`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexRow {
+    pub table: IndexTable,
+    pub id: String,
+    pub payment_intent: String,
+    pub created: u64,
+    pub created_ms: u64,
+    /// The payment object's write counter: a late write of an older state
+    /// changes nothing.
+    pub version: u64,
+    pub body: String,
+    /// Intents: the latest Charge, for `expand[]=data.latest_charge`.
+    pub charge: Option<String>,
+    pub status: String,
+    pub amount: u64,
+    pub currency: String,
+    pub customer: Option<String>,
+    pub metadata: String,
+    /// Refunds: the Charge refunded.
+    pub refunded_charge: Option<String>,
 }

@@ -39,6 +39,7 @@ use runtime::{answer_response, error_response, json_response, now_ms, random_tok
 
 mod config;
 mod health_do;
+mod index_do;
 mod keys_do;
 mod metrics;
 mod objects;
@@ -53,6 +54,7 @@ mod runtime;
 mod sandbox_do;
 mod sql;
 mod transport;
+mod wire;
 
 /// The body, read as it streams in and refused as soon as it passes
 /// `form::MAX_BODY` (a declared `Content-Length` over it is refused before
@@ -95,14 +97,27 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     // carries it too, so that a user's id finds its line.
     let request_id = random_token(14).map(|t| format!("req_{t}"));
     let touched = Rc::new(Touched::default());
+    let wire = wire::Incoming::of(req.headers(), method == Method::Post);
     let response = match &request_id {
         Ok(id) => {
-            let response = match handle(req, &env, ctx, touched.clone()).await {
-                Ok(r) => r,
-                Err(e) => error_response(&e),
+            let response = if method == Method::Options {
+                // A browser's preflight (publishable-key calls from a page).
+                wire::preflight()
+            } else {
+                match wire
+                    .check()
+                    .map(|()| handle(req, &env, ctx, touched.clone()))
+                {
+                    Ok(handling) => match handling.await {
+                        Ok(r) => r,
+                        Err(e) => error_response(&e),
+                    },
+                    Err(e) => error_response(&e),
+                }
             };
             let response = without_internal_detail(response, id).await;
             let _ = response.headers().set("request-id", id);
+            wire.answer(&response);
             response
         }
         // No id can be drawn: the request fails (ids are never guessable).
@@ -184,13 +199,18 @@ async fn handle(
     }
     let auth = req.headers().get("authorization").ok().flatten();
     let principal = config(env).keys.authenticate(auth.as_deref())?;
-    if route.name != RouteName::Preview {
-        // Publishable keys may call the preview endpoint only.
-        if principal.kind != KeyKind::Secret {
-            return Err(ApiError::forbidden(
-                "This API call cannot be made with a publishable API key. Please use a secret API key.",
-            ));
-        }
+    // Publishable keys may call the preview, and, with a payment's client
+    // secret, retrieve and confirm that payment (client-side
+    // confirmation); nothing else.
+    let publishable_may = match route.name {
+        RouteName::Preview | RouteName::ConfirmPayment => true,
+        RouteName::Payment => method == Method::Get,
+        _ => false,
+    };
+    if principal.kind != KeyKind::Secret && !publishable_may {
+        return Err(ApiError::forbidden(
+            "This API call cannot be made with a publishable API key. Please use a secret API key.",
+        ));
     }
     let body = if method == Method::Post {
         read_body(&mut req).await?
@@ -213,13 +233,18 @@ async fn handle(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RouteName {
     Preview,
-    CreatePayment,
-    RetrievePayment,
+    Payments,
+    SearchPayments,
+    Payment,
+    Refunds,
+    Refund,
+    CancelRefund,
+    Charges,
+    ChargeSearch,
+    Charge,
     ConfirmPayment,
     CapturePayment,
     CancelPayment,
-    CreateRefund,
-    RetrieveRefund,
     Rulesets,
     Ruleset,
     ActivateRuleset,
@@ -250,13 +275,18 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         })
     };
     match seg {
-        ["payment_intents"] => r(CreatePayment, POST, None),
-        ["payment_intents", id] => r(RetrievePayment, GET, Some(id)),
+        ["payment_intents"] => r(Payments, BOTH, None),
+        ["payment_intents", "search"] => r(SearchPayments, GET, None),
+        ["payment_intents", id] => r(Payment, BOTH, Some(id)),
         ["payment_intents", id, "confirm"] => r(ConfirmPayment, POST, Some(id)),
         ["payment_intents", id, "capture"] => r(CapturePayment, POST, Some(id)),
         ["payment_intents", id, "cancel"] => r(CancelPayment, POST, Some(id)),
-        ["refunds"] => r(CreateRefund, POST, None),
-        ["refunds", id] => r(RetrieveRefund, GET, Some(id)),
+        ["refunds"] => r(Refunds, BOTH, None),
+        ["refunds", id] => r(Refund, BOTH, Some(id)),
+        ["refunds", id, "cancel"] => r(CancelRefund, POST, Some(id)),
+        ["charges"] => r(Charges, GET, None),
+        ["charges", "search"] => r(ChargeSearch, GET, None),
+        ["charges", id] => r(Charge, GET, Some(id)),
         ["routing", "preview"] => r(Preview, POST, None),
         ["routing", "metrics"] => r(Metrics, GET, None),
         ["routing", "processors"] => r(Processors, GET, None),
@@ -274,15 +304,29 @@ fn route_of(seg: &[&str]) -> Option<Route> {
 async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiError> {
     use RouteName::*;
     let id = route.id.as_deref().unwrap_or("");
+    let post = call.method == Method::Post;
     match route.name {
         Preview => preview(&call, env).await,
-        CreatePayment => payments::create(&call, env).await,
-        RetrievePayment => payments::retrieve(&call, env, id).await,
+        Payments if post => payments::create(&call, env).await,
+        Payments => index_do::list_intents(&call, env).await,
+        SearchPayments => index_do::search_intents(&call, env).await,
+        Payment if post => payments::update(&call, env, id).await,
+        Payment => payments::retrieve(&call, env, id).await,
         ConfirmPayment => payments::confirm(&call, env, id).await,
         CapturePayment => payments::capture(&call, env, id).await,
         CancelPayment => payments::cancel(&call, env, id).await,
-        CreateRefund => payments::refund(&call, env).await,
-        RetrieveRefund => payments::retrieve_refund(&call, env, id).await,
+        Refunds if post => payments::refund(&call, env).await,
+        Refunds => index_do::list_refunds(&call, env).await,
+        Refund if post => payments::change_refund(&call, env, id, false).await,
+        Refund => payments::retrieve_refund(&call, env, id).await,
+        CancelRefund => payments::change_refund(&call, env, id, true).await,
+        Charges => payments::list_charges(&call, env).await,
+        ChargeSearch => Err(ApiError::invalid(
+            "query",
+            "search_not_supported",
+            "Charges cannot be searched: search PaymentIntents (/v1/payment_intents/search), whose latest_charge can be expanded.",
+        )),
+        Charge => payments::retrieve_charge(&call, env, id).await,
         Rulesets if call.method == Method::Post => rulesets::create(&call, env).await,
         Rulesets => rulesets::list(&call, env).await,
         Ruleset => rulesets::get(&call, env, id).await,

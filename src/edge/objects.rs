@@ -33,6 +33,8 @@ pub(crate) enum Binding {
     Health,
     /// One per mode: what is left to reconcile.
     Reconcile,
+    /// Shards of the mode's index of payments and refunds (lists, search).
+    Index,
 }
 
 impl Binding {
@@ -46,6 +48,7 @@ impl Binding {
             Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
             Binding::Health => "HEALTH",
             Binding::Reconcile => "RECONCILE",
+            Binding::Index => "INDEX",
         }
     }
 }

@@ -20,6 +20,7 @@ use worker::{
 };
 
 use super::config::config;
+use super::index_do;
 use super::reconcile;
 use super::runtime::{error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
@@ -90,7 +91,26 @@ impl PaymentObject {
             return Err(ApiError::internal("unreadable run message"));
         };
         let mode = if b.livemode { Mode::Live } else { Mode::Test };
+        let reads_only = b.op == Op::Charges;
+        let before = if reads_only {
+            None
+        } else {
+            payment::snapshot(store)?
+        };
         let outcome = self.operate(store, &b, card, mode).await;
+        // The mode's index (lists, search) learns what changed, before the
+        // answer: a list right after an operation shows it.
+        if !reads_only {
+            match payment::index_rows(store, before.as_deref(), &b) {
+                Ok(rows) if !rows.is_empty() => {
+                    if let Err(e) = index_do::put(&self.env, mode, &rows).await {
+                        console_error!("index not written: {}", e.message);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => console_error!("index rows not read: {}", e.message),
+            }
+        }
         // A reconciliation pass's run: the queue learns whether the entry
         // is settled now, whatever settled it.
         if b.settle_follow_ups {

@@ -8,7 +8,7 @@ use futures_util::future::join;
 use serde_json::Value;
 use switchyard_processors::adapter::processor_idempotency_key;
 use switchyard_processors::card::{Card, CardInTransit};
-use switchyard_processors::payment::CaptureMethod;
+use switchyard_processors::extras::{payment_of_charge, Update};
 use switchyard_processors::{adapter_for, Call as PCall, Delivery, ProcessorConfig};
 use worker::{Env, Response, Stub};
 
@@ -17,11 +17,13 @@ use super::metrics;
 use super::objects::{call_raw, stub, Binding};
 use super::request::Call;
 use super::rulesets;
-use super::runtime::{answer_response, json_text_response, now_ms, random_token};
+use super::runtime::{answer_response, json_response, json_text_response, now_ms, random_token};
 use super::transport::EdgeTransport;
-use crate::auth::Mode;
+use crate::auth::{KeyKind, Mode};
 use crate::error::ApiError;
-use crate::params;
+use crate::form;
+use crate::listing;
+use crate::params::{self, RefundOf};
 use crate::payment::Transport;
 use crate::protocol::{
     self, Answer, Attach, BeginRequest, Op, RulesetRef, RunMessage, RunOutcome, REPLAYED_HEADER,
@@ -86,7 +88,16 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     // key's first request made (`run`).
     let payment_id = protocol::payment_id_from_random(random_token(protocol::ID_LEN)?.as_bytes());
     let confirm = p.confirm;
-    let (b, card) = BeginRequest::create(p, payment_id, mode.livemode(), now_ms(), idem);
+    let view = params::pi_view(&call.body)?;
+    let (mut b, card) = BeginRequest::create(
+        p,
+        random_token(24)?,
+        payment_id,
+        mode.livemode(),
+        now_ms(),
+        idem,
+    );
+    b.view = view;
     run(call, env, mode, b, confirm, card).await
 }
 
@@ -124,10 +135,13 @@ fn check_payment_id(id: &str) -> Result<(), ApiError> {
 pub(crate) async fn confirm(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
     check_payment_id(id)?;
     let mode = call.principal.mode;
-    let card = with_pm_id(|pm| params::confirm(&call.body, mode == Mode::Test, pm))?;
+    let p = with_pm_id(|pm| params::confirm(&call.body, mode == Mode::Test, pm))?;
     let mut b = begin(Op::Confirm, id, mode, call)?;
-    b.attach = card.as_ref().map(Attach::of);
-    run(call, env, mode, b, true, card.map(|c| c.card)).await
+    b.view = params::pi_view(&call.body)?;
+    b.attach = p.card.as_ref().map(Attach::of);
+    b.update = Some(p.update);
+    client_view(call, &mut b, p.client_secret)?;
+    run(call, env, mode, b, true, p.card.map(|c| c.card)).await
 }
 
 pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -135,6 +149,7 @@ pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response
     let mode = call.principal.mode;
     let amount = params::capture(&call.body)?;
     let mut b = begin(Op::Capture, id, mode, call)?;
+    b.view = params::pi_view(&call.body)?;
     b.amount = amount;
     run(call, env, mode, b, false, None).await
 }
@@ -144,6 +159,7 @@ pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response,
     let mode = call.principal.mode;
     let reason = params::cancel(&call.body)?;
     let mut b = begin(Op::Cancel, id, mode, call)?;
+    b.view = params::pi_view(&call.body)?;
     b.reason = reason;
     run(call, env, mode, b, false, None).await
 }
@@ -151,17 +167,30 @@ pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response,
 pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     let p = params::refund(&call.body)?;
-    if !protocol::is_payment_id(&p.payment_intent) {
-        return Err(ApiError::invalid(
+    let (payment_id, param, named) = match &p.payment_intent {
+        RefundOf::PaymentIntent(pi) => (
+            protocol::is_payment_id(pi).then(|| pi.clone()),
             "payment_intent",
+            ("payment_intent", pi),
+        ),
+        RefundOf::Charge(ch) => (payment_of_charge(ch), "charge", ("charge", ch)),
+    };
+    let Some(payment_id) = payment_id else {
+        return Err(ApiError::invalid(
+            param,
             "resource_missing",
             format!(
-                "No such payment_intent: '{}'",
-                p.payment_intent.chars().take(64).collect::<String>()
+                "No such {}: '{}'",
+                named.0,
+                named.1.chars().take(64).collect::<String>()
             ),
         ));
-    }
-    let mut b = begin(Op::Refund, &p.payment_intent, mode, call)?;
+    };
+    let mut b = begin(Op::Refund, &payment_id, mode, call)?;
+    b.charge_id = match p.payment_intent {
+        RefundOf::Charge(ch) => Some(ch),
+        RefundOf::PaymentIntent(_) => None,
+    };
     b.amount = p.amount;
     b.reason = p.reason;
     b.metadata = Some(p.metadata);
@@ -171,16 +200,173 @@ pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError>
 pub(crate) async fn retrieve(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
     check_payment_id(id)?;
     let mode = call.principal.mode;
+    let q = form::parse_form(call.query.as_deref().unwrap_or(""))?;
+    form::only_keys(&q, "", params::RETRIEVE_PARAMS)?;
     // A payment left `processing` (a processor's answer was lost) is
     // reconciled here: its processors are asked what became of the calls.
-    let b = BeginRequest::new(
+    let mut b = BeginRequest::new(
         Op::Reconcile,
         id.to_owned(),
         mode.livemode(),
         now_ms(),
         None,
     );
+    b.view = params::pi_view(&q)?;
+    client_view(call, &mut b, form::param_str(&q, "client_secret")?)?;
     run(call, env, mode, b, false, None).await
+}
+
+/// A client secret given is checked by the payment's object, whatever the
+/// key. A publishable key needs one, sees the client-safe fields, and
+/// expands nothing.
+fn client_view(call: &Call, b: &mut BeginRequest, secret: Option<String>) -> Result<(), ApiError> {
+    if call.principal.kind == KeyKind::Publishable {
+        if secret.is_none() {
+            return Err(ApiError::missing("client_secret"));
+        }
+        if b.view.expand_charge {
+            return Err(ApiError::invalid(
+                "expand",
+                "parameter_invalid",
+                "A publishable key cannot expand latest_charge.",
+            ));
+        }
+        b.view.client = true;
+    }
+    b.client_secret = secret;
+    Ok(())
+}
+
+/// `POST /v1/payment_intents/:id`: metadata, description, and before
+/// confirmation amount, currency and capture method.
+pub(crate) async fn update(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
+    check_payment_id(id)?;
+    let mode = call.principal.mode;
+    let u = params::update(&call.body)?;
+    let mut b = begin(Op::Update, id, mode, call)?;
+    b.view = params::pi_view(&call.body)?;
+    b.update = Some(u);
+    run(call, env, mode, b, false, None).await
+}
+
+/// A read at a payment's object (its Charges or its Refunds), answered
+/// as it comes.
+/// (An error of the object is the API's response as it is: `Err`.)
+async fn read_at(
+    call: &Call,
+    env: &Env,
+    b: BeginRequest,
+) -> Result<Result<Value, Response>, ApiError> {
+    let mode = call.principal.mode;
+    let stub = payment_stub(call, env, mode, &b.payment_id)?;
+    match run_once(&stub, &b, None).await? {
+        Ran::Outcome(RunOutcome::Answered(a)) if a.status == 200 => {
+            serde_json::from_str(a.body.get())
+                .map(Ok)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        }
+        Ran::Outcome(RunOutcome::Answered(a)) => Ok(Err(answer_response(Answer {
+            status: a.status,
+            body: a.body,
+        }))),
+        Ran::Outcome(RunOutcome::NeedRuleset) => Err(ApiError::internal("unexpected answer")),
+        Ran::Failed(r) => Ok(Err(r)),
+    }
+}
+
+/// `GET /v1/charges/:id`.
+pub(crate) async fn retrieve_charge(
+    call: &Call,
+    env: &Env,
+    id: &str,
+) -> Result<Response, ApiError> {
+    expand_only(call.query.as_deref())?;
+    let Some(pi) = payment_of_charge(id) else {
+        return Err(ApiError::not_found(
+            Some("id"),
+            format!(
+                "No such charge: '{}'",
+                id.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    let mode = call.principal.mode;
+    let mut b = BeginRequest::new(Op::Charges, pi, mode.livemode(), now_ms(), None);
+    b.charge_id = Some(id.to_owned());
+    Ok(match read_at(call, env, b).await? {
+        Ok(v) => json_response(200, &v),
+        Err(r) => r,
+    })
+}
+
+/// `GET /v1/charges?payment_intent=`: a payment's Charges, newest first.
+pub(crate) async fn list_charges(call: &Call, env: &Env) -> Result<Response, ApiError> {
+    let (pi, r) = listing::charges(call.query.as_deref())?;
+    if !protocol::is_payment_id(&pi) {
+        return Ok(json_response(
+            200,
+            &serde_json::json!({"object": "list", "data": [], "has_more": false, "url": "/v1/charges"}),
+        ));
+    }
+    let mode = call.principal.mode;
+    let b = BeginRequest::new(Op::Charges, pi, mode.livemode(), now_ms(), None);
+    let all = match read_at(call, env, b).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    let items = all["data"].as_array().cloned().unwrap_or_default();
+    let (data, more) = listing::page_in_memory(items, &r);
+    Ok(json_response(
+        200,
+        &serde_json::json!({"object": "list", "data": data, "has_more": more, "url": "/v1/charges"}),
+    ))
+}
+
+/// `POST /v1/refunds/:id` (metadata) and `POST /v1/refunds/:id/cancel`.
+pub(crate) async fn change_refund(
+    call: &Call,
+    env: &Env,
+    id: &str,
+    cancel: bool,
+) -> Result<Response, ApiError> {
+    let Some(pi) = protocol::payment_of_refund(id) else {
+        return Err(ApiError::not_found(
+            Some("id"),
+            format!(
+                "No such refund: '{}'",
+                id.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    let mode = call.principal.mode;
+    let op = if cancel {
+        Op::CancelRefund
+    } else {
+        Op::UpdateRefund
+    };
+    let update = if cancel {
+        form::only_keys(&call.body, "", params::EXPAND_ONLY)?;
+        params::expand(&call.body, &[])?;
+        None
+    } else {
+        let (metadata, clear_metadata) = params::refund_update(&call.body)?;
+        Some(Update {
+            metadata,
+            clear_metadata,
+            ..Update::default()
+        })
+    };
+    let mut b = begin(op, &pi, mode, call)?;
+    b.refund_id = Some(id.to_owned());
+    b.update = update;
+    run(call, env, mode, b, false, None).await
+}
+
+/// A query that may carry only `expand[]`, and nothing expandable.
+fn expand_only(query: Option<&str>) -> Result<(), ApiError> {
+    let q = form::parse_form(query.unwrap_or(""))?;
+    form::only_keys(&q, "", params::EXPAND_ONLY)?;
+    params::expand(&q, &[]).map(|_| ())
 }
 
 pub(crate) async fn retrieve_refund(
@@ -188,6 +374,7 @@ pub(crate) async fn retrieve_refund(
     env: &Env,
     id: &str,
 ) -> Result<Response, ApiError> {
+    expand_only(call.query.as_deref())?;
     let Some(pi) = protocol::payment_of_refund(id) else {
         return Err(ApiError::not_found(
             Some("id"),
@@ -371,7 +558,7 @@ pub(crate) async fn sandbox_direct(
         payment_id: &reference,
         amount: p.amount,
         currency: &p.currency,
-        capture: p.capture_method == CaptureMethod::Automatic,
+        capture: p.capture_method.at_once(),
         card: &card.secret,
         facts: &card.facts,
     };

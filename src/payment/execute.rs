@@ -144,6 +144,14 @@ pub async fn execute(
             (Vec::new(), follow_up(transport, configs, work).await)
         }
         Op::ReconcileRefund => (Vec::new(), refund_lookup(transport, configs, work).await),
+        // Answered by `begin`: never work for the processors.
+        Op::Update | Op::Charges | Op::UpdateRefund | Op::CancelRefund => (
+            Vec::new(),
+            WorkResult::Failed {
+                message: "no processor call for this operation".to_owned(),
+                unknown: false,
+            },
+        ),
     }
 }
 

@@ -22,13 +22,15 @@ use std::rc::Rc;
 use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
+use switchyard_processors::extras::View;
 use switchyard_processors::payment::{
-    Attempt, CaptureMethod, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund,
-    RefundStatus, Refusal, Status, STALE_AFTER_MS,
+    Attempt, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
+    Refusal, Status, STALE_AFTER_MS,
 };
 use switchyard_rules::{DecisionAction, Router, ValidateOptions};
 
 use crate::error::ApiError;
+use crate::money;
 use crate::protocol::{self, Answer, BeginRequest, FinishRequest, Op, Work, WorkResult};
 use crate::storage::{self, Docs, IdemCheck, IdemRecords};
 
@@ -188,9 +190,28 @@ fn missing_payment(op: Op, payment_id: &str) -> ApiError {
     }
 }
 
-fn declined(pi: &PaymentIntent, d: &Decline) -> ApiError {
+fn declined(pi: &PaymentIntent, d: &Decline, view: View) -> ApiError {
     ApiError::declined(&d.code, &d.decline_code, d.message.clone())
-        .with_payment_intent(pi.to_json())
+        .with_payment_intent(pi.view(view))
+}
+
+/// The payment as the request's view shows it (the plain object is
+/// written straight from its typed view).
+fn show(pi: &PaymentIntent, view: View) -> Answer {
+    if view == View::default() {
+        ok(&pi.api())
+    } else {
+        ok(&pi.view(view))
+    }
+}
+
+/// Stripe's list object.
+fn list(url: &str, data: Vec<Value>) -> Answer {
+    ok(&serde_json::json!({"object": "list", "data": data, "has_more": false, "url": url}))
+}
+
+fn missing_charge(id: &str) -> ApiError {
+    ApiError::not_found(Some("id"), format!("No such charge: '{id}'"))
 }
 
 fn answer_of(e: &ApiError) -> Answer {
@@ -217,6 +238,15 @@ fn missing_refund(id: &str) -> ApiError {
 
 const PAYMENT: &str = "payment";
 
+/// Compares a client secret in constant time (for its length).
+fn secret_matches(stored: Option<&str>, given: &str) -> bool {
+    let Some(stored) = stored else {
+        return false;
+    };
+    let (a, b) = (stored.as_bytes(), given.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Step 1 of an operation. Errors are faults of storage or of the worker
 /// (500s); everything the client did is in the `Reply`.
 pub fn begin(
@@ -229,10 +259,22 @@ pub fn begin(
     // object that has none is about a payment that does not exist, refused
     // before it started.
     if !store.open(b.op == Op::Create)? {
-        let missing = match (b.op, &b.refund_id) {
-            (Op::ReconcileRefund, Some(id)) => missing_refund(id),
+        let missing = match (b.op, &b.refund_id, &b.charge_id) {
+            (Op::ReconcileRefund | Op::UpdateRefund | Op::CancelRefund, Some(id), _) => {
+                missing_refund(id)
+            }
+            (Op::Charges, _, Some(id)) => missing_charge(id),
+            (Op::Refund, _, Some(ch)) => ApiError::invalid(
+                "charge",
+                "resource_missing",
+                format!("No such charge: '{ch}'"),
+            ),
             _ => missing_payment(b.op, &b.payment_id),
         };
+        // A list of a payment that does not exist is empty.
+        if b.op == Op::Charges && b.charge_id.is_none() {
+            return Ok(Begun::Reply(Reply::plain(list("/v1/charges", Vec::new()))));
+        }
         return Ok(Begun::Reply(Reply {
             key_released: b.idem.is_some(),
             ..Reply::plain(answer_of(&missing))
@@ -298,6 +340,17 @@ fn started(error: ApiError) -> Failure {
     }
 }
 
+/// An error once the operation has begun: its answer is stored for the
+/// idempotency key, unless it is a lock timeout (429: the request met
+/// another one under way and did nothing; Stripe saves no result, so that
+/// a retry with the same key runs).
+fn begun(error: ApiError) -> Failure {
+    Failure {
+        started: error.status != 429,
+        error,
+    }
+}
+
 fn not_started(error: ApiError) -> Failure {
     Failure {
         error,
@@ -316,6 +369,16 @@ fn begin_claimed(
 ) -> Result<Step, Failure> {
     let existing: Option<PaymentIntent> = store.get(PAYMENT).map_err(not_started)?;
     let now_secs = b.now_ms / 1000;
+    // A publishable key reaches a payment only with its client secret.
+    if let (Some(given), Some(pi)) = (&b.client_secret, &existing) {
+        if !secret_matches(pi.extras.client_secret.as_deref(), given) {
+            return Err(not_started(ApiError::invalid(
+                "client_secret",
+                "payment_intent_invalid_parameter",
+                "The client_secret provided does not match the client_secret associated with the PaymentIntent.",
+            )));
+        }
+    }
     let mut pi = match (b.op, existing) {
         (Op::Create, Some(pi)) => {
             // Only reachable when an abandoned create (same idempotency
@@ -341,15 +404,73 @@ fn begin_claimed(
                 c.metadata.clone(),
                 c.description.clone(),
             );
+            pi.extras = c.extras.clone();
+            pi.extras.created_ms = b.now_ms;
+            pi.extras.client_secret = Some(format!("{}_secret_{}", pi.id, c.secret_token));
             if let Some(a) = &b.attach {
                 pi.attach(a.payment_method.clone(), a.card.clone())
                     .map_err(|r| not_started(refusal(r)))?;
             }
             if !b.confirm {
                 save(store, &pi)?;
-                return Ok(Step::Done(ok(&pi.api())));
+                return Ok(Step::Done(show(&pi, b.view)));
             }
             pi
+        }
+        (Op::Charges, Some(pi)) => {
+            let charges = pi.charges();
+            return Ok(Step::Done(match &b.charge_id {
+                Some(id) => match charges.into_iter().find(|c| c["id"] == id.as_str()) {
+                    Some(c) => ok(&c),
+                    None => return Err(not_started(missing_charge(id))),
+                },
+                None => list("/v1/charges", charges.into_iter().rev().collect()),
+            }));
+        }
+        (Op::UpdateRefund | Op::CancelRefund, Some(_)) => {
+            let id = b.refund_id.clone().unwrap_or_default();
+            let Some(mut refund) = store.get::<Refund>(&refund_key(&id)).map_err(not_started)?
+            else {
+                return Err(not_started(missing_refund(&id)));
+            };
+            if b.op == Op::CancelRefund {
+                // Card refunds are sent to the processor at once: none waits
+                // in `requires_action`, the only state Stripe cancels.
+                return Err(not_started(ApiError::refused(
+                    "refund_cannot_be_canceled",
+                    format!(
+                        "This refund has a status of {} and cannot be canceled: only a refund that requires action can be, and card refunds are sent to the processor at once.",
+                        match refund.status {
+                            RefundStatus::Pending => "pending",
+                            RefundStatus::Succeeded => "succeeded",
+                            RefundStatus::Failed => "failed",
+                        }
+                    ),
+                )));
+            }
+            if let Some(u) = &b.update {
+                if u.clear_metadata {
+                    refund.metadata.clear();
+                }
+                for (k, v) in &u.metadata {
+                    match v {
+                        Some(v) => refund.metadata.insert(k.clone(), v.clone()),
+                        None => refund.metadata.remove(k),
+                    };
+                }
+            }
+            store.put(&refund_key(&id), &refund).map_err(started)?;
+            return Ok(Step::Done(ok(&refund.api())));
+        }
+        (Op::Update, Some(mut pi)) => {
+            if let Some(u) = &b.update {
+                pi.update(u).map_err(|r| begun(refusal(r)))?;
+                if u.amount.is_some() || u.currency.is_some() {
+                    money::check_amount("amount", pi.amount, &pi.currency).map_err(started)?;
+                }
+            }
+            save(store, &pi)?;
+            return Ok(Step::Done(show(&pi, b.view)));
         }
         (Op::ReconcileRefund, Some(pi)) => {
             let id = b.refund_id.clone().unwrap_or_default();
@@ -370,6 +491,7 @@ fn begin_claimed(
                 refund.seq,
                 refund.amount,
                 Some(id),
+                b.view,
             )
             .map_err(started);
         }
@@ -378,7 +500,13 @@ fn begin_claimed(
             // unknown, otherwise just the payment.
             if let Some((seq, plan)) = pi.begin_reconcile(b.now_ms) {
                 save(store, &pi)?;
-                return Ok(Step::Work(confirm_work(&pi, Op::Reconcile, seq, plan)));
+                return Ok(Step::Work(confirm_work(
+                    &pi,
+                    Op::Reconcile,
+                    seq,
+                    plan,
+                    b.view,
+                )));
             }
             // Reconciliation (not a plain retrieve): a capture or a void
             // whose outcome is unknown and that nobody works on is sent
@@ -396,32 +524,45 @@ fn begin_claimed(
                 Some(PendingOp::Capture) => {
                     if let Ok((seq, amount)) = pi.begin_capture(None, b.now_ms) {
                         save(store, &pi)?;
-                        return at_processor(&pi, Op::Capture, seq, amount, None).map_err(started);
+                        return at_processor(&pi, Op::Capture, seq, amount, None, b.view)
+                            .map_err(started);
                     }
                 }
                 Some(PendingOp::Void) => {
                     let reason = pi.cancellation_reason.clone();
                     if let Ok(Some(seq)) = pi.begin_cancel(reason, now_secs, b.now_ms) {
                         save(store, &pi)?;
-                        return at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None)
-                            .map_err(started);
+                        return at_processor(
+                            &pi,
+                            Op::Cancel,
+                            seq,
+                            pi.amount_capturable,
+                            None,
+                            b.view,
+                        )
+                        .map_err(started);
                     }
                 }
                 _ => {}
             }
-            return Ok(Step::Done(ok(&pi.api())));
+            return Ok(Step::Done(show(&pi, b.view)));
         }
         (op, None) => return Err(not_started(missing_payment(op, &b.payment_id))),
         (_, Some(pi)) => pi,
     };
     match b.op {
-        Op::Reconcile | Op::ReconcileRefund => Ok(Step::Done(ok(&pi.api()))),
+        Op::Reconcile
+        | Op::ReconcileRefund
+        | Op::Update
+        | Op::Charges
+        | Op::UpdateRefund
+        | Op::CancelRefund => Ok(Step::Done(show(&pi, b.view))),
         Op::Create | Op::Confirm => {
             let resuming = pi.status == Status::Processing;
             if let (Some(a), false) = (&b.attach, resuming) {
                 if pi.payment_method.as_deref() != Some(a.payment_method.as_str()) {
                     pi.attach(a.payment_method.clone(), a.card.clone())
-                        .map_err(|r| started(refusal(r)))?;
+                        .map_err(|r| begun(refusal(r)))?;
                 }
             } else if b.attach.is_none()
                 && !pi
@@ -439,25 +580,29 @@ fn begin_claimed(
                     "You cannot confirm this PaymentIntent without card data: card numbers are not stored, pass payment_method_data (or a test payment method) with the confirmation.",
                 )));
             }
-            confirm(store, routers, pi, b).map_err(started)
+            if let Some(u) = &b.update {
+                if !resuming {
+                    pi.update(u).map_err(|r| begun(refusal(r)))?;
+                }
+            }
+            confirm(store, routers, pi, b).map_err(begun)
         }
         Op::Capture => {
             let (seq, amount) = pi
                 .begin_capture(b.amount, b.now_ms)
-                .map_err(|r| started(refusal(r)))?;
+                .map_err(|r| begun(refusal(r)))?;
             save(store, &pi)?;
-            at_processor(&pi, Op::Capture, seq, amount, None).map_err(started)
+            at_processor(&pi, Op::Capture, seq, amount, None, b.view).map_err(started)
         }
         Op::Cancel => {
             let seq = pi
                 .begin_cancel(b.reason.clone(), now_secs, b.now_ms)
-                .map_err(|r| started(refusal(r)))?;
+                .map_err(|r| begun(refusal(r)))?;
             save(store, &pi)?;
             match seq {
-                None => Ok(Step::Done(ok(&pi.api()))),
-                Some(seq) => {
-                    at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None).map_err(started)
-                }
+                None => Ok(Step::Done(show(&pi, b.view))),
+                Some(seq) => at_processor(&pi, Op::Cancel, seq, pi.amount_capturable, None, b.view)
+                    .map_err(started),
             }
         }
         Op::Refund => {
@@ -486,11 +631,21 @@ fn begin_claimed(
                         refund.seq,
                         refund.amount,
                         Some(refund.id),
+                        b.view,
                     )
                     .map_err(started);
                 }
             }
-            let (amount, seq) = pi.begin_refund(b.amount).map_err(|r| started(refusal(r)))?;
+            if let Some(ch) = &b.charge_id {
+                if pi.paid_charge_id().as_deref() != Some(ch.as_str()) {
+                    return Err(not_started(ApiError::invalid(
+                        "charge",
+                        "charge_not_refundable",
+                        format!("Charge {ch} took no money (it is not the payment's successful charge): it cannot be refunded."),
+                    )));
+                }
+            }
+            let (amount, seq) = pi.begin_refund(b.amount).map_err(|r| begun(refusal(r)))?;
             let id = protocol::refund_id(&pi.id, seq);
             let refund = Refund {
                 id: id.clone(),
@@ -505,6 +660,7 @@ fn begin_claimed(
                 processor: None,
                 failure_reason: None,
                 seq,
+                charge: pi.paid_charge_id(),
                 pending_since_ms: b.now_ms,
                 awaiting: false,
             };
@@ -513,7 +669,7 @@ fn begin_claimed(
                 store.put(&refund_of_key(&idem.key), &id).map_err(started)?;
             }
             save(store, &pi)?;
-            at_processor(&pi, Op::Refund, seq, amount, Some(id)).map_err(started)
+            at_processor(&pi, Op::Refund, seq, amount, Some(id), b.view).map_err(started)
         }
     }
 }
@@ -525,6 +681,7 @@ fn at_processor(
     seq: u32,
     amount: u64,
     refund_id: Option<String>,
+    view: View,
 ) -> Result<Step, ApiError> {
     let Some(p) = &pi.processor else {
         return Err(ApiError::internal("payment has no processor"));
@@ -541,6 +698,7 @@ fn at_processor(
         payment_method: None,
         refund_id,
         attempts_left: 0,
+        view,
     })))
 }
 
@@ -589,7 +747,13 @@ fn confirm(
         // A takeover of an abandoned confirmation: the same plan, the same
         // processor keys, whatever the active rule set is now.
         store.put(PAYMENT, &pi)?;
-        return Ok(Step::Work(confirm_work(&pi, Op::Confirm, seq, plan)));
+        return Ok(Step::Work(confirm_work(
+            &pi,
+            Op::Confirm,
+            seq,
+            plan,
+            b.view,
+        )));
     }
     let decision = router.decide(&payment, &pi.id);
     pi.routing.ruleset = Some(rs.id.clone());
@@ -604,7 +768,7 @@ fn confirm(
         let d = Decline::by_rule(&code, message.as_deref());
         pi.finish_confirm(Vec::new(), ConfirmResult::Declined(d.clone()));
         store.put(PAYMENT, &pi)?;
-        return Ok(Step::Done(answer_of(&declined(&pi, &d))));
+        return Ok(Step::Done(answer_of(&declined(&pi, &d, b.view))));
     }
     pi.set_pending_plan(decision.processors.clone());
     store.put(PAYMENT, &pi)?;
@@ -613,10 +777,11 @@ fn confirm(
         Op::Confirm,
         seq,
         decision.processors,
+        b.view,
     )))
 }
 
-fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>) -> Box<Work> {
+fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>, view: View) -> Box<Work> {
     Box::new(Work {
         op,
         payment_id: pi.id.clone(),
@@ -624,12 +789,13 @@ fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>) -> Box<
         amount: pi.amount,
         currency: pi.currency.clone(),
         plan,
-        capture: pi.capture_method == CaptureMethod::Automatic,
+        capture: pi.capture_method.at_once(),
         reference: None,
         payment_method: pi.payment_method.clone(),
         refund_id: None,
         attempts_left: u32::try_from(MAX_ATTEMPTS.saturating_sub(pi.routing.attempts.len()))
             .unwrap_or(0),
+        view,
     })
 }
 
@@ -731,6 +897,9 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
             .is_some_and(|p| p.op == op && p.seq == w.seq)
     };
     let answer = match w.op {
+        Op::Update | Op::Charges | Op::UpdateRefund | Op::CancelRefund => {
+            return Err(ApiError::internal("no processor work for this operation"))
+        }
         Op::Create | Op::Confirm | Op::Reconcile => {
             if pending_matches(&pi, PendingOp::Confirm) {
                 // Every attempt of this confirmation was stored as it ended
@@ -760,15 +929,15 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
             }
             match &f.result {
                 // A retrieve answers the payment, whatever it became.
-                _ if w.op == Op::Reconcile => ok(&pi.api()),
-                WorkResult::Declined { decline } => answer_of(&declined(&pi, decline)),
+                _ if w.op == Op::Reconcile => show(&pi, w.view),
+                WorkResult::Declined { decline } => answer_of(&declined(&pi, decline, w.view)),
                 WorkResult::NoneAvailable => answer_of(
                     &ApiError::processors_unavailable(
                         "No processor could take the payment; it was not charged.",
                     )
-                    .with_payment_intent(pi.to_json()),
+                    .with_payment_intent(pi.view(w.view)),
                 ),
-                _ => ok(&pi.api()),
+                _ => show(&pi, w.view),
             }
         }
         Op::Capture | Op::Cancel => {
@@ -792,7 +961,7 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
                 WorkResult::Failed { message, .. } => answer_of(&ApiError::processors_unavailable(
                     format!("The {what} failed: {message}"),
                 )),
-                _ => ok(&pi.api()),
+                _ => show(&pi, w.view),
             }
         }
         Op::Refund | Op::ReconcileRefund => {
@@ -850,4 +1019,108 @@ pub fn finish(store: &impl PaymentStore, f: &FinishRequest) -> Result<Reply, Api
         decided,
         ..Reply::plain(answer)
     })
+}
+
+/// The stored payment as text, to tell afterwards whether an operation
+/// changed it (`index_rows`). `None` when the payment does not exist.
+pub fn snapshot(store: &impl PaymentStore) -> Result<Option<String>, ApiError> {
+    if !store.open(false)? {
+        return Ok(None);
+    }
+    store.doc_text(PAYMENT)
+}
+
+/// The index rows an operation changed: the payment's when its stored
+/// state differs from `before`, and the refund it made or changed. Each
+/// write takes the next number of the payment's counter.
+pub fn index_rows(
+    store: &impl PaymentStore,
+    before: Option<&str>,
+    b: &BeginRequest,
+) -> Result<Vec<protocol::IndexRow>, ApiError> {
+    use protocol::{IndexRow, IndexTable};
+    if !store.open(false)? {
+        return Ok(Vec::new());
+    }
+    let after = store.doc_text(PAYMENT)?;
+    let Some(text) = after.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Ok(pi) = serde_json::from_str::<PaymentIntent>(text) else {
+        return Err(ApiError::internal("stored payment is unreadable"));
+    };
+    let mut refunds = Vec::new();
+    let refund_op = matches!(b.op, Op::Refund | Op::ReconcileRefund | Op::UpdateRefund);
+    if refund_op {
+        let id = match &b.refund_id {
+            Some(id) => Some(id.clone()),
+            None => (pi.refunds > 0).then(|| protocol::refund_id(&pi.id, pi.refunds)),
+        };
+        if let Some(r) = id
+            .map(|id| store.get::<Refund>(&refund_key(&id)))
+            .transpose()?
+            .flatten()
+        {
+            refunds.push(r);
+        }
+    }
+    let changed = before != Some(text);
+    if !changed && refunds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let version: u64 = store.get::<u64>("index_version")?.unwrap_or(0) + 1;
+    store.put("index_version", &version)?;
+    let created_ms = if pi.extras.created_ms > 0 {
+        pi.extras.created_ms
+    } else {
+        pi.created * 1000
+    };
+    let metadata = |m: &std::collections::BTreeMap<String, String>| {
+        serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
+    };
+    let mut rows = Vec::new();
+    if changed {
+        rows.push(IndexRow {
+            table: IndexTable::Intents,
+            id: pi.id.clone(),
+            payment_intent: pi.id.clone(),
+            created: pi.created,
+            created_ms,
+            version,
+            body: serde_json::to_string(&pi.api())
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            charge: pi.charges().pop().map(|c| c.to_string()),
+            status: pi.status.as_str().to_owned(),
+            amount: pi.amount,
+            currency: pi.currency.clone(),
+            customer: pi.extras.customer.clone(),
+            metadata: metadata(&pi.metadata),
+            refunded_charge: None,
+        });
+    }
+    for r in refunds {
+        rows.push(IndexRow {
+            table: IndexTable::Refunds,
+            id: r.id.clone(),
+            payment_intent: pi.id.clone(),
+            created: r.created,
+            // Refunds of one payment in their order, after the payment.
+            created_ms: r.created * 1000 + u64::from(r.seq),
+            version,
+            body: r.to_json().to_string(),
+            charge: None,
+            status: match r.status {
+                RefundStatus::Pending => "pending",
+                RefundStatus::Succeeded => "succeeded",
+                RefundStatus::Failed => "failed",
+            }
+            .to_owned(),
+            amount: r.amount,
+            currency: r.currency.clone(),
+            customer: None,
+            metadata: metadata(&r.metadata),
+            refunded_charge: r.charge.clone(),
+        });
+    }
+    Ok(rows)
 }

@@ -191,6 +191,8 @@ impl Object {
             capture_method: capture,
             metadata: Default::default(),
             description: None,
+            extras: Default::default(),
+            secret_token: "tok".into(),
         });
         r.b.confirm = confirm;
         if confirm {
@@ -791,6 +793,7 @@ fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
         payment_method: Some("pm_card_visa".into()),
         refund_id: None,
         attempts_left: 20,
+        view: Default::default(),
     };
     let configs = vec![ProcessorConfig::sandbox("sandbox_a")];
     let script = Script::of(vec![approved("sbx_1")]);

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Switchyard's payment model and processors' wire formats.
 //!
 //! Pure: no I/O, no clock, no randomness of its own. The worker (`src/`)
@@ -11,6 +12,7 @@ pub mod card;
 pub mod checkout;
 pub mod config;
 pub mod decline;
+pub mod extras;
 pub mod payment;
 pub mod sandbox;
 pub mod stripe;

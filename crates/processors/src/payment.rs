@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::card::CardFacts;
 use crate::decline::Decline;
+pub use crate::extras::{Extras, Update, View};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +102,9 @@ pub enum CaptureMethod {
     Automatic,
     /// Authorized only; captured by a later call.
     Manual,
+    /// Stripe's `automatic_async`: captured with the authorization, as
+    /// `automatic` (kept as given, so that the object says what was asked).
+    AutomaticAsync,
 }
 
 impl CaptureMethod {
@@ -108,6 +112,21 @@ impl CaptureMethod {
         match self {
             CaptureMethod::Automatic => "automatic",
             CaptureMethod::Manual => "manual",
+            CaptureMethod::AutomaticAsync => "automatic_async",
+        }
+    }
+
+    /// Whether the payment is captured with its authorization.
+    pub fn at_once(self) -> bool {
+        self != CaptureMethod::Manual
+    }
+
+    /// The value the routing engine knows (`automatic` or `manual`).
+    pub fn for_routing(self) -> &'static str {
+        if self.at_once() {
+            "automatic"
+        } else {
+            "manual"
         }
     }
 }
@@ -194,6 +213,9 @@ pub struct PaymentIntent {
     pub voids: u32,
     pub refunds: u32,
     pub pending: Option<Pending>,
+    /// Stripe's everyday fields, kept as given (`extras.rs`).
+    #[serde(default)]
+    pub extras: Extras,
 }
 
 /// The result of running an attempt plan.
@@ -230,8 +252,8 @@ impl PaymentIntent {
                 issuer: None,
             }),
             billing: None,
-            capture_method: Some(self.capture_method.as_str().to_owned()),
-            off_session: None,
+            capture_method: Some(self.capture_method.for_routing().to_owned()),
+            off_session: self.extras.off_session,
             three_d_secure: None,
             metadata: (!self.metadata.is_empty()).then(|| self.metadata.clone()),
             routing_key: None,
@@ -281,6 +303,7 @@ impl PaymentIntent {
             voids: 0,
             refunds: 0,
             pending: None,
+            extras: Extras::default(),
         }
     }
 
@@ -411,7 +434,7 @@ impl PaymentIntent {
             ConfirmResult::Authorized(details) => {
                 self.processor = Some(details);
                 self.pending = None;
-                if self.capture_method == CaptureMethod::Manual {
+                if !self.capture_method.at_once() {
                     self.status = Status::RequiresCapture;
                     self.amount_capturable = self.amount;
                 } else {
@@ -637,6 +660,7 @@ impl PaymentIntent {
     /// The Stripe-shaped object, with `processor_details` and `routing`, as
     /// a view that serialises straight to JSON text.
     pub fn api(&self) -> PaymentIntentJson<'_> {
+        let e = &self.extras;
         PaymentIntentJson {
             id: &self.id,
             object: "payment_intent",
@@ -644,16 +668,25 @@ impl PaymentIntent {
             amount_capturable: self.amount_capturable,
             amount_received: self.amount_received,
             amount_refunded: self.amount_refunded,
-            capture_method: self.capture_method.as_str(),
-            confirmation_method: &self.confirmation_method,
+            application: None,
+            application_fee_amount: None,
+            automatic_payment_methods: e.automatic_payment_methods.as_ref(),
             canceled_at: self.canceled_at,
             cancellation_reason: self.cancellation_reason.as_deref(),
+            capture_method: self.capture_method.as_str(),
+            client_secret: e.client_secret.as_deref(),
+            confirmation_method: &self.confirmation_method,
             created: self.created,
             currency: &self.currency,
+            customer: e.customer.as_deref(),
             description: self.description.as_deref(),
+            invoice: None,
             last_payment_error: self.last_payment_error.as_ref(),
+            latest_charge: self.latest_charge_id(),
             livemode: self.livemode,
             metadata: &self.metadata,
+            next_action: None,
+            on_behalf_of: None,
             payment_method: self.payment_method.as_deref(),
             payment_method_details: self.card.as_ref().map(|c| PaymentMethodJson {
                 kind: "card",
@@ -666,8 +699,28 @@ impl PaymentIntent {
                     country: c.country.as_deref(),
                 },
             }),
+            payment_method_options: PaymentMethodOptionsJson {
+                card: CardOptionsJson {
+                    installments: None,
+                    mandate_options: None,
+                    network: None,
+                    request_three_d_secure: e
+                        .request_three_d_secure
+                        .as_deref()
+                        .unwrap_or("automatic"),
+                },
+            },
             payment_method_types: ["card"],
+            processing: None,
+            receipt_email: e.receipt_email.as_deref(),
+            review: None,
+            setup_future_usage: e.setup_future_usage.as_deref(),
+            shipping: None,
+            statement_descriptor: e.statement_descriptor.as_deref(),
+            statement_descriptor_suffix: e.statement_descriptor_suffix.as_deref(),
             status: self.status.as_str(),
+            transfer_data: None,
+            transfer_group: None,
             processor_details: self.processor.as_ref(),
             routing: &self.routing,
         }
@@ -689,22 +742,57 @@ pub struct PaymentIntentJson<'a> {
     amount_capturable: u64,
     amount_received: u64,
     amount_refunded: u64,
-    capture_method: &'static str,
-    confirmation_method: &'a str,
+    application: Null,
+    application_fee_amount: Null,
+    automatic_payment_methods: Option<&'a crate::extras::AutomaticPaymentMethods>,
     canceled_at: Option<u64>,
     cancellation_reason: Option<&'a str>,
+    capture_method: &'static str,
+    client_secret: Option<&'a str>,
+    confirmation_method: &'a str,
     created: u64,
     currency: &'a str,
+    customer: Option<&'a str>,
     description: Option<&'a str>,
+    invoice: Null,
     last_payment_error: Option<&'a LastError>,
+    latest_charge: Option<String>,
     livemode: bool,
     metadata: &'a BTreeMap<String, String>,
+    next_action: Null,
+    on_behalf_of: Null,
     payment_method: Option<&'a str>,
     payment_method_details: Option<PaymentMethodJson<'a>>,
+    payment_method_options: PaymentMethodOptionsJson<'a>,
     payment_method_types: [&'static str; 1],
+    processing: Null,
+    receipt_email: Option<&'a str>,
+    review: Null,
+    setup_future_usage: Option<&'a str>,
+    shipping: Null,
+    statement_descriptor: Option<&'a str>,
+    statement_descriptor_suffix: Option<&'a str>,
     status: &'static str,
+    transfer_data: Null,
+    transfer_group: Null,
     processor_details: Option<&'a ProcessorDetails>,
     routing: &'a Routing,
+}
+
+/// A field Stripe always returns that has no value here: `null`.
+type Null = Option<()>;
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodOptionsJson<'a> {
+    card: CardOptionsJson<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardOptionsJson<'a> {
+    installments: Null,
+    mandate_options: Null,
+    network: Null,
+    request_three_d_secure: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -745,8 +833,13 @@ pub struct Refund {
     pub created: u64,
     pub livemode: bool,
     pub processor: Option<ProcessorDetails>,
+    /// The processor's words on a failed refund (its Stripe-style
+    /// `failure_reason` is `declined`).
     pub failure_reason: Option<String>,
     pub seq: u32,
+    /// The Charge refunded (the payment's authorized one).
+    #[serde(default)]
+    pub charge: Option<String>,
     /// While pending: when its processor call started (a call older than
     /// `STALE_AFTER_MS` was abandoned: a retry or a retrieval takes over).
     #[serde(default)]
@@ -770,22 +863,30 @@ impl Refund {
     /// The Stripe-shaped object, as a view that serialises straight to
     /// JSON text.
     pub fn api(&self) -> RefundJson<'_> {
+        let failed = self.status == RefundStatus::Failed;
         RefundJson {
             id: &self.id,
             object: "refund",
             amount: self.amount,
+            balance_transaction: None,
+            charge: self.charge.as_deref(),
+            created: self.created,
             currency: &self.currency,
+            // Stripe's vocabulary: the processor refused it.
+            failure_reason: failed.then_some("declined"),
+            failure_message: self.failure_reason.as_deref().filter(|_| failed),
+            metadata: &self.metadata,
             payment_intent: &self.payment_intent,
+            reason: self.reason.as_deref(),
+            receipt_number: None,
+            source_transfer_reversal: None,
             status: match self.status {
                 RefundStatus::Pending => "pending",
                 RefundStatus::Succeeded => "succeeded",
                 RefundStatus::Failed => "failed",
             },
-            reason: self.reason.as_deref(),
-            metadata: &self.metadata,
-            created: self.created,
+            transfer_reversal: None,
             livemode: self.livemode,
-            failure_reason: self.failure_reason.as_deref(),
             processor_details: self.processor.as_ref(),
         }
     }
@@ -795,20 +896,30 @@ impl Refund {
     }
 }
 
-/// A Refund as the API shows it (`Refund::api`).
+/// A Refund as the API shows it (`Refund::api`): the fields Stripe always
+/// returns, `failure_reason` only when it failed.
 #[derive(Debug, Serialize)]
 pub struct RefundJson<'a> {
     id: &'a str,
     object: &'static str,
     amount: u64,
-    currency: &'a str,
-    payment_intent: &'a str,
-    status: &'static str,
-    reason: Option<&'a str>,
-    metadata: &'a BTreeMap<String, String>,
+    balance_transaction: Null,
+    charge: Option<&'a str>,
     created: u64,
+    currency: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<&'static str>,
+    /// Switchyard's: what the processor said of a failed refund.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_message: Option<&'a str>,
+    metadata: &'a BTreeMap<String, String>,
+    payment_intent: &'a str,
+    reason: Option<&'a str>,
+    receipt_number: Null,
+    source_transfer_reversal: Null,
+    status: &'static str,
+    transfer_reversal: Null,
     livemode: bool,
-    failure_reason: Option<&'a str>,
     processor_details: Option<&'a ProcessorDetails>,
 }
 
@@ -946,45 +1057,77 @@ mod tests {
         let expected = json!({
             "id": p.id, "object": "payment_intent", "amount": p.amount,
             "amount_capturable": p.amount_capturable, "amount_received": p.amount_received,
-            "amount_refunded": p.amount_refunded, "capture_method": "manual",
-            "confirmation_method": p.confirmation_method, "canceled_at": p.canceled_at,
-            "cancellation_reason": p.cancellation_reason, "created": p.created,
-            "currency": p.currency, "description": p.description,
-            "last_payment_error": p.last_payment_error, "livemode": p.livemode,
-            "metadata": p.metadata, "payment_method": p.payment_method,
-            "payment_method_details": card, "payment_method_types": ["card"],
-            "status": "requires_capture", "processor_details": p.processor,
-            "routing": p.routing,
+            "amount_refunded": p.amount_refunded, "application": null,
+            "application_fee_amount": null, "automatic_payment_methods": null,
+            "canceled_at": p.canceled_at, "cancellation_reason": p.cancellation_reason,
+            "capture_method": "manual", "client_secret": null,
+            "confirmation_method": p.confirmation_method, "created": p.created,
+            "currency": p.currency, "customer": null, "description": p.description,
+            "invoice": null, "last_payment_error": p.last_payment_error,
+            "latest_charge": null, "livemode": p.livemode,
+            "metadata": p.metadata, "next_action": null, "on_behalf_of": null,
+            "payment_method": p.payment_method, "payment_method_details": card,
+            "payment_method_options": {"card": {"installments": null,
+                "mandate_options": null, "network": null, "request_three_d_secure": "automatic"}},
+            "payment_method_types": ["card"], "processing": null, "receipt_email": null,
+            "review": null, "setup_future_usage": null, "shipping": null,
+            "statement_descriptor": null, "statement_descriptor_suffix": null,
+            "status": "requires_capture", "transfer_data": null, "transfer_group": null,
+            "processor_details": p.processor, "routing": p.routing,
         });
         assert_eq!(p.to_json(), expected);
-        // Stripe's order of fields (the text, whatever serde_json's map).
+        // Stripe's order of fields (the text, whatever serde_json's map):
+        // id and object, then alphabetical; Switchyard's own fields last.
         let text = serde_json::to_string(&p.api()).unwrap_or_default();
         let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
-        let keys = [
-            "id",
-            "object",
-            "amount",
-            "amount_capturable",
-            "amount_received",
-            "amount_refunded",
-            "capture_method",
-            "confirmation_method",
-            "canceled_at",
-            "cancellation_reason",
-            "created",
-            "currency",
-            "description",
-            "last_payment_error",
-            "livemode",
-            "metadata",
-            "payment_method",
-            "payment_method_details",
-            "payment_method_types",
-            "status",
-            "processor_details",
-            "routing",
-        ];
-        assert!(keys.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
+        let keys: Vec<&str> = expected
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut stripe: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| !matches!(*k, "id" | "object" | "processor_details" | "routing"))
+            .collect();
+        stripe.sort_unstable();
+        let order: Vec<&str> = ["id", "object"]
+            .into_iter()
+            .chain(stripe)
+            .chain(["processor_details", "routing"])
+            .collect();
+        assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
+        // A charge per attempt that reached a processor.
+        let mut q = pi(CaptureMethod::Automatic);
+        assert!(q.begin_confirm(0).is_ok());
+        let attempt = |outcome, dc: Option<&str>| Attempt {
+            processor: "sandbox_a".into(),
+            outcome,
+            code: None,
+            decline_code: dc.map(str::to_owned),
+            latency_ms: 1,
+        };
+        q.finish_confirm(
+            vec![
+                attempt(AttemptOutcome::SoftDecline, Some("insufficient_funds")),
+                attempt(AttemptOutcome::NotProcessed, None),
+                attempt(AttemptOutcome::Authorized, None),
+            ],
+            ConfirmResult::Authorized(details()),
+        );
+        let charges = q.charges();
+        assert_eq!(charges.len(), 2);
+        assert_eq!(charges[0]["status"], "failed");
+        assert_eq!(charges[0]["failure_code"], "card_declined");
+        assert_eq!(charges[1]["status"], "succeeded");
+        assert_eq!(charges[1]["captured"], true);
+        assert_eq!(q.to_json()["latest_charge"], charges[1]["id"]);
+        assert_eq!(q.paid_charge_id().as_deref(), charges[1]["id"].as_str());
+        let pi_id = "pi_0123456789abcdefghijKLMN";
+        let id = crate::extras::charge_id(pi_id, 3);
+        assert_eq!(
+            crate::extras::payment_of_charge(&id).as_deref(),
+            Some(pi_id)
+        );
         let r = Refund {
             id: "re_1".into(),
             amount: 10,
@@ -996,18 +1139,29 @@ mod tests {
             created: 5,
             livemode: false,
             processor: None,
-            failure_reason: Some("declined".into()),
+            failure_reason: Some("card expired".into()),
             seq: 1,
             pending_since_ms: 0,
             awaiting: false,
+            charge: Some("ch_1".into()),
         };
         let expected = json!({
-            "id": "re_1", "object": "refund", "amount": 10, "currency": "eur",
-            "payment_intent": p.id, "status": "failed", "reason": null, "metadata": {},
-            "created": 5, "livemode": false, "failure_reason": "declined",
-            "processor_details": null,
+            "id": "re_1", "object": "refund", "amount": 10, "balance_transaction": null,
+            "charge": "ch_1", "created": 5, "currency": "eur",
+            "failure_reason": "declined", "failure_message": "card expired", "metadata": {},
+            "payment_intent": p.id, "reason": null, "receipt_number": null,
+            "source_transfer_reversal": null, "status": "failed", "transfer_reversal": null,
+            "livemode": false, "processor_details": null,
         });
         assert_eq!(r.to_json(), expected);
+        // Not failed: no failure_reason at all (Stripe's schema has no null).
+        let ok = Refund {
+            status: RefundStatus::Succeeded,
+            failure_reason: None,
+            ..r
+        };
+        let v = ok.to_json();
+        assert!(v.get("failure_reason").is_none() && v.get("failure_message").is_none());
     }
 
     #[test]
