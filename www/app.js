@@ -1,6 +1,6 @@
 // Switchyard rule preview: write a rule set, check it, try payments on it,
 // simulate traffic and compare it with the current rule set. Everything runs
-// in this page on the wasm routing engine (www/pkg, ../shared/spec/js.md);
+// in this page on the wasm routing engine (www/pkg, docs/js.md);
 // no rule or card data leaves the browser.
 //
 // Storage: only rule sets are stored (localStorage): the draft, the "current"

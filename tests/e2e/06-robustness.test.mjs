@@ -50,10 +50,12 @@ test('unknown ids, routes and methods', async () => {
   }
   const c = await api('POST', '/v1/payment_intents/pi_000000000000000000000000/capture', {}, { form: true });
   assert.equal(c.status, 404);
-  assert.equal((await api('GET', '/v1/charges')).status, 404);
-  assert.equal((await api('GET', '/v1/payment_intents')).status, 405);
+  assert.equal((await api('GET', '/v1/charges/ch_x')).status, 404);
+  assert.equal((await api('GET', '/v1/charges')).status, 400, 'charges are listed by payment');
+  assert.equal((await api('PUT', '/v1/payment_intents')).status, 405);
   assert.equal((await api('DELETE', '/v1/payment_intents/pi_000000000000000000000000')).status, 405);
-  assert.equal((await api('POST', '/v1/refunds/re_x', {}, { form: true })).status, 405);
+  assert.equal((await api('POST', '/v1/refunds/re_x', {}, { form: true })).status, 404);
+  assert.equal((await api('GET', '/v1/refunds/re_x/cancel')).status, 405);
   assert.equal((await api('GET', '/nothing-here')).status, 404);
 });
 

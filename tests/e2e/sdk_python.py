@@ -82,6 +82,55 @@ class PythonSdk(unittest.TestCase):
         with self.assertRaises(stripe.AuthenticationError):
             stripe.PaymentIntent.retrieve(pi.id, api_key="sk_test_wrong")
 
+    def test_lists_auto_pagination_update_search_and_charges(self):
+        v1 = client().v1
+        customer = f"cus_py_{uuid.uuid4().hex}"
+        made = [v1.payment_intents.create(params={
+            "amount": 1000 + i, "currency": "usd", "customer": customer,
+            "confirm": True, "payment_method": "pm_card_visa", "metadata": {"batch": customer},
+        }) for i in range(5)]
+        page = v1.payment_intents.list(params={"customer": customer, "limit": 2})
+        self.assertTrue(page.has_more)
+        ids = [p.id for p in page.auto_paging_iter()]
+        self.assertEqual(ids, [p.id for p in reversed(made)])
+        u = v1.payment_intents.update(made[0].id, params={"metadata": {"note": "py"}, "description": "from python"})
+        self.assertEqual((u.metadata["note"], u.description), ("py", "from python"))
+        with self.assertRaises(stripe.InvalidRequestError) as e:
+            v1.payment_intents.update(made[0].id, params={"amount": 5000})
+        self.assertEqual(e.exception.param, "amount")
+        found = v1.payment_intents.search(params={"query": f'metadata["batch"]:"{customer}" AND amount>1002', "limit": 1})
+        self.assertEqual(len([p.id for p in found.auto_paging_iter()]), 2)
+        pi = v1.payment_intents.retrieve(made[1].id, params={"expand": ["latest_charge"]})
+        self.assertEqual(pi.latest_charge.object, "charge")
+        self.assertEqual(pi.latest_charge.status, "succeeded")
+        charge = v1.charges.retrieve(pi.latest_charge.id)
+        self.assertEqual(charge.payment_intent, pi.id)
+        self.assertEqual([c.id for c in v1.charges.list(params={"payment_intent": pi.id}).data], [charge.id])
+        refund = v1.refunds.create(params={"payment_intent": pi.id, "amount": 300})
+        self.assertEqual(refund.charge, charge.id)
+        self.assertNotIn("failure_reason", refund)
+        refund = v1.refunds.update(refund.id, params={"metadata": {"ticket": "T1"}})
+        self.assertEqual(refund.metadata["ticket"], "T1")
+        listed = v1.refunds.list(params={"payment_intent": pi.id})
+        self.assertEqual([r.id for r in listed.data], [refund.id])
+        with self.assertRaises(stripe.InvalidRequestError) as e:
+            v1.refunds.cancel(refund.id)
+        self.assertEqual(e.exception.code, "refund_cannot_be_canceled")
+
+    def test_refusals_by_name(self):
+        v1 = client().v1
+        with self.assertRaises(stripe.InvalidRequestError) as e:
+            v1.payment_intents.create(params={"amount": 1000, "currency": "usd"}, options={"stripe_account": "acct_1"})
+        self.assertEqual(e.exception.param, "Stripe-Account")
+        with self.assertRaises(stripe.InvalidRequestError) as e:
+            v1.payment_intents.create(params={"amount": 10, "currency": "usd"})
+        self.assertEqual(e.exception.param, "amount")
+        pi = v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+        with self.assertRaises(stripe.InvalidRequestError) as e:
+            v1.payment_intents.retrieve(pi.id, params={"expand": ["customer"]})
+        self.assertEqual(e.exception.param, "expand")
+        self.assertTrue(pi.client_secret.startswith(pi.id + "_secret_"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
