@@ -146,12 +146,12 @@ extern "C" {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
-/** A problem in a rule set or payment (rules.md, Validation). */
+/** A problem in a rule set or payment (docs/rules.md, Validation). */
 export interface Issue { path: string; code: string; message: string; }
 export interface ValidationResult { ok: boolean; errors: Issue[]; warnings: Issue[]; }
 export interface Options { processors?: string[]; }
 export interface RouteOptions { trace?: boolean; }
-/** A rule set (rules.md), as an object or JSON text. */
+/** A rule set (docs/rules.md), as an object or JSON text. */
 export type RuleSet = { name?: string; rules?: unknown[]; default: unknown } | string;
 export interface Payment {
   amount: number; currency: string;
