@@ -4,7 +4,7 @@ tests/processors/stripe.test.mjs).
 
 localstripe (PyPI localstripe 1.15.10, by Adrien Vergé, GPL-3.0, installed
 in .venv) is a stateful fake of Stripe's API written by others; it is used
-as it is. Two things are OUR ADDITIONS, made here without changing it:
+as it is. Three things are OUR ADDITIONS, made here without changing it:
 
 1. `GET /v1/payment_intents/search?query=...&limit=...`, which localstripe
    lacks. It follows Stripe's documented answer
@@ -19,6 +19,13 @@ as it is. Two things are OUR ADDITIONS, made here without changing it:
 2. The store is kept in memory only: localstripe pickles it to
    /tmp/localstripe.pickle after every write and may load it at start,
    which would mix the state of two instances running at once.
+3. `statement_descriptor` and `statement_descriptor_suffix` on
+   `POST /v1/payment_intents`, which localstripe refuses as unexpected.
+   They are checked as Stripe documents them
+   (https://docs.stripe.com/get-started/account/statement-descriptors: at
+   most 22 characters, at least one letter, none of `< > \\ ' " *`; a 400
+   `invalid_request_error` naming the parameter otherwise) and shown on the
+   PaymentIntent, so that the adapter's sending of them is visible.
 
 Run: .venv/bin/python tests/fakes/localstripe_plus.py --port N
 (prints `listening on http://127.0.0.1:N` when ready). Any `sk_...` secret
@@ -40,6 +47,27 @@ from aiohttp import web
 
 import localstripe.resources as resources
 from localstripe.errors import UserError
+
+# 3. Statement descriptors on payment intents.
+_pi_init = resources.PaymentIntent.__init__
+
+
+def _pi_init_with_descriptors(self, *args, statement_descriptor=None,
+                              statement_descriptor_suffix=None, **kwargs):
+    for name, value in (('statement_descriptor', statement_descriptor),
+                        ('statement_descriptor_suffix', statement_descriptor_suffix)):
+        if value is None:
+            continue
+        if (not isinstance(value, str) or len(value) > 22
+                or not re.search('[A-Za-z]', value)
+                or any(c in value for c in '<>\\\'"*')):
+            raise UserError(400, 'Invalid ' + name, {'param': name})
+    _pi_init(self, *args, **kwargs)
+    self.statement_descriptor = statement_descriptor
+    self.statement_descriptor_suffix = statement_descriptor_suffix
+
+
+resources.PaymentIntent.__init__ = _pi_init_with_descriptors
 
 # 2. In memory only (before the server module is imported).
 resources.Store.dump_to_disk = lambda self: None

@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
                     capture: adapter.captures_with_authorization(),
                     card: &card.secret,
                     facts: &card.facts,
+                    descriptor: Default::default(),
                 };
                 through(&*adapter, &auth, &authorize);
                 let ckey = "pi_0123456789abcdefghijklmn-capture-1-".to_owned() + kind;

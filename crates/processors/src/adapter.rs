@@ -24,6 +24,8 @@ pub enum Call<'a> {
         capture: bool,
         card: &'a CardSecret,
         facts: &'a CardFacts,
+        /// What the customer's statement shows (Stripe's parameters).
+        descriptor: StatementDescriptor<'a>,
     },
     Capture {
         key: &'a str,
@@ -64,6 +66,15 @@ pub enum Looked<'a> {
         amount: u64,
         currency: &'a str,
     },
+}
+
+/// Stripe's `statement_descriptor` (the whole text) and
+/// `statement_descriptor_suffix` (after the account's prefix), as given,
+/// checked by the API. Each adapter sends what its processor takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatementDescriptor<'a> {
+    pub full: Option<&'a str>,
+    pub suffix: Option<&'a str>,
 }
 
 impl Call<'_> {

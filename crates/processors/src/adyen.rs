@@ -169,6 +169,7 @@ impl Adapter for AdyenAdapter {
                 capture,
                 card,
                 facts,
+                descriptor,
                 ..
             } => {
                 let mut method = Map::new();
@@ -190,6 +191,11 @@ impl Adapter for AdyenAdapter {
                     "returnUrl": RETURN_URL,
                     "shopperInteraction": "Ecommerce",
                 });
+                // Adyen's `shopperStatement` (22 characters at most, as the
+                // API checks): the whole descriptor, else the suffix.
+                if let Some(d) = descriptor.full.or(descriptor.suffix) {
+                    body["shopperStatement"] = json!(d);
+                }
                 // Always authorized alone (`captures_with_authorization`).
                 let _ = capture;
                 body["additionalData"] = json!({ "manualCapture": "true" });

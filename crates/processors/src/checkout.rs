@@ -145,6 +145,9 @@ impl Adapter for CheckoutAdapter {
                 capture,
                 card,
                 facts,
+                // Checkout.com's `billing_descriptor` needs a city beside
+                // the name, which Stripe's parameters do not carry: not sent.
+                descriptor: _,
             } => {
                 let mut source = json!({
                     "type": "card",

@@ -622,6 +622,7 @@ mod tests {
             capture: true,
             card: &card.secret,
             facts: &card.facts,
+            descriptor: Default::default(),
         };
         let w = a.build(&call);
         assert_eq!(

@@ -210,6 +210,7 @@ impl StripeAdapter {
             amount,
             currency,
             capture,
+            descriptor,
             ..
         } = call
         else {
@@ -217,20 +218,24 @@ impl StripeAdapter {
         };
         let key = stripe_key(key);
         let capture_method = if *capture { "automatic" } else { "manual" };
-        Some(self.post(
-            "/v1/payment_intents",
-            key.clone(),
-            &[
-                ("amount", amount.to_string()),
-                ("currency", currency.to_ascii_lowercase()),
-                ("payment_method", payment_method.to_owned()),
-                ("payment_method_types[0]", "card".to_owned()),
-                ("confirm", "true".to_owned()),
-                ("capture_method", capture_method.to_owned()),
-                ("metadata[switchyard_key]", key),
-                ("metadata[switchyard_payment]", (*payment_id).to_owned()),
-            ],
-        ))
+        let mut form = vec![
+            ("amount", amount.to_string()),
+            ("currency", currency.to_ascii_lowercase()),
+            ("payment_method", payment_method.to_owned()),
+            ("payment_method_types[0]", "card".to_owned()),
+            ("confirm", "true".to_owned()),
+            ("capture_method", capture_method.to_owned()),
+            ("metadata[switchyard_key]", key.clone()),
+            ("metadata[switchyard_payment]", (*payment_id).to_owned()),
+        ];
+        // The merchant's own descriptors, as Stripe takes them.
+        if let Some(d) = descriptor.full {
+            form.push(("statement_descriptor", d.to_owned()));
+        }
+        if let Some(s) = descriptor.suffix {
+            form.push(("statement_descriptor_suffix", s.to_owned()));
+        }
+        Some(self.post("/v1/payment_intents", key, &form))
     }
 }
 
@@ -741,6 +746,7 @@ mod tests {
             capture,
             card: &card.secret,
             facts: &card.facts,
+            descriptor: Default::default(),
         }
     }
 
@@ -867,6 +873,29 @@ mod tests {
     }
 
     // ---- building -----------------------------------------------------------
+
+    #[test]
+    fn statement_descriptors_go_to_the_payment_intent() {
+        let card = Card::from_raw("4242424242424242", 12, 2034, Some("123"));
+        let Ok(card) = card else { panic!("test card") };
+        let mut call = authorize(&card, "k1", true);
+        if let Call::Authorize { descriptor, .. } = &mut call {
+            descriptor.full = Some("SWITCHYARD SHOP");
+            descriptor.suffix = Some("ORDER 1");
+        }
+        let pi = adapter()
+            .payment_intent_request(&call, "pm_1")
+            .map(|r| form(r.body()))
+            .unwrap_or_default();
+        let get = |k: &str| pi.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("statement_descriptor"), Some("SWITCHYARD SHOP"));
+        assert_eq!(get("statement_descriptor_suffix"), Some("ORDER 1"));
+        let plain = adapter()
+            .payment_intent_request(&authorize(&card, "k1", true), "pm_1")
+            .map(|r| r.body().to_owned())
+            .unwrap_or_default();
+        assert!(!plain.contains("statement_descriptor"), "{plain}");
+    }
 
     #[test]
     fn authorize_builds_the_payment_method_then_the_payment_intent() {

@@ -50,6 +50,7 @@ fn authorize<'a>(key: &'a str, card: &'a Card, amount: u64, capture: bool) -> Ca
         capture,
         card: &card.secret,
         facts: &card.facts,
+        descriptor: Default::default(),
     }
 }
 

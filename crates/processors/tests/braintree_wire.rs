@@ -52,6 +52,7 @@ fn authorize(payment: &str, amount: u64, capture: bool, cvc: &str) -> Outcome {
             capture,
             card: &c.secret,
             facts: &c.facts,
+            descriptor: Default::default(),
         },
     )
 }
@@ -277,6 +278,7 @@ fn declines_and_failures() {
             capture: false,
             card: &c.secret,
             facts: &c.facts,
+            descriptor: Default::default(),
         },
     );
     assert!(matches!(o, Outcome::NotProcessed { .. }), "{o:?}");

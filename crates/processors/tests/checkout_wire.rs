@@ -63,6 +63,7 @@ fn authorize(a: &CheckoutAdapter, key: &str, amount: u64, capture: bool, number:
             capture,
             card: &c.secret,
             facts: &c.facts,
+            descriptor: Default::default(),
         },
     )
 }
@@ -411,6 +412,7 @@ fn refused_before_processing() {
             capture: false,
             card: &c.secret,
             facts: &c.facts,
+            descriptor: Default::default(),
         },
     );
     assert!(matches!(o, Outcome::NotProcessed { .. }), "{o:?}");

@@ -59,6 +59,7 @@ fn authorize_card(key: &str, card: &Card, amount: u64, capture: bool) -> Outcome
             capture,
             card: &card.secret,
             facts: &card.facts,
+            descriptor: Default::default(),
         },
     )
 }
@@ -137,6 +138,32 @@ fn lookup_refund(key: &str, reference: &str, amount: u64) -> Outcome {
             },
         },
     )
+}
+
+#[test]
+#[ignore = "needs its fake: run by tests/processors/stripe.test.mjs"]
+fn statement_descriptors_reach_the_payment_intent() {
+    let c = card("4242424242424242", 2034);
+    let a = adapter();
+    let id = approved(support::run(
+        a.as_ref(),
+        &Call::Authorize {
+            key: "pay_wsd-authorize-1-stripe_a",
+            payment_id: "pay_wsd",
+            amount: 1500,
+            currency: "eur",
+            capture: true,
+            card: &c.secret,
+            facts: &c.facts,
+            descriptor: switchyard_processors::adapter::StatementDescriptor {
+                full: Some("SWITCHYARD SHOP"),
+                suffix: Some("ORDER 8812"),
+            },
+        },
+    ));
+    let pi = intent(&id);
+    assert_eq!(pi["statement_descriptor"], "SWITCHYARD SHOP");
+    assert_eq!(pi["statement_descriptor_suffix"], "ORDER 8812");
 }
 
 #[test]
@@ -413,6 +440,7 @@ fn a_wrong_secret_is_not_processed() {
             capture: true,
             card: &c.secret,
             facts: &c.facts,
+            descriptor: Default::default(),
         },
     );
     assert!(matches!(o, Outcome::NotProcessed { .. }), "{o:?}");

@@ -37,6 +37,7 @@ fn authorize<'a>(card: &'a Card, capture: bool) -> Call<'a> {
         capture,
         card: &card.secret,
         facts: &card.facts,
+        descriptor: Default::default(),
     }
 }
 
@@ -231,6 +232,7 @@ fn long_keys_are_derived_deterministically() {
         capture: true,
         card: &card.secret,
         facts: &card.facts,
+        descriptor: Default::default(),
     };
     let req = adapter().build(&call);
     assert_eq!(header(&req, "idempotency-key"), Some(k.as_str()));
@@ -696,4 +698,17 @@ fn openapi_examples_parse() {
         }
     }
     assert!(checked >= 30, "{checked}");
+}
+
+#[test]
+fn the_statement_descriptor_is_the_shopper_statement() {
+    let card = card();
+    let plain = adapter().build(&authorize(&card, false));
+    assert!(body(&plain).get("shopperStatement").is_none());
+    let mut call = authorize(&card, false);
+    if let Call::Authorize { descriptor, .. } = &mut call {
+        descriptor.suffix = Some("ORDER 8812");
+    }
+    let req = adapter().build(&call);
+    assert_eq!(body(&req)["shopperStatement"], "ORDER 8812");
 }

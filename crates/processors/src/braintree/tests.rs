@@ -110,6 +110,7 @@ fn authorize<'a>(c: &'a Card, capture: bool) -> Call<'a> {
         capture,
         card: &c.secret,
         facts: &c.facts,
+        descriptor: Default::default(),
     }
 }
 

@@ -74,6 +74,7 @@ macro_rules! authorize {
             capture: $capture,
             card: &$card.secret,
             facts: &$card.facts,
+            descriptor: Default::default(),
         }
     };
 }
@@ -246,6 +247,7 @@ fn long_keys_are_hashed_deterministically() {
         capture: true,
         card: &c.secret,
         facts: &c.facts,
+        descriptor: Default::default(),
     };
     let req = adapter().build(&call);
     assert_eq!(header(&req, "cko-idempotency-key"), Some(r.as_str()));
