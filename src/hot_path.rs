@@ -121,6 +121,7 @@ fn one_payment(simulate_sandbox: bool) -> String {
     let RunRequest { begin: b, card } =
         serde_json::from_str(&msg).unwrap_or_else(|_| fail("run in"));
     let store = MemoryStore::default();
+    let before = payment::snapshot(&store).unwrap_or_else(|_| fail("snapshot"));
     let begun = ROUTERS.with(|r| payment::begin(&store, &mut r.borrow_mut(), &b));
     let Ok(Begun::Work(work)) = begun else {
         fail("begin")
@@ -140,12 +141,16 @@ fn one_payment(simulate_sandbox: bool) -> String {
     ));
     let finish = FinishRequest {
         work: *work,
-        idem: b.idem,
+        idem: b.idem.clone(),
         now_ms: 1_700_000_000_010,
         attempts,
         result,
     };
     let reply = payment::finish(&store, &finish).unwrap_or_else(|_| fail("finish"));
+    // The index rows the run changed (the front writes them after the
+    // response).
+    let index =
+        payment::index_rows(&store, before.as_deref(), &b).unwrap_or_else(|_| fail("index rows"));
     let outcome = serde_json::to_string(&RunOutcome::Answered(RunAnswer {
         status: reply.answer.status,
         body: reply.answer.body,
@@ -153,6 +158,7 @@ fn one_payment(simulate_sandbox: bool) -> String {
         key_released: reply.key_released,
         decided: reply.decided,
         attempts: finish.attempts,
+        index,
     }))
     .unwrap_or_else(|_| fail("outcome out"));
 

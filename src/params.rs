@@ -7,7 +7,9 @@ use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::payment::CaptureMethod;
 
-use switchyard_processors::extras::{AutomaticPaymentMethods, Extras, Update, View};
+use switchyard_processors::extras::{
+    Address, AutomaticPaymentMethods, BillingDetails, Extras, Update, View,
+};
 
 use crate::error::ApiError;
 use crate::form::{only_keys, param_bool, param_metadata, param_str, param_u64};
@@ -18,6 +20,8 @@ use crate::money;
 pub struct CardGiven {
     pub payment_method: String,
     pub card: Card,
+    /// `payment_method_data[billing_details]`.
+    pub billing: Option<BillingDetails>,
 }
 
 #[derive(Debug)]
@@ -276,6 +280,7 @@ fn extras(v: &Value, confirm: bool) -> Result<Extras, ApiError> {
         request_three_d_secure: request_three_d_secure(v)?,
         return_url: return_url(v)?,
         created_ms: 0,
+        billing: None,
     })
 }
 
@@ -305,6 +310,7 @@ pub fn card_given(
                 Some(card) => Ok(Some(CardGiven {
                     payment_method: pm,
                     card,
+                    billing: None,
                 })),
                 // The value is not quoted: a card number pasted here must
                 // not come back.
@@ -394,10 +400,76 @@ pub fn card_given(
             Ok(Some(CardGiven {
                 payment_method: new_pm_id(),
                 card,
+                billing: billing_details(d)?,
             }))
         }
         (None, None) => Ok(None),
     }
+}
+
+/// `payment_method_data[billing_details]`: `name`, `email`, `phone` and
+/// `address[city|country|line1|line2|postal_code|state]`, as Stripe takes
+/// them (the country a two-letter code).
+fn billing_details(d: &Value) -> Result<Option<BillingDetails>, ApiError> {
+    const P: &str = "payment_method_data[billing_details]";
+    let Some(b) = d.get("billing_details").filter(|b| !b.is_null()) else {
+        return Ok(None);
+    };
+    if !b.is_object() {
+        return Err(ApiError::invalid(
+            P,
+            "parameter_invalid",
+            "billing_details must be an object.",
+        ));
+    }
+    only_keys(b, P, &["address", "email", "name", "phone"])?;
+    let field = |v: &Value, name: &str, param: String| -> Result<Option<String>, ApiError> {
+        match param_str(v, name)? {
+            Some(s) if s.chars().count() > 5000 => Err(ApiError::invalid(
+                &param,
+                "parameter_invalid",
+                format!("{param} can be at most 5000 characters long."),
+            )),
+            other => Ok(other.filter(|s| !s.is_empty())),
+        }
+    };
+    let address = match b.get("address").filter(|a| !a.is_null()) {
+        None => None,
+        Some(a) => {
+            let pa = format!("{P}[address]");
+            only_keys(
+                a,
+                &pa,
+                &["city", "country", "line1", "line2", "postal_code", "state"],
+            )?;
+            let f = |n: &str| field(a, n, format!("{pa}[{n}]"));
+            let country = f("country")?.map(|c| c.to_ascii_uppercase());
+            if country
+                .as_deref()
+                .is_some_and(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                return Err(ApiError::invalid(
+                    &format!("{pa}[country]"),
+                    "parameter_invalid",
+                    "The country must be a two-letter ISO 3166-1 code.",
+                ));
+            }
+            Some(Address {
+                city: f("city")?,
+                country,
+                line1: f("line1")?,
+                line2: f("line2")?,
+                postal_code: f("postal_code")?,
+                state: f("state")?,
+            })
+        }
+    };
+    Ok(Some(BillingDetails {
+        address,
+        email: field(b, "email", format!("{P}[email]"))?,
+        name: field(b, "name", format!("{P}[name]"))?,
+        phone: field(b, "phone", format!("{P}[phone]"))?,
+    }))
 }
 
 pub fn capture_method(v: &Value) -> Result<Option<CaptureMethod>, ApiError> {

@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use switchyard_processors::adapter::StatementDescriptor;
 use switchyard_processors::card::{Card, CardFacts, CardInTransit};
 use switchyard_processors::decline::Decline;
-use switchyard_processors::extras::{Extras, Update, View};
+use switchyard_processors::extras::{BillingDetails, Extras, Update, View};
 use switchyard_processors::payment::{Attempt, CaptureMethod, ProcessorDetails};
 use switchyard_processors::Call;
 
@@ -107,11 +108,15 @@ pub struct Attach {
     /// message only, never stored (the facts keep the PCI-masked BIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_bin: Option<String>,
+    /// `payment_method_data[billing_details]`, kept with the payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<BillingDetails>,
 }
 
 impl Attach {
     pub fn of(c: &CardGiven) -> Attach {
         Attach {
+            billing: c.billing.clone(),
             payment_method: c.payment_method.clone(),
             card: c.card.facts.clone(),
             routing_bin: Some(c.card.routing_bin()),
@@ -273,6 +278,9 @@ pub struct Work {
     pub attempts_left: u32,
     /// How the answer shows the payment.
     pub view: View,
+    /// Confirm: what the card statement shows, for processors that take it.
+    pub statement_descriptor: Option<String>,
+    pub statement_descriptor_suffix: Option<String>,
 }
 
 impl Work {
@@ -287,6 +295,10 @@ impl Work {
             capture: self.capture,
             card: &card.secret,
             facts: &card.facts,
+            descriptor: StatementDescriptor {
+                full: self.statement_descriptor.as_deref(),
+                suffix: self.statement_descriptor_suffix.as_deref(),
+            },
         }
     }
 }
@@ -319,6 +331,10 @@ pub struct RunAnswer {
     pub decided: bool,
     /// The processor attempts this run made, for the metrics.
     pub attempts: Vec<Attempt>,
+    /// The index rows the run changed: the front writes them after the
+    /// response (lists and search lag the payment by that write).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<IndexRow>,
 }
 
 /// The result of the processor calls, for `finish`.

@@ -20,7 +20,6 @@ use worker::{
 };
 
 use super::config::config;
-use super::index_do;
 use super::reconcile;
 use super::runtime::{error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
@@ -80,6 +79,7 @@ fn answered(reply: Reply, attempts: Vec<Attempt>) -> Result<RunOutcome, ApiError
         key_released: reply.key_released,
         decided: reply.decided,
         attempts,
+        index: Vec::new(),
     }))
 }
 
@@ -97,17 +97,16 @@ impl PaymentObject {
         } else {
             payment::snapshot(store)?
         };
-        let outcome = self.operate(store, &b, card, mode).await;
-        // The mode's index (lists, search) learns what changed, before the
-        // answer: a list right after an operation shows it.
+        let mut outcome = self.operate(store, &b, card, mode).await;
+        // What changed for the mode's index (lists, search): the front
+        // writes it after the response, off the payment's path.
         if !reads_only {
             match payment::index_rows(store, before.as_deref(), &b) {
-                Ok(rows) if !rows.is_empty() => {
-                    if let Err(e) = index_do::put(&self.env, mode, &rows).await {
-                        console_error!("index not written: {}", e.message);
+                Ok(rows) => {
+                    if let Ok(RunOutcome::Answered(a)) = &mut outcome {
+                        a.index = rows;
                     }
                 }
-                Ok(_) => {}
                 Err(e) => console_error!("index rows not read: {}", e.message),
             }
         }

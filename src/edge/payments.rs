@@ -10,8 +10,9 @@ use switchyard_processors::adapter::processor_idempotency_key;
 use switchyard_processors::card::{Card, CardInTransit};
 use switchyard_processors::extras::{payment_of_charge, Update};
 use switchyard_processors::{adapter_for, Call as PCall, Delivery, ProcessorConfig};
-use worker::{Env, Response, Stub};
+use worker::{console_error, Env, Response, Stub};
 
+use super::index_do;
 use super::keys_do;
 use super::metrics;
 use super::objects::{call_raw, stub, Binding};
@@ -416,6 +417,9 @@ pub(crate) async fn reconcile_at_object(
     let stub = stub(env, Binding::Payments, mode, Some(&b.payment_id))?;
     match run_once(&stub, &b, None).await? {
         Ran::Outcome(RunOutcome::Answered(a)) => {
+            if let Err(e) = index_do::put(env, mode, &a.index).await {
+                console_error!("index not written: {}", e.message);
+            }
             let v: Value = serde_json::from_str(a.body.get()).unwrap_or_default();
             // A payment or a refund, or an error about one (a capture sent
             // again and still unanswered): its status, or "error".
@@ -515,9 +519,19 @@ async fn run(
             keys_do::release(env, mode, idem).await?;
         }
     }
-    // Metrics are recorded after the response, off the payment's path.
+    // Metrics and the index are written after the response, off the
+    // payment's path.
     if !answer.attempts.is_empty() {
         metrics::record(&call.ctx, env, mode, &answer.attempts);
+    }
+    if !answer.index.is_empty() {
+        let env = env.clone();
+        let rows = answer.index;
+        call.ctx.wait_until(async move {
+            if let Err(e) = index_do::put(&env, mode, &rows).await {
+                console_error!("index not written: {}", e.message);
+            }
+        });
     }
     let r = answer_response(Answer {
         status: answer.status,
@@ -561,6 +575,7 @@ pub(crate) async fn sandbox_direct(
         capture: p.capture_method.at_once(),
         card: &card.secret,
         facts: &card.facts,
+        descriptor: Default::default(),
     };
     let transport = EdgeTransport {
         env,

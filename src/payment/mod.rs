@@ -22,7 +22,7 @@ use std::rc::Rc;
 use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::decline::Decline;
-use switchyard_processors::extras::View;
+use switchyard_processors::extras::{check_metadata_size, View};
 use switchyard_processors::payment::{
     Attempt, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
     Refusal, Status, STALE_AFTER_MS,
@@ -410,6 +410,7 @@ fn begin_claimed(
             if let Some(a) = &b.attach {
                 pi.attach(a.payment_method.clone(), a.card.clone())
                     .map_err(|r| not_started(refusal(r)))?;
+                pi.extras.billing.clone_from(&a.billing);
             }
             if !b.confirm {
                 save(store, &pi)?;
@@ -458,15 +459,18 @@ fn begin_claimed(
                         None => refund.metadata.remove(k),
                     };
                 }
+                check_metadata_size(&refund.metadata).map_err(|r| not_started(refusal(r)))?;
             }
             store.put(&refund_key(&id), &refund).map_err(started)?;
             return Ok(Step::Done(ok(&refund.api())));
         }
         (Op::Update, Some(mut pi)) => {
+            // A refused update changed nothing: no result is saved for its
+            // idempotency key (as Stripe does with invalid parameters).
             if let Some(u) = &b.update {
-                pi.update(u).map_err(|r| begun(refusal(r)))?;
+                pi.update(u).map_err(|r| not_started(refusal(r)))?;
                 if u.amount.is_some() || u.currency.is_some() {
-                    money::check_amount("amount", pi.amount, &pi.currency).map_err(started)?;
+                    money::check_amount("amount", pi.amount, &pi.currency).map_err(not_started)?;
                 }
             }
             save(store, &pi)?;
@@ -563,6 +567,7 @@ fn begin_claimed(
                 if pi.payment_method.as_deref() != Some(a.payment_method.as_str()) {
                     pi.attach(a.payment_method.clone(), a.card.clone())
                         .map_err(|r| begun(refusal(r)))?;
+                    pi.extras.billing.clone_from(&a.billing);
                 }
             } else if b.attach.is_none()
                 && !pi
@@ -699,6 +704,8 @@ fn at_processor(
         refund_id,
         attempts_left: 0,
         view,
+        statement_descriptor: None,
+        statement_descriptor_suffix: None,
     })))
 }
 
@@ -796,6 +803,8 @@ fn confirm_work(pi: &PaymentIntent, op: Op, seq: u32, plan: Vec<String>, view: V
         attempts_left: u32::try_from(MAX_ATTEMPTS.saturating_sub(pi.routing.attempts.len()))
             .unwrap_or(0),
         view,
+        statement_descriptor: pi.extras.statement_descriptor.clone(),
+        statement_descriptor_suffix: pi.extras.statement_descriptor_suffix.clone(),
     })
 }
 

@@ -282,6 +282,7 @@ impl Req {
             payment_method: "pm_raw".into(),
             card: card.facts.clone(),
             routing_bin: Some(card.routing_bin()),
+            billing: None,
         });
         self.card = Some(card);
         self
@@ -597,6 +598,7 @@ fn an_8_digit_bin_routes_a_15_digit_card_and_6_digits_are_kept() {
         payment_method: "pm_card_amex".into(),
         card: amex.facts.clone(),
         routing_bin: None,
+        billing: None,
     });
     o.run(create, &Script::default());
     let mut confirm = o.confirm();
@@ -794,6 +796,8 @@ fn test_payment_methods_stand_for_their_cards_in_test_mode_only() {
         refund_id: None,
         attempts_left: 20,
         view: Default::default(),
+        statement_descriptor: None,
+        statement_descriptor_suffix: None,
     };
     let configs = vec![ProcessorConfig::sandbox("sandbox_a")];
     let script = Script::of(vec![approved("sbx_1")]);
@@ -1259,4 +1263,127 @@ fn reconciliation_sends_a_capture_of_unknown_outcome_again() {
         "the first capture's key"
     );
     assert_eq!(o.unsettled, [(Unsettled::Payment(pi), false)]);
+}
+
+#[test]
+fn update_merges_metadata_and_changes_money_before_confirmation_only() {
+    use switchyard_processors::extras::Update;
+    let mut o = Object::new();
+    o.run(
+        o.create(2000, CaptureMethod::Manual, false),
+        &Script::default(),
+    );
+    let mut u = o.req(Op::Update).keyed("u1", "f1");
+    let mut metadata = std::collections::BTreeMap::new();
+    metadata.insert("a".to_owned(), Some("1".to_owned()));
+    u.b.update = Some(Update {
+        amount: Some(3000),
+        currency: Some("usd".into()),
+        metadata,
+        description: Some(Some("order".into())),
+        ..Update::default()
+    });
+    let r = o.run(u, &Script::default());
+    assert_eq!(r.answer.status, 200, "{}", body(&r));
+    assert_eq!(body(&r)["amount"], 3000);
+    assert_eq!(body(&r)["metadata"]["a"], "1");
+    assert_eq!(body(&r)["description"], "order");
+    // Authorized: the amount cannot change any more; metadata still can,
+    // and a refused update saves no result for its key.
+    o.run(o.confirm(), &Script::of(vec![approved("sbx_1")]));
+    let mut late = o.req(Op::Update).keyed("u2", "f2");
+    late.b.update = Some(Update {
+        amount: Some(10),
+        ..Update::default()
+    });
+    let r = o.run(late, &Script::default());
+    assert_eq!(error_of(&r).0, 400);
+    assert!(r.key_released, "a refused update is not stored for its key");
+    assert_eq!(o.payment().amount, 3000);
+    let mut meta = o.req(Op::Update);
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("a".to_owned(), None);
+    meta.b.update = Some(Update {
+        metadata: m,
+        ..Update::default()
+    });
+    let r = o.run(meta, &Script::default());
+    assert_eq!(body(&r)["metadata"], serde_json::json!({}));
+}
+
+#[test]
+fn charges_one_per_attempt_that_reached_a_processor_and_refunds_name_theirs() {
+    let mut o = Object::new();
+    o.configs.push(ProcessorConfig::sandbox("sandbox_c"));
+    let r = o.run(
+        o.create(2000, CaptureMethod::Automatic, true),
+        &Script::of(vec![declined("insufficient_funds"), approved("sbx_2")]),
+    );
+    assert_eq!(status_of(&r), "succeeded", "{}", body(&r));
+    let list = o.run(o.req(Op::Charges), &Script::default());
+    let data = body(&list)["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(data.len(), 2);
+    // Newest first: the authorized one, then the decline.
+    assert_eq!(data[0]["status"], "succeeded");
+    assert_eq!(data[1]["status"], "failed");
+    assert_eq!(body(&r)["latest_charge"], data[0]["id"]);
+    let mut one = o.req(Op::Charges);
+    one.b.charge_id = data[1]["id"].as_str().map(str::to_owned);
+    let got = o.run(one, &Script::default());
+    assert_eq!(body(&got)["outcome"]["reason"], "insufficient_funds");
+    // A refund of the failed charge is refused; of the paid one it names it.
+    let mut bad = o.refund(Some(100));
+    bad.b.charge_id = data[1]["id"].as_str().map(str::to_owned);
+    assert_eq!(error_of(&o.run(bad, &Script::default())).0, 400);
+    let r = o.run(o.refund(Some(100)), &Script::of(vec![approved("sbx_re")]));
+    assert_eq!(body(&r)["charge"], data[0]["id"]);
+    assert!(body(&r).get("failure_reason").is_none());
+    let mut missing = o.req(Op::Charges);
+    missing.b.charge_id = Some(switchyard_processors::extras::charge_id(&o.id, 9));
+    assert_eq!(o.run(missing, &Script::default()).answer.status, 404);
+}
+
+#[test]
+fn a_client_secret_opens_its_payment_only_and_shows_the_client_fields() {
+    let mut o = Object::new();
+    let r = o.run(
+        o.create(2000, CaptureMethod::Automatic, false),
+        &Script::default(),
+    );
+    let secret = body(&r)["client_secret"].as_str().unwrap_or("").to_owned();
+    assert!(secret.starts_with(&format!("{}_secret_", o.id)), "{secret}");
+    let mut wrong = o.req(Op::Reconcile);
+    wrong.b.client_secret = Some(format!("{}_secret_nope", o.id));
+    wrong.b.view.client = true;
+    let r = o.run(wrong, &Script::default());
+    assert_eq!(error_of(&r).0, 400);
+    assert_eq!(body(&r)["error"]["param"], "client_secret");
+    let mut right = o.req(Op::Reconcile);
+    right.b.client_secret = Some(secret);
+    right.b.view.client = true;
+    let r = o.run(right, &Script::default());
+    assert_eq!(r.answer.status, 200);
+    let b = body(&r);
+    assert!(
+        b.get("metadata").is_none() && b.get("routing").is_none(),
+        "{b}"
+    );
+    assert!(b.get("client_secret").is_some());
+}
+
+#[test]
+fn a_lock_timeout_saves_no_result_for_its_key() {
+    let mut o = Object::new();
+    o.run(
+        o.create(2000, CaptureMethod::Manual, true),
+        &Script::of(vec![approved("sbx_1")]),
+    );
+    // A capture under way (begun, not finished) ...
+    let first = o.capture(None);
+    assert!(matches!(o.begin(&first), Begun::Work(_)));
+    // ... meets a second one: 429, and its key is free for the retry.
+    let second = o.capture(None).keyed("cap", "f");
+    let r = o.run(second, &Script::default());
+    assert_eq!(error_of(&r).0, 429);
+    assert!(r.key_released);
 }

@@ -5,7 +5,7 @@
 // refusal by name of what the worker does not honour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, stripeFor, stripeError, uniqueKey, PK } from './helpers.mjs';
+import { api, stripeFor, stripeError, uniqueKey, eventually, PK } from './helpers.mjs';
 
 const stripe = stripeFor();
 const run = uniqueKey('compat');
@@ -30,8 +30,11 @@ test('list: newest first, auto-pagination over several pages, cursors, created a
     made.push(await stripe.paymentIntents.create({ amount: 1000 + i, currency: 'usd', customer }));
   }
   const newestFirst = made.map((p) => p.id).reverse();
-  const all = await stripe.paymentIntents.list({ customer, limit: 2 }).autoPagingToArray({ limit: 100 });
-  assert.deepEqual(all.map((p) => p.id), newestFirst);
+  // Lists read the index, written just after each response.
+  await eventually(async () => {
+    const all = await stripe.paymentIntents.list({ customer, limit: 2 }).autoPagingToArray({ limit: 100 });
+    assert.deepEqual(all.map((p) => p.id), newestFirst);
+  });
   const page1 = await stripe.paymentIntents.list({ customer, limit: 2 });
   assert.equal(page1.object, 'list');
   assert.equal(page1.url, '/v1/payment_intents');
@@ -76,9 +79,11 @@ test('update: metadata merged, description, amount and currency before confirmat
   await refused(stripe.paymentIntents.update(pi.id, { amount: 100 }), 'amount');
   const m = await stripe.paymentIntents.update(pi.id, { metadata: { shipped: 'yes' } });
   assert.equal(m.metadata.shipped, 'yes');
-  // A list shows the payment as it is now.
-  const listed = await stripe.paymentIntents.list({ limit: 10 });
-  assert.deepEqual(listed.data.find((p) => p.id === pi.id)?.metadata, { a: '1', c: '3', shipped: 'yes' });
+  // A list shows the payment as it is now (just after the response).
+  await eventually(async () => {
+    const listed = await stripe.paymentIntents.list({ limit: 10 });
+    assert.deepEqual(listed.data.find((p) => p.id === pi.id)?.metadata, { a: '1', c: '3', shipped: 'yes' });
+  });
   await refused(stripe.paymentIntents.update(pi.id, { amount: 'x' }), 'amount');
   const nope = await stripeError(stripe.paymentIntents.update('pi_000000000000000000000000', { metadata: { x: '1' } }));
   assert.equal(nope.error?.statusCode, 404);
@@ -133,19 +138,24 @@ test('Charges: latest_charge, expand, retrieve, list by payment; failed attempts
   await refused(stripe.charges.list({ limit: 3 }), 'payment_intent');
   // expand[] of anything else is refused by name, not ignored.
   await refused(stripe.paymentIntents.retrieve(pi.id, { expand: ['payment_method'] }), 'expand');
-  const listExpanded = await stripe.paymentIntents.list({ customer: `cus_${run}_ch`, expand: ['data.latest_charge'] });
-  assert.equal(listExpanded.data[0].latest_charge.id, ch.id);
+  await eventually(async () => {
+    const listExpanded = await stripe.paymentIntents.list({ customer: `cus_${run}_ch`, expand: ['data.latest_charge'] });
+    assert.equal(listExpanded.data[0].latest_charge.id, ch.id);
+    assert.equal(listExpanded.data[0].latest_charge.amount_refunded, 1000);
+  });
 });
 
 test('refunds: list (all, by payment), update metadata, cancel refused as Stripe refuses card refunds', async () => {
   const pi = await stripe.paymentIntents.create({ amount: 5000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
   const made = [];
   for (const amount of [1000, 1500, 500]) made.push(await stripe.refunds.create({ payment_intent: pi.id, amount }));
-  const byPayment = await stripe.refunds.list({ payment_intent: pi.id, limit: 2 }).autoPagingToArray({ limit: 10 });
-  assert.deepEqual(byPayment.map((r) => r.id), made.map((r) => r.id).reverse());
-  const all = await stripe.refunds.list({ limit: 100 });
-  assert.equal(all.url, '/v1/refunds');
-  for (const r of made) assert.ok(all.data.some((x) => x.id === r.id));
+  await eventually(async () => {
+    const byPayment = await stripe.refunds.list({ payment_intent: pi.id, limit: 2 }).autoPagingToArray({ limit: 10 });
+    assert.deepEqual(byPayment.map((r) => r.id), made.map((r) => r.id).reverse());
+    const all = await stripe.refunds.list({ limit: 100 });
+    assert.equal(all.url, '/v1/refunds');
+    for (const r of made) assert.ok(all.data.some((x) => x.id === r.id));
+  });
   const u = await stripe.refunds.update(made[0].id, { metadata: { reason_code: 'R12' } });
   assert.deepEqual(u.metadata, { reason_code: 'R12' });
   assert.deepEqual((await stripe.refunds.retrieve(made[0].id)).metadata, { reason_code: 'R12' });
@@ -165,9 +175,13 @@ test('search: Stripe query language over amount, currency, customer, status, met
   }
   await stripe.paymentIntents.create({ amount: 7800, currency: 'eur', metadata: { tag } });
   const q = `metadata["tag"]:"${tag}" AND status:"succeeded"`;
-  const r = await stripe.paymentIntents.search({ query: q });
-  assert.equal(r.object, 'search_result');
-  assert.deepEqual(new Set(r.data.map((p) => p.id)), new Set(made.map((p) => p.id)));
+  await eventually(async () => {
+    const r = await stripe.paymentIntents.search({ query: q });
+    assert.equal(r.object, 'search_result');
+    assert.deepEqual(new Set(r.data.map((p) => p.id)), new Set(made.map((p) => p.id)));
+    const all = await stripe.paymentIntents.search({ query: `metadata["tag"]:"${tag}"` });
+    assert.equal(all.data.length, 4);
+  });
   const big = await stripe.paymentIntents.search({ query: `metadata["tag"]:"${tag}" AND amount>=3400` });
   assert.equal(big.data.length, 3);
   const pages = await stripe.paymentIntents.search({ query: q, limit: 1 }).autoPagingToArray({ limit: 10 });
@@ -224,6 +238,7 @@ test('routing on off_session, and a lock timeout (429) the SDKs retry', async ()
   const rs = await api('POST', '/v1/routing/rulesets', { ruleset: {
     name: 'compat', rules: [
       { name: 'off session to c', if: { field: 'off_session', eq: true }, then: { route: ['sandbox_c'] } },
+      { name: 'French billing to b', if: { field: 'billing.country', eq: 'FR' }, then: { route: ['sandbox_b'] } },
       { name: 'slow', if: { field: 'metadata.scenario', eq: 'slow' }, then: { route: ['sandbox_slow'] } },
     ], default: { route: ['sandbox_a'] },
   } });
@@ -235,6 +250,22 @@ test('routing on off_session, and a lock timeout (429) the SDKs retry', async ()
     assert.equal(off.routing.rule, 'off session to c');
     const on = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
     assert.equal(on.processor_details.processor, 'sandbox_a');
+    // payment_method_data[billing_details]: routed on (billing.country)
+    // and shown on the Charge.
+    const billed = await stripe.paymentIntents.create({
+      amount: 1000, currency: 'eur', confirm: true, expand: ['latest_charge'],
+      payment_method_data: { ...card(), billing_details: { name: 'Ada L', email: 'ada@example.com', address: { country: 'fr', city: 'Paris' } } },
+    });
+    assert.equal(billed.processor_details.processor, 'sandbox_b');
+    assert.equal(billed.routing.rule, 'French billing to b');
+    assert.deepEqual(billed.latest_charge.billing_details, {
+      address: { city: 'Paris', country: 'FR', line1: null, line2: null, postal_code: null, state: null },
+      email: 'ada@example.com', name: 'Ada L', phone: null,
+    });
+    await refused(stripe.paymentIntents.create({
+      amount: 1000, currency: 'eur', confirm: true,
+      payment_method_data: { ...card(), billing_details: { address: { country: 'France' } } },
+    }), 'payment_method_data[billing_details][address][country]');
     // A capture while the confirmation is at a slow processor: 429.
     const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', capture_method: 'manual', metadata: { scenario: 'slow' } });
     const confirming = stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' });
@@ -293,8 +324,10 @@ test('what is not honoured is refused by name: Connect headers, unknown query pa
   assert.equal(lq.status, 400);
   assert.equal(lq.json.error.param, 'page');
   // Nothing was created by the refused Connect call.
-  const mine = await stripe.paymentIntents.list({ limit: 3 });
-  assert.equal(mine.data[0].id, pi.id);
+  await eventually(async () => {
+    const mine = await stripe.paymentIntents.list({ limit: 3 });
+    assert.equal(mine.data[0].id, pi.id);
+  });
 });
 
 test('client-side: the publishable key with the client secret retrieves and confirms that payment only', async () => {

@@ -164,3 +164,20 @@ export async function stripeError(promise) {
     return { ok: false, error: e };
   }
 }
+
+/**
+ * Runs `check` until it stops throwing (at most `ms`): for reads of the
+ * mode's index (lists, search), which the worker writes just after each
+ * operation's response.
+ */
+export async function eventually(check, ms = 3000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}

@@ -6,6 +6,7 @@ API base changes. Run by scripts/e2e.sh with its `wrangler dev` running:
 """
 
 import os
+import time
 import unittest
 import uuid
 
@@ -13,6 +14,19 @@ import stripe
 
 BASE = os.environ.get("E2E_BASE_URL", "http://127.0.0.1:8787")
 KEY = os.environ.get("E2E_SECRET_KEY", "sk_test_switchyard_sandbox")
+
+
+def eventually(check, seconds=3.0):
+    """Retries `check` until it passes: lists and search read the index,
+    which the worker writes just after each operation's response."""
+    until = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.025)
 
 
 def client(retries=0):
@@ -89,17 +103,21 @@ class PythonSdk(unittest.TestCase):
             "amount": 1000 + i, "currency": "usd", "customer": customer,
             "confirm": True, "payment_method": "pm_card_visa", "metadata": {"batch": customer},
         }) for i in range(5)]
-        page = v1.payment_intents.list(params={"customer": customer, "limit": 2})
-        self.assertTrue(page.has_more)
-        ids = [p.id for p in page.auto_paging_iter()]
-        self.assertEqual(ids, [p.id for p in reversed(made)])
+        def listed():
+            page = v1.payment_intents.list(params={"customer": customer, "limit": 2})
+            self.assertTrue(page.has_more)
+            ids = [p.id for p in page.auto_paging_iter()]
+            self.assertEqual(ids, [p.id for p in reversed(made)])
+        eventually(listed)
         u = v1.payment_intents.update(made[0].id, params={"metadata": {"note": "py"}, "description": "from python"})
         self.assertEqual((u.metadata["note"], u.description), ("py", "from python"))
         with self.assertRaises(stripe.InvalidRequestError) as e:
             v1.payment_intents.update(made[0].id, params={"amount": 5000})
         self.assertEqual(e.exception.param, "amount")
-        found = v1.payment_intents.search(params={"query": f'metadata["batch"]:"{customer}" AND amount>1002', "limit": 1})
-        self.assertEqual(len([p.id for p in found.auto_paging_iter()]), 2)
+        def found():
+            r = v1.payment_intents.search(params={"query": f'metadata["batch"]:"{customer}" AND amount>1002', "limit": 1})
+            self.assertEqual(len([p.id for p in r.auto_paging_iter()]), 2)
+        eventually(found)
         pi = v1.payment_intents.retrieve(made[1].id, params={"expand": ["latest_charge"]})
         self.assertEqual(pi.latest_charge.object, "charge")
         self.assertEqual(pi.latest_charge.status, "succeeded")
@@ -111,8 +129,8 @@ class PythonSdk(unittest.TestCase):
         self.assertNotIn("failure_reason", refund)
         refund = v1.refunds.update(refund.id, params={"metadata": {"ticket": "T1"}})
         self.assertEqual(refund.metadata["ticket"], "T1")
-        listed = v1.refunds.list(params={"payment_intent": pi.id})
-        self.assertEqual([r.id for r in listed.data], [refund.id])
+        eventually(lambda: self.assertEqual(
+            [r.id for r in v1.refunds.list(params={"payment_intent": pi.id}).data], [refund.id]))
         with self.assertRaises(stripe.InvalidRequestError) as e:
             v1.refunds.cancel(refund.id)
         self.assertEqual(e.exception.code, "refund_cannot_be_canceled")

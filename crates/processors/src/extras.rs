@@ -21,6 +21,29 @@ pub struct AutomaticPaymentMethods {
     pub allow_redirects: Option<String>,
 }
 
+/// A postal address (Stripe's `address`), as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Address {
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+}
+
+/// `payment_method_data[billing_details]`: shown on the Charges; its
+/// country is the routing engine's `billing.country`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingDetails {
+    pub address: Option<Address>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
 /// Stripe's everyday PaymentIntent fields, stored as given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,6 +68,8 @@ pub struct Extras {
     pub return_url: Option<String>,
     /// When it was created, in milliseconds (the order of lists).
     pub created_ms: u64,
+    /// The billing details given with the card.
+    pub billing: Option<BillingDetails>,
 }
 
 /// A change of a PaymentIntent (`POST /v1/payment_intents/:id`, and what
@@ -147,6 +172,22 @@ fn set_text(field: &mut Option<String>, value: &Option<Option<String>>) {
     }
 }
 
+/// Stripe's limit on metadata, checked after an update merges its keys.
+pub fn check_metadata_size(m: &BTreeMap<String, String>) -> Result<(), Refusal> {
+    if m.len() > 50 {
+        return Err(Refusal {
+            status: 400,
+            code: "parameter_invalid",
+            message: format!(
+                "metadata can have at most 50 keys; this update would leave {}.",
+                m.len()
+            ),
+            param: Some("metadata"),
+        });
+    }
+    Ok(())
+}
+
 impl PaymentIntent {
     /// Applies an update. Amount, currency and capture method change only
     /// before the payment is confirmed; the rest at any time.
@@ -197,6 +238,7 @@ impl PaymentIntent {
                 }
             }
         }
+        check_metadata_size(&self.metadata)?;
         let e = &mut self.extras;
         set_text(&mut e.customer, &u.customer);
         set_text(&mut e.receipt_email, &u.receipt_email);
@@ -363,7 +405,7 @@ impl PaymentIntent {
             "application_fee": null,
             "application_fee_amount": null,
             "balance_transaction": null,
-            "billing_details": {"address": null, "email": null, "name": null, "phone": null},
+            "billing_details": e.billing.clone().unwrap_or_default(),
             "calculated_statement_descriptor": descriptor,
             "captured": captured,
             "created": self.created,

@@ -251,7 +251,15 @@ impl PaymentIntent {
                 funding: Some(c.funding.clone()),
                 issuer: None,
             }),
-            billing: None,
+            billing: self
+                .extras
+                .billing
+                .as_ref()
+                .and_then(|b| b.address.as_ref())
+                .and_then(|a| a.country.clone())
+                .map(|country| switchyard_rules::BillingInput {
+                    country: Some(country),
+                }),
             capture_method: Some(self.capture_method.for_routing().to_owned()),
             off_session: self.extras.off_session,
             three_d_secure: None,
