@@ -145,6 +145,20 @@ impl ApiError {
         e
     }
 
+    /// 404: no such object (its id quoted, at most 64 characters).
+    pub fn no_such(param: &str, what: &str, id: &str) -> ApiError {
+        ApiError::not_found(Some(param), format!("No such {what}: '{}'", short(id)))
+    }
+
+    /// 400: a parameter names an object that does not exist.
+    pub fn no_such_in(param: &str, what: &str, id: &str) -> ApiError {
+        ApiError::invalid(
+            param,
+            "resource_missing",
+            format!("No such {what}: '{}'", short(id)),
+        )
+    }
+
     pub fn unknown_route(method: &str, path: &str) -> ApiError {
         ApiError::new(
             404,
@@ -265,6 +279,11 @@ impl ApiError {
         }
         json!({ "error": e })
     }
+}
+
+/// At most 64 characters of an id quoted back.
+fn short(id: &str) -> String {
+    id.chars().take(64).collect()
 }
 
 /// The text with every run that could be a card number replaced by

@@ -291,6 +291,24 @@ pub fn param_metadata(
     }
 }
 
+/// An object parameter (`name[key]=…`): `None` when absent, a 400 naming
+/// `param` when it is not an object.
+pub fn param_object<'a>(
+    v: &'a Value,
+    name: &str,
+    param: &str,
+) -> Result<Option<&'a Value>, ApiError> {
+    match v.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(o @ Value::Object(_)) => Ok(Some(o)),
+        Some(_) => Err(ApiError::invalid(
+            param,
+            "parameter_invalid",
+            format!("{param} must be an object."),
+        )),
+    }
+}
+
 /// Refuses any key of `v` outside `allowed` (Stripe does the same).
 pub fn only_keys(v: &Value, prefix: &str, allowed: &[&str]) -> Result<(), ApiError> {
     if let Value::Object(m) = v {

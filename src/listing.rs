@@ -192,16 +192,8 @@ pub fn refunds(query: Option<&str>) -> Result<ListRequest, ApiError> {
         r.payment_intent = Some(pi);
     }
     if let Some(ch) = param_str(&v, "charge")? {
-        let pi = switchyard_processors::extras::payment_of_charge(&ch).ok_or_else(|| {
-            ApiError::invalid(
-                "charge",
-                "resource_missing",
-                format!(
-                    "No such charge: '{}'",
-                    ch.chars().take(64).collect::<String>()
-                ),
-            )
-        })?;
+        let pi = switchyard_processors::extras::payment_of_charge(&ch)
+            .ok_or_else(|| ApiError::no_such_in("charge", "charge", &ch))?;
         r.filter.and("charge = ?", [Arg::Text(ch)]);
         r.payment_intent = Some(pi);
     }

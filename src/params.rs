@@ -12,7 +12,7 @@ use switchyard_processors::extras::{
 };
 
 use crate::error::ApiError;
-use crate::form::{only_keys, param_bool, param_metadata, param_str, param_u64};
+use crate::form::{only_keys, param_bool, param_metadata, param_object, param_str, param_u64};
 use crate::money;
 
 /// A card given with the request (raw data or a test payment method).
@@ -150,16 +150,9 @@ fn setup_future_usage(v: &Value) -> Result<Option<Option<String>>, ApiError> {
 /// `automatic_payment_methods[enabled|allow_redirects]` (cards only: the
 /// only payment method there is).
 fn automatic_payment_methods(v: &Value) -> Result<Option<AutomaticPaymentMethods>, ApiError> {
-    let Some(a) = v.get("automatic_payment_methods").filter(|a| !a.is_null()) else {
+    let Some(a) = param_object(v, "automatic_payment_methods", "automatic_payment_methods")? else {
         return Ok(None);
     };
-    if !a.is_object() {
-        return Err(ApiError::invalid(
-            "automatic_payment_methods",
-            "parameter_invalid",
-            "automatic_payment_methods must be an object.",
-        ));
-    }
     only_keys(
         a,
         "automatic_payment_methods",
@@ -325,13 +318,7 @@ pub fn card_given(
             }
         }
         (None, Some(d)) => {
-            if !d.is_object() {
-                return Err(ApiError::invalid(
-                    "payment_method_data",
-                    "parameter_invalid",
-                    "payment_method_data must be an object.",
-                ));
-            }
+            let d = param_object(v, "payment_method_data", "payment_method_data")?.unwrap_or(d);
             only_keys(
                 d,
                 "payment_method_data",
@@ -412,16 +399,9 @@ pub fn card_given(
 /// them (the country a two-letter code).
 fn billing_details(d: &Value) -> Result<Option<BillingDetails>, ApiError> {
     const P: &str = "payment_method_data[billing_details]";
-    let Some(b) = d.get("billing_details").filter(|b| !b.is_null()) else {
+    let Some(b) = param_object(d, "billing_details", P)? else {
         return Ok(None);
     };
-    if !b.is_object() {
-        return Err(ApiError::invalid(
-            P,
-            "parameter_invalid",
-            "billing_details must be an object.",
-        ));
-    }
     only_keys(b, P, &["address", "email", "name", "phone"])?;
     let field = |v: &Value, name: &str, param: String| -> Result<Option<String>, ApiError> {
         match param_str(v, name)? {
@@ -433,10 +413,10 @@ fn billing_details(d: &Value) -> Result<Option<BillingDetails>, ApiError> {
             other => Ok(other.filter(|s| !s.is_empty())),
         }
     };
-    let address = match b.get("address").filter(|a| !a.is_null()) {
+    let pa = format!("{P}[address]");
+    let address = match param_object(b, "address", &pa)? {
         None => None,
         Some(a) => {
-            let pa = format!("{P}[address]");
             only_keys(
                 a,
                 &pa,

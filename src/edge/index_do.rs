@@ -241,14 +241,7 @@ async fn place(
             id: id.to_owned(),
             backwards,
         }),
-        None => Err(ApiError::invalid(
-            param,
-            "resource_missing",
-            format!(
-                "No such object: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        )),
+        None => Err(ApiError::no_such_in(param, "object", id)),
     }
 }
 
@@ -328,14 +321,7 @@ async fn cursor_of(
         (None, None) => return Ok(None),
     };
     let Some(pi) = payment_of(id) else {
-        return Err(ApiError::invalid(
-            param,
-            "resource_missing",
-            format!(
-                "No such object: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(ApiError::no_such_in(param, "object", id));
     };
     place(env, mode, table, id, &pi, param, backwards)
         .await

@@ -123,13 +123,7 @@ fn check_payment_id(id: &str) -> Result<(), ApiError> {
     if protocol::is_payment_id(id) {
         Ok(())
     } else {
-        Err(ApiError::not_found(
-            Some("intent"),
-            format!(
-                "No such payment_intent: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        ))
+        Err(ApiError::no_such("intent", "payment_intent", id))
     }
 }
 
@@ -177,15 +171,7 @@ pub(crate) async fn refund(call: &Call, env: &Env) -> Result<Response, ApiError>
         RefundOf::Charge(ch) => (payment_of_charge(ch), "charge", ("charge", ch)),
     };
     let Some(payment_id) = payment_id else {
-        return Err(ApiError::invalid(
-            param,
-            "resource_missing",
-            format!(
-                "No such {}: '{}'",
-                named.0,
-                named.1.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(ApiError::no_such_in(param, named.0, named.1));
     };
     let mut b = begin(Op::Refund, &payment_id, mode, call)?;
     b.charge_id = match p.payment_intent {
@@ -283,13 +269,7 @@ pub(crate) async fn retrieve_charge(
 ) -> Result<Response, ApiError> {
     expand_only(call.query.as_deref())?;
     let Some(pi) = payment_of_charge(id) else {
-        return Err(ApiError::not_found(
-            Some("id"),
-            format!(
-                "No such charge: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(ApiError::no_such("id", "charge", id));
     };
     let mode = call.principal.mode;
     let mut b = BeginRequest::new(Op::Charges, pi, mode.livemode(), now_ms(), None);
@@ -331,13 +311,7 @@ pub(crate) async fn change_refund(
     cancel: bool,
 ) -> Result<Response, ApiError> {
     let Some(pi) = protocol::payment_of_refund(id) else {
-        return Err(ApiError::not_found(
-            Some("id"),
-            format!(
-                "No such refund: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(ApiError::no_such("id", "refund", id));
     };
     let mode = call.principal.mode;
     let op = if cancel {
@@ -377,13 +351,7 @@ pub(crate) async fn retrieve_refund(
 ) -> Result<Response, ApiError> {
     expand_only(call.query.as_deref())?;
     let Some(pi) = protocol::payment_of_refund(id) else {
-        return Err(ApiError::not_found(
-            Some("id"),
-            format!(
-                "No such refund: '{}'",
-                id.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(ApiError::no_such("id", "refund", id));
     };
     // A refund whose outcome is unknown (or whose call was abandoned) is
     // settled here: the processor is asked about it by its own key.
