@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::form::{only_keys, param_str, param_u64};
-use crate::params::expand;
+use crate::params::{
+    expand, LIST_CHARGES_PARAMS, LIST_INTENTS_PARAMS, LIST_REFUNDS_PARAMS, SEARCH_PARAMS,
+};
 
 /// A value bound to a `?` of a filter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,32 +132,6 @@ fn cursors(v: &Value, r: &mut ListRequest) -> Result<(), ApiError> {
     }
     Ok(())
 }
-
-pub const LIST_INTENTS_PARAMS: &[&str] = &[
-    "limit",
-    "starting_after",
-    "ending_before",
-    "created",
-    "customer",
-    "expand",
-];
-pub const LIST_REFUNDS_PARAMS: &[&str] = &[
-    "limit",
-    "starting_after",
-    "ending_before",
-    "created",
-    "payment_intent",
-    "charge",
-    "expand",
-];
-pub const LIST_CHARGES_PARAMS: &[&str] = &[
-    "limit",
-    "starting_after",
-    "ending_before",
-    "payment_intent",
-    "expand",
-];
-pub const SEARCH_PARAMS: &[&str] = &["query", "limit", "page", "expand"];
 
 /// `GET /v1/payment_intents`: `limit`, `starting_after`, `ending_before`,
 /// `created`, `customer`, `expand[]=data.latest_charge`.
