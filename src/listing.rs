@@ -199,12 +199,18 @@ pub fn charges(query: Option<&str>) -> Result<(String, ListRequest), ApiError> {
 }
 
 /// A page of items already in order (newest first), by id cursor: for
-/// the few Charges of one payment.
-pub fn page_in_memory(items: Vec<Value>, r: &ListRequest) -> (Vec<Value>, bool) {
-    let pos = |id: &str| items.iter().position(|x| x["id"] == id);
+/// the few Charges of one payment. A cursor that is not among them is a
+/// 400 naming it, as for the indexed lists.
+pub fn page_in_memory(items: Vec<Value>, r: &ListRequest) -> Result<(Vec<Value>, bool), ApiError> {
+    let pos = |param: &str, id: &str| {
+        items
+            .iter()
+            .position(|x| x["id"] == id)
+            .ok_or_else(|| ApiError::no_such_in(param, "charge", id))
+    };
     let (from, to) = match (&r.starting_after, &r.ending_before) {
-        (Some(a), _) => (pos(a).map_or(items.len(), |i| i + 1), items.len()),
-        (None, Some(b)) => (0, pos(b).unwrap_or(0)),
+        (Some(a), _) => (pos("starting_after", a)? + 1, items.len()),
+        (None, Some(b)) => (0, pos("ending_before", b)?),
         (None, None) => (0, items.len()),
     };
     let n = r.limit as usize;
@@ -215,7 +221,7 @@ pub fn page_in_memory(items: Vec<Value>, r: &ListRequest) -> (Vec<Value>, bool) 
     } else {
         slice.into_iter().take(n).collect()
     };
-    (page, more)
+    Ok((page, more))
 }
 
 /// Merges the shards' pages (each at most `limit + 1` rows in the
@@ -585,6 +591,45 @@ mod tests {
         let (rows, more) = merge(back, 2, true);
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!((ids, more), (vec!["pi_g", "pi_e"], true));
+    }
+
+    #[test]
+    fn charges_page_in_memory() {
+        let items: Vec<Value> = ["ch_3", "ch_2", "ch_1"]
+            .iter()
+            .map(|id| serde_json::json!({ "id": id }))
+            .collect();
+        let req = |after: Option<&str>, before: Option<&str>| ListRequest {
+            limit: 1,
+            starting_after: after.map(str::to_owned),
+            ending_before: before.map(str::to_owned),
+            ..ListRequest::default()
+        };
+        let ids = |r: Result<(Vec<Value>, bool), ApiError>| {
+            r.map(|(page, more)| {
+                (
+                    page.iter().map(|x| x["id"].to_string()).collect::<Vec<_>>(),
+                    more,
+                )
+            })
+            .map_err(|e| e.param.clone())
+        };
+        assert_eq!(
+            ids(page_in_memory(items.clone(), &req(Some("ch_3"), None))),
+            Ok((vec!["\"ch_2\"".to_owned()], true))
+        );
+        assert_eq!(
+            ids(page_in_memory(items.clone(), &req(None, Some("ch_1")))),
+            Ok((vec!["\"ch_2\"".to_owned()], true))
+        );
+        assert_eq!(
+            ids(page_in_memory(items.clone(), &req(Some("ch_1"), None))),
+            Ok((vec![], false))
+        );
+        assert_eq!(
+            ids(page_in_memory(items, &req(Some("ch_x"), None))),
+            Err(Some("starting_after".to_owned()))
+        );
     }
 
     #[test]

@@ -296,7 +296,7 @@ pub(crate) async fn list_charges(call: &Call, env: &Env) -> Result<Response, Api
         Err(r) => return Ok(r),
     };
     let items = all["data"].as_array().cloned().unwrap_or_default();
-    let (data, more) = listing::page_in_memory(items, &r);
+    let (data, more) = listing::page_in_memory(items, &r)?;
     Ok(json_response(
         200,
         &serde_json::json!({"object": "list", "data": data, "has_more": more, "url": "/v1/charges"}),
