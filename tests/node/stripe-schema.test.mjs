@@ -110,7 +110,7 @@ test('record-proxy passes requests and responses through unchanged and records r
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       seen.push({ method: req.method, url: req.url, headers: req.headers, body });
-      if (req.url.startsWith('/html')) {
+      if (req.url.startsWith('/v1/refunds/html')) {
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end('<p>hi</p>');
         return;
@@ -141,7 +141,10 @@ test('record-proxy passes requests and responses through unchanged and records r
     assert.equal(seen[0].headers['idempotency-key'], 'k1');
     assert.equal(seen[0].headers.host, `127.0.0.1:${port}`);
     assert.ok(seen[0].body.includes(card), 'the body reaches the target');
-    assert.equal((await fetch(`http://127.0.0.1:${port}/html`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v1/refunds/html`)).status, 200);
+    // Only the Stripe API's paths are recorded (the routing API's answers
+    // carry rule sets, which a card-data scan cannot tell from card data).
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v1/routing/rulesets`)).status, 200);
     proxy.kill('SIGTERM');
     await new Promise((r) => proxy.once('exit', r));
     const text = fs.readFileSync(out, 'utf8');
@@ -151,8 +154,9 @@ test('record-proxy passes requests and responses through unchanged and records r
       method: 'POST', path: '/v1/payment_intents', query: 'expand[]=latest_charge', status: 402,
       contentType: 'application/json', requestId: 'req_test', body: { error: { type: 'card_error', code: 'card_declined' } },
     });
-    assert.equal(lines[1].path, '/html');
+    assert.equal(lines[1].path, '/v1/refunds/html');
     assert.equal(lines[1].body, null);
+    assert.equal(lines.length, 2, 'nothing of /v1/routing/* recorded');
   } finally {
     proxy.kill('SIGKILL');
     target.close();
