@@ -1055,11 +1055,16 @@ pub fn index_rows(
     let Some(text) = after.as_deref() else {
         return Ok(Vec::new());
     };
+    let refund_op = matches!(b.op, Op::Refund | Op::ReconcileRefund | Op::UpdateRefund);
+    let changed = before != Some(text);
+    // Most retrievals change nothing: then nothing is parsed.
+    if !changed && !refund_op {
+        return Ok(Vec::new());
+    }
     let Ok(pi) = serde_json::from_str::<PaymentIntent>(text) else {
         return Err(ApiError::internal("stored payment is unreadable"));
     };
     let mut refunds = Vec::new();
-    let refund_op = matches!(b.op, Op::Refund | Op::ReconcileRefund | Op::UpdateRefund);
     if refund_op {
         let id = match &b.refund_id {
             Some(id) => Some(id.clone()),
@@ -1073,7 +1078,6 @@ pub fn index_rows(
             refunds.push(r);
         }
     }
-    let changed = before != Some(text);
     if !changed && refunds.is_empty() {
         return Ok(Vec::new());
     }

@@ -1387,3 +1387,37 @@ fn a_lock_timeout_saves_no_result_for_its_key() {
     assert_eq!(error_of(&r).0, 429);
     assert!(r.key_released);
 }
+
+#[test]
+fn index_rows_follow_what_changed_with_a_rising_version() {
+    use crate::protocol::IndexTable;
+    let mut o = Object::new();
+    let before = snapshot(&o.store).unwrap_or_default();
+    let create = o.create(2000, CaptureMethod::Automatic, true);
+    let b = create.b.clone();
+    o.run(create, &Script::of(vec![approved("sbx_1")]));
+    let rows = index_rows(&o.store, before.as_deref(), &b).unwrap_or_default();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].table, IndexTable::Intents);
+    assert_eq!(rows[0].status, "succeeded");
+    assert!(rows[0].charge.is_some(), "the latest Charge, for expand");
+    let v1 = rows[0].version;
+    // A retrieval that changes nothing writes nothing.
+    let before = snapshot(&o.store).unwrap_or_default();
+    let get = o.req(Op::Reconcile);
+    let b = get.b.clone();
+    o.run(get, &Script::default());
+    assert!(index_rows(&o.store, before.as_deref(), &b)
+        .unwrap_or_default()
+        .is_empty());
+    // A refund: the payment's row and the refund's, a later version.
+    let before = snapshot(&o.store).unwrap_or_default();
+    let refund = o.refund(Some(500));
+    let b = refund.b.clone();
+    o.run(refund, &Script::of(vec![approved("sbx_re")]));
+    let rows = index_rows(&o.store, before.as_deref(), &b).unwrap_or_default();
+    let tables: Vec<IndexTable> = rows.iter().map(|r| r.table).collect();
+    assert_eq!(tables, vec![IndexTable::Intents, IndexTable::Refunds]);
+    assert!(rows.iter().all(|r| r.version > v1));
+    assert_eq!(rows[1].payment_intent, o.id);
+}
