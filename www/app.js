@@ -357,11 +357,22 @@ function draftRouter() {
 
 let saveTimer = 0;
 let followTimer = 0;
+/** Saves a draft whose saving is still waiting (typing pauses 250 ms). */
+function flushDraft() {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  save(STORE.draft, state.text);
+}
+// An edit made just before the page closes or hides is saved then.
+window.addEventListener('pagehide', () => { if (saveTimer) flushDraft(); });
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden' && saveTimer) flushDraft();
+});
 function onDraftInput() {
   state.text = source.value;
   validateDraft();
   clearTimeout(saveTimer);
-  saveTimer = setTimeout(() => save(STORE.draft, state.text), 250);
+  saveTimer = setTimeout(flushDraft, 250);
   schedulePreview();
   // Keep a shown simulation in step with the draft, without re-running on every key.
   clearTimeout(followTimer);
