@@ -1,8 +1,8 @@
 // What a walk through the preview page found broken (issue 12, item 5),
 // each checked at desktop and at phone width in headless Chromium, with a
-// screenshot of each state under tests/artifacts/ (git-ignored). The h1,
-// the focus ring and the edit made just before closing each failed before
-// their fix. ArrowDown on the closed example list did not replace the
+// screenshot of each state under tests/artifacts/ (git-ignored). The fit
+// at phone width, the h1, the focus ring and the edit made just before
+// closing each failed before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
@@ -29,6 +29,28 @@ for (const [name, viewport] of WIDTHS) {
 
     after(async () => {
       await env?.close();
+    });
+
+    it('fits the screen: no sideways scrolling, the top bar and the tabs wholly visible', async () => {
+      const fit = await page.evaluate(() => {
+        const w = document.documentElement.clientWidth;
+        const cut = [];
+        for (const el of document.querySelectorAll('.topbar button, .topbar select, .tabs [role="tab"], .topbar .engine-version')) {
+          const r = el.getBoundingClientRect();
+          if (r.width > 0 && (r.left < 0 || r.right > w + 0.5)) cut.push(`${el.id || el.textContent.trim()}: ${Math.round(r.left)}..${Math.round(r.right)} of ${w}`);
+        }
+        return { scroll: document.documentElement.scrollWidth, width: w, cut };
+      });
+      await shot(page, `walk-fit-${name}`);
+      assert.ok(fit.scroll <= fit.width, `the page is ${fit.scroll}px wide on a ${fit.width}px screen`);
+      assert.deepEqual(fit.cut, []);
+      // Every tool's pane fits too.
+      for (const tab of ['#tab-sim', '#tab-compare', '#tab-fields', '#tab-test']) {
+        await page.locator(tab).click();
+        const wide = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+        await shot(page, `walk-fit-${tab.slice(5)}-${name}`);
+        assert.ok(wide[0] <= wide[1], `${tab}: the page is ${wide[0]}px wide on a ${wide[1]}px screen`);
+      }
     });
 
     it('has one h1 naming the page', async () => {
