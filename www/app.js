@@ -357,6 +357,9 @@ function draftRouter() {
 
 let saveTimer = 0;
 let followTimer = 0;
+/** What the shown comparison was made for (draft and current set): once
+ * either changes, the results say they are out of date. */
+let compareMadeFor = null;
 /** Saves a draft whose saving is still waiting (typing pauses 250 ms). */
 function flushDraft() {
   clearTimeout(saveTimer);
@@ -373,6 +376,7 @@ function onDraftInput() {
   validateDraft();
   clearTimeout(saveTimer);
   saveTimer = setTimeout(flushDraft, 250);
+  if (compareMadeFor) markCompareStale();
   schedulePreview();
   // Keep a shown simulation in step with the draft, without re-running on every key.
   clearTimeout(followTimer);
@@ -857,8 +861,16 @@ $('traffic-file').addEventListener('change', async () => {
 let baselineText = '';
 let baselineTimer = 0;
 
+function markCompareStale() {
+  const result = $('compare-result');
+  const stale = !!compareMadeFor && (compareMadeFor.draft !== state.text || compareMadeFor.baseline !== baselineText);
+  result.dataset.stale = String(stale);
+  $('compare-stale').hidden = !stale;
+}
+
 function setBaseline(text, { persist = true } = {}) {
   baselineText = text ?? '';
+  if (compareMadeFor) markCompareStale();
   if (persist) save(STORE.current, baselineText || null);
   $('baseline-source').value = baselineText;
   renderBaselineInfo();
@@ -937,6 +949,8 @@ function runCompare() {
   const total = payments.length;
   const ms = performance.now() - t0;
   metrics.lastCompare = { payments: total, ms };
+  compareMadeFor = { draft: state.text, baseline: baselineText };
+  markCompareStale();
   $('compare-result').hidden = false;
   $('compare-result').dataset.changed = String(changed);
   $('compare-result').dataset.total = String(total);

@@ -1,8 +1,8 @@
 // What a walk through the preview page found broken (issue 12, item 5),
 // each checked at desktop and at phone width in headless Chromium, with a
 // screenshot of each state under tests/artifacts/ (git-ignored). The fit
-// at phone width, the h1, the focus ring and the edit made just before
-// closing each failed before their fix. ArrowDown on the closed example list did not replace the
+// at phone width, the h1, the focus ring, stale compare results and the
+// edit made just before closing each failed before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
@@ -94,6 +94,26 @@ for (const [name, viewport] of WIDTHS) {
       await page.locator('#source').focus();
       await page.keyboard.press('Control+z');
       await page.waitForFunction((b) => document.querySelector('#source').value === b, before);
+    });
+
+    it('says when compare results are out of date, and not when they are current', async () => {
+      await page.locator('#tab-compare').click();
+      await page.locator('#baseline-from-draft').click();
+      await page.locator('#compare-btn').click();
+      await page.waitForSelector('#compare-result:not([hidden])');
+      assert.equal(await page.locator('#compare-stale').isHidden(), true);
+      assert.equal(await page.locator('#compare-result').getAttribute('data-stale'), 'false');
+      // The draft changes: the results say they are for an earlier one.
+      await page.locator('#source').focus();
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(' ');
+      await page.waitForSelector('#compare-stale:not([hidden])');
+      assert.equal(await page.locator('#compare-result').getAttribute('data-stale'), 'true');
+      await shot(page, `walk-compare-stale-${name}`);
+      // Compared again: current.
+      await page.locator('#compare-btn').click();
+      await page.waitForSelector('#compare-stale', { state: 'hidden' });
+      assert.equal(await page.locator('#compare-result').getAttribute('data-stale'), 'false');
     });
 
     it('keeps an edit made just before the page closes', async () => {
