@@ -399,6 +399,8 @@ function setDraft(text, { keepUndo = true } = {}) {
     }
   }
   source.value = text;
+  source.setSelectionRange(0, 0);
+  source.scrollTop = 0;
   onDraftInput();
 }
 
@@ -1275,6 +1277,9 @@ async function boot() {
 
   const draft = load(STORE.draft);
   source.value = draft ?? JSON.stringify(DEFAULT_EXAMPLE.ruleSet, null, 2) + '\n';
+  // A value set by script leaves the caret at the end, where the first
+  // focus would scroll: start at the top instead.
+  source.setSelectionRange(0, 0);
   state.text = source.value;
   onDraftInput();
   setBaseline(load(STORE.current) ?? '', { persist: false });

@@ -1,8 +1,9 @@
 // What a walk through the preview page found broken (issue 12, item 5),
 // each checked at desktop and at phone width in headless Chromium, with a
 // screenshot of each state under tests/artifacts/ (git-ignored). The fit
-// at phone width, the h1, the focus ring, stale compare results and the
-// edit made just before closing each failed before their fix. ArrowDown on the closed example list did not replace the
+// at phone width, the h1, the focus ring, stale compare results, the
+// editor's jump on focus and the edit made just before closing each failed
+// before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
@@ -114,6 +115,22 @@ for (const [name, viewport] of WIDTHS) {
       await page.locator('#compare-btn').click();
       await page.waitForSelector('#compare-stale', { state: 'hidden' });
       assert.equal(await page.locator('#compare-result').getAttribute('data-stale'), 'false');
+    });
+
+    it('the editor keeps its place when focused from the keyboard (it does not jump to its end)', async () => {
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.locator('#download-btn').focus();
+      for (let i = 0; i < 8; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(() => document.activeElement.id) === 'source') break;
+      }
+      const at = await page.evaluate(() => {
+        const s = document.querySelector('#source');
+        return { focused: document.activeElement === s, caret: s.selectionStart, top: s.scrollTop };
+      });
+      await shot(page, `walk-editor-focus-${name}`);
+      assert.deepEqual(at, { focused: true, caret: 0, top: 0 });
     });
 
     it('keeps an edit made just before the page closes', async () => {
