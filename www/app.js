@@ -289,11 +289,23 @@ function applySuggestion(mark, suggestion) {
   }
 }
 
+/** More warnings than this are folded away (errors always show). */
+const FOLD_WARNINGS_OVER = 10;
+/** null: fold when there are many; true/false: as the user chose. */
+let warningsFolded = null;
+
 function renderIssues() {
   const box = $('issues');
   setKids(box);
   const caret = source.selectionStart;
   const sorted = [...state.marks].sort((a, b) => (a.severity === b.severity ? a.start - b.start : a.severity === 'error' ? -1 : 1));
+  const warnings = sorted.filter((m) => m.severity !== 'error').length;
+  const foldable = warnings > FOLD_WARNINGS_OVER;
+  const folded = foldable && warningsFolded !== false;
+  const foldBtn = $('issues-fold');
+  foldBtn.hidden = !foldable;
+  foldBtn.textContent = folded ? `Show ${warnings} warnings` : `Hide ${warnings} warnings`;
+  foldBtn.setAttribute('aria-expanded', String(!folded));
   for (const m of sorted) {
     const { line, col } = lineCol(state.text, m.start);
     const match = SUGGESTION.exec(m.issue.message ?? '');
@@ -320,10 +332,18 @@ function renderIssues() {
         ? el('button', { type: 'button', class: 'fix', title: 'Apply the suggestion', onclick: () => applySuggestion(m, match[1]) }, `Use “${match[1]}”`)
         : null,
     );
+    // Folded warnings stay in the list (rows follow the marks), hidden.
+    if (folded && m.severity !== 'error') row.hidden = true;
     box.append(row);
   }
-  box.hidden = sorted.length === 0;
+  box.hidden = sorted.length === 0 || sorted.length === warnings && folded;
 }
+
+$('issues-fold').addEventListener('click', () => {
+  // Open now: the click folds them; folded: it opens them.
+  warningsFolded = $('issues-fold').getAttribute('aria-expanded') === 'true';
+  renderIssues();
+});
 
 function highlightIssueAtCaret() {
   const caret = source.selectionStart;

@@ -2,15 +2,15 @@
 // each checked at desktop and at phone width in headless Chromium, with a
 // screenshot of each state under tests/artifacts/ (git-ignored). The fit
 // at phone width, the h1, the focus ring, stale compare results, the
-// editor's jump on focus and the edit made just before closing each failed
-// before their fix. ArrowDown on the closed example list did not replace the
+// editor's jump on focus, folding many warnings and the edit made just
+// before closing each failed before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBrowser, openPage, shot } from './harness.mjs';
+import { startBrowser, openPage, setEditor, shot } from './harness.mjs';
 
 const WIDTHS = [
   ['desktop', { width: 1366, height: 860 }],
@@ -131,6 +131,30 @@ for (const [name, viewport] of WIDTHS) {
       });
       await shot(page, `walk-editor-focus-${name}`);
       assert.deepEqual(at, { focused: true, caret: 0, top: 0 });
+    });
+
+    it('folds many warnings behind one button, errors always shown', async () => {
+      const saved = await page.locator('#source').inputValue();
+      // 40 rules with the same condition: 39 of them can never match.
+      const rules = Array.from({ length: 40 }, (_, i) => ({
+        name: `rule ${i}`, if: { field: 'currency', eq: 'eur' }, then: { route: ['stripe'] },
+      }));
+      await setEditor(page, JSON.stringify({ name: 'many', rules, default: { route: ['stripe'] } }, null, 2) + '\n');
+      await page.waitForSelector('#issues-fold:not([hidden])');
+      const fold = page.locator('#issues-fold');
+      assert.match(await fold.textContent(), /^Show \d+ warnings$/);
+      assert.equal(await fold.getAttribute('aria-expanded'), 'false');
+      const visible = () => page.locator('#issues .issue:visible').count();
+      assert.equal(await visible(), 0);
+      await shot(page, `walk-warnings-folded-${name}`);
+      await fold.click();
+      assert.ok(await visible() > 30, 'all warnings shown once unfolded');
+      assert.match(await fold.textContent(), /^Hide \d+ warnings$/);
+      await shot(page, `walk-warnings-open-${name}`);
+      await fold.click();
+      assert.equal(await visible(), 0);
+      await setEditor(page, saved);
+      await page.waitForSelector('#issues-fold', { state: 'hidden' });
     });
 
     it('keeps an edit made just before the page closes', async () => {
