@@ -11,6 +11,7 @@ import { indexJson, placePointer, lineCol } from './lib/jsonloc.js';
 import { parseTraffic } from './lib/traffic.js';
 import { EXAMPLES, DEFAULT_EXAMPLE } from './lib/examples.js';
 import { describeTraceEntry, formatMoney, outcomeOf } from './lib/explain.js';
+import { conditionInsertion } from './lib/insert.js';
 
 const STORE = {
   draft: 'switchyard.preview.draft.v1',
@@ -1109,8 +1110,21 @@ function insertCondition(f) {
   if (name.endsWith('*') || name.includes('KEY')) name = name.replace(/\*|KEY/, 'channel');
   const v = op === 'exists' ? true : sampleValue(f);
   const snippet = `{ "field": ${JSON.stringify(name)}, ${JSON.stringify(op)}: ${JSON.stringify(v)} }`;
+  // In place of a selected condition, or at the cursor; only where the
+  // JSON stays valid (www/lib/insert.js).
+  const caret = source.selectionEnd;
+  const place = conditionInsertion(source.value, source.selectionStart, caret, snippet);
   source.focus();
-  document.execCommand('insertText', false, snippet);
+  if (!place) {
+    source.setSelectionRange(caret, caret);
+    toast('Put the cursor inside an "all" or "any" list, or right after "if":, or select a condition, then insert');
+    return;
+  }
+  source.setSelectionRange(place.at, place.end);
+  if (!document.execCommand || !document.execCommand('insertText', false, place.insert)) {
+    source.setRangeText(place.insert, place.at, place.end, 'end');
+    onDraftInput();
+  }
   toast(`Inserted a ${name} condition`);
 }
 

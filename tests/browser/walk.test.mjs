@@ -2,8 +2,8 @@
 // each checked at desktop and at phone width in headless Chromium, with a
 // screenshot of each state under tests/artifacts/ (git-ignored). The fit
 // at phone width, the h1, the focus ring, stale compare results, the
-// editor's jump on focus, folding many warnings and the edit made just
-// before closing each failed before their fix. ArrowDown on the closed example list did not replace the
+// editor's jump on focus, folding many warnings, inserting a condition and
+// the edit made just before closing each failed before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
@@ -155,6 +155,29 @@ for (const [name, viewport] of WIDTHS) {
       assert.equal(await visible(), 0);
       await setEditor(page, saved);
       await page.waitForSelector('#issues-fold', { state: 'hidden' });
+    });
+
+    it('inserts a condition only where the JSON stays valid, never over a selection', async () => {
+      const saved = await page.locator('#source').inputValue();
+      const set = { name: 'ins', rules: [{ name: 'r', if: { all: [{ field: 'amount', gte: 100 }] }, then: { route: ['stripe'] } }], default: { route: ['stripe'] } };
+      const text = JSON.stringify(set, null, 2) + '\n';
+      await setEditor(page, text);
+      await page.locator('#tab-fields').click();
+      const insert = () => page.locator('#pane-fields .field-btn', { hasText: /^currency$/ }).first().click();
+      // The whole draft selected: nothing is replaced; after the closing
+      // brace: no place, the draft unchanged.
+      await page.locator('#source').evaluate((ta) => ta.setSelectionRange(0, ta.value.length));
+      await insert();
+      assert.equal(await page.locator('#source').inputValue(), text);
+      // Inside `all`, right after its one condition: a comma is added.
+      const caret = text.indexOf('}', text.indexOf('"gte"')) + 1;
+      await page.locator('#source').evaluate((ta, k) => ta.setSelectionRange(k, k), caret);
+      await insert();
+      const out = await page.locator('#source').inputValue();
+      await shot(page, `walk-insert-condition-${name}`);
+      const v = JSON.parse(out);
+      assert.deepEqual(v.rules[0].if.all.map((c) => c.field), ['amount', 'currency']);
+      await setEditor(page, saved);
     });
 
     it('keeps an edit made just before the page closes', async () => {
