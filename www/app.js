@@ -828,7 +828,9 @@ function runSimulation() {
     data: { labels: proc.map((r) => r.label), datasets: [{ data: proc.map((r) => r.count), backgroundColor: proc.map((r) => r.color), borderWidth: 2, borderColor: '#fff' }] },
     options: baseOptions({ cutout: '60%' }),
   });
-  const ruleBoxHeight = Math.max(140, Math.min(420, 26 * rules.length + 30));
+  // A row of at least 22 px per rule, however many: past the card's height
+  // the chart scrolls (labels never overlap).
+  const ruleBoxHeight = Math.max(140, 24 * rules.length + 40);
   $('chart-rules').parentElement.style.height = `${ruleBoxHeight}px`;
   drawChart('chart-rules', {
     type: 'bar',

@@ -2,8 +2,9 @@
 // each checked at desktop and at phone width in headless Chromium, with a
 // screenshot of each state under tests/artifacts/ (git-ignored). The fit
 // at phone width, the h1, the focus ring, stale compare results, the
-// editor's jump on focus, folding many warnings, inserting a condition and
-// the edit made just before closing each failed before their fix. ArrowDown on the closed example list did not replace the
+// editor's jump on focus, folding many warnings, inserting a condition,
+// the per-rule chart of 40 rules and the edit made just before closing
+// each failed before their fix. ArrowDown on the closed example list did not replace the
 // draft in this headless Chromium (Linux) even before: kept as a guard.
 //
 //   node --test tests/browser/walk.test.mjs
@@ -131,6 +132,30 @@ for (const [name, viewport] of WIDTHS) {
       });
       await shot(page, `walk-editor-focus-${name}`);
       assert.deepEqual(at, { focused: true, caret: 0, top: 0 });
+    });
+
+    it('gives each of 40 rules a readable row in the per-rule chart', async () => {
+      const saved = await page.locator('#source').inputValue();
+      const rules = Array.from({ length: 40 }, (_, i) => ({
+        name: `amount band ${i}`, if: { field: 'amount', gte: i * 2500 }, then: { route: ['stripe'] },
+      })).reverse();
+      await setEditor(page, JSON.stringify({ name: 'bands', rules, default: { route: ['stripe'] } }, null, 2) + '\n');
+      await page.waitForSelector('#status[data-errors="0"]');
+      await page.locator('#tab-sim').click();
+      await page.locator('#sample-btn').click();
+      await page.waitForSelector('#sim-result:not([hidden])');
+      await page.waitForFunction(() => window.Chart?.getChart(document.querySelector('#chart-rules'))?.scales?.y?.ticks?.length > 40);
+      const rows = await page.evaluate(() => {
+        const y = window.Chart.getChart(document.querySelector('#chart-rules')).scales.y;
+        return { n: y.ticks.length, per: (y.bottom - y.top) / y.ticks.length };
+      });
+      await shot(page, `walk-rules-chart-${name}`);
+      assert.equal(rows.n, 41, '40 rules and the default');
+      assert.ok(rows.per >= 18, `${rows.per.toFixed(1)} px a rule: the labels overlap`);
+      const wide = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      assert.ok(wide[0] <= wide[1]);
+      await setEditor(page, saved);
+      await page.locator('#tab-test').click();
     });
 
     it('folds many warnings behind one button, errors always shown', async () => {
