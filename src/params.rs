@@ -35,6 +35,8 @@ pub struct CreateParams {
     pub card: Option<CardGiven>,
     /// Stripe's everyday fields (customer, receipt_email, ...).
     pub extras: Extras,
+    /// How the answer shows the payment (`expand[]`).
+    pub view: View,
 }
 
 pub fn currency(v: &Value) -> Result<String, ApiError> {
@@ -511,7 +513,7 @@ pub fn create(
     new_pm_id: &mut dyn FnMut() -> String,
 ) -> Result<CreateParams, ApiError> {
     only_keys(v, "", CREATE_PARAMS)?;
-    expand(v, PI_EXPANDABLE)?;
+    let view = pi_view(v)?;
     let amount = param_u64(v, "amount", "amount")?.ok_or_else(|| ApiError::missing("amount"))?;
     let currency = currency(v)?;
     money::check_amount("amount", amount, &currency)?;
@@ -526,6 +528,7 @@ pub fn create(
         description: description(v)?.flatten(),
         card: card_given(v, test_mode, new_pm_id)?,
         extras: extras(v, confirm)?,
+        view,
     })
 }
 

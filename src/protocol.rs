@@ -250,6 +250,7 @@ impl BeginRequest {
             secret_token,
         });
         b.confirm = p.confirm;
+        b.view = p.view;
         let card = p.card.map(|c| {
             b.attach = Some(Attach::of(&c));
             c.card

@@ -92,10 +92,17 @@ impl PaymentObject {
         };
         let mode = if b.livemode { Mode::Live } else { Mode::Test };
         let reads_only = b.op == Op::Charges;
-        let before = if reads_only {
+        // The payment as it was, to tell what the operation changed for the
+        // index. Best effort (the index never fails a payment), and not
+        // for a create: a new payment has nothing before it, and asking
+        // would look for tables it does not have yet.
+        let before = if reads_only || b.op == Op::Create {
             None
         } else {
-            payment::snapshot(store)?
+            payment::snapshot(store).unwrap_or_else(|e| {
+                console_error!("payment not read before the operation: {}", e.message);
+                None
+            })
         };
         let mut outcome = self.operate(store, &b, card, mode).await;
         // What changed for the mode's index (lists, search): the front

@@ -59,14 +59,12 @@ fn with_pm_id<T>(
     }
 }
 
+/// An operation of a POST: its idempotency key, and the view its body's
+/// `expand[]` asks for (a payment's answers only read it).
 fn begin(op: Op, id: &str, mode: Mode, call: &Call) -> Result<BeginRequest, ApiError> {
-    Ok(BeginRequest::new(
-        op,
-        id.to_owned(),
-        mode.livemode(),
-        now_ms(),
-        call.idem()?,
-    ))
+    let mut b = BeginRequest::new(op, id.to_owned(), mode.livemode(), now_ms(), call.idem()?);
+    b.view = params::pi_view(&call.body)?;
+    Ok(b)
 }
 
 pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError> {
@@ -89,8 +87,7 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
     // key's first request made (`run`).
     let payment_id = protocol::payment_id_from_random(random_token(protocol::ID_LEN)?.as_bytes());
     let confirm = p.confirm;
-    let view = params::pi_view(&call.body)?;
-    let (mut b, card) = BeginRequest::create(
+    let (b, card) = BeginRequest::create(
         p,
         random_token(24)?,
         payment_id,
@@ -98,7 +95,6 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         now_ms(),
         idem,
     );
-    b.view = view;
     run(call, env, mode, b, confirm, card).await
 }
 
@@ -132,7 +128,6 @@ pub(crate) async fn confirm(call: &Call, env: &Env, id: &str) -> Result<Response
     let mode = call.principal.mode;
     let p = with_pm_id(|pm| params::confirm(&call.body, mode == Mode::Test, pm))?;
     let mut b = begin(Op::Confirm, id, mode, call)?;
-    b.view = params::pi_view(&call.body)?;
     b.attach = p.card.as_ref().map(Attach::of);
     b.update = Some(p.update);
     client_view(call, &mut b, p.client_secret)?;
@@ -144,7 +139,6 @@ pub(crate) async fn capture(call: &Call, env: &Env, id: &str) -> Result<Response
     let mode = call.principal.mode;
     let amount = params::capture(&call.body)?;
     let mut b = begin(Op::Capture, id, mode, call)?;
-    b.view = params::pi_view(&call.body)?;
     b.amount = amount;
     run(call, env, mode, b, false, None).await
 }
@@ -154,7 +148,6 @@ pub(crate) async fn cancel(call: &Call, env: &Env, id: &str) -> Result<Response,
     let mode = call.principal.mode;
     let reason = params::cancel(&call.body)?;
     let mut b = begin(Op::Cancel, id, mode, call)?;
-    b.view = params::pi_view(&call.body)?;
     b.reason = reason;
     run(call, env, mode, b, false, None).await
 }
@@ -231,7 +224,6 @@ pub(crate) async fn update(call: &Call, env: &Env, id: &str) -> Result<Response,
     let mode = call.principal.mode;
     let u = params::update(&call.body)?;
     let mut b = begin(Op::Update, id, mode, call)?;
-    b.view = params::pi_view(&call.body)?;
     b.update = Some(u);
     run(call, env, mode, b, false, None).await
 }

@@ -211,7 +211,7 @@ fn list(url: &str, data: Vec<Value>) -> Answer {
 }
 
 fn missing_charge(id: &str) -> ApiError {
-    ApiError::not_found(Some("id"), format!("No such charge: '{id}'"))
+    ApiError::no_such("id", "charge", id)
 }
 
 fn answer_of(e: &ApiError) -> Answer {
@@ -264,11 +264,7 @@ pub fn begin(
                 missing_refund(id)
             }
             (Op::Charges, _, Some(id)) => missing_charge(id),
-            (Op::Refund, _, Some(ch)) => ApiError::invalid(
-                "charge",
-                "resource_missing",
-                format!("No such charge: '{ch}'"),
-            ),
+            (Op::Refund, _, Some(ch)) => ApiError::no_such_in("charge", "charge", ch),
             _ => missing_payment(b.op, &b.payment_id),
         };
         // A list of a payment that does not exist is empty.
@@ -441,11 +437,7 @@ fn begin_claimed(
                     "refund_cannot_be_canceled",
                     format!(
                         "This refund has a status of {} and cannot be canceled: only a refund that requires action can be, and card refunds are sent to the processor at once.",
-                        match refund.status {
-                            RefundStatus::Pending => "pending",
-                            RefundStatus::Succeeded => "succeeded",
-                            RefundStatus::Failed => "failed",
-                        }
+                        refund.status.as_str()
                     ),
                 )));
             }
@@ -1102,7 +1094,7 @@ pub fn index_rows(
             version,
             body: serde_json::to_string(&pi.api())
                 .map_err(|e| ApiError::internal(e.to_string()))?,
-            charge: pi.charges().pop().map(|c| c.to_string()),
+            charge: pi.latest_charge().map(|c| c.to_string()),
             status: pi.status.as_str().to_owned(),
             amount: pi.amount,
             currency: pi.currency.clone(),
@@ -1122,12 +1114,7 @@ pub fn index_rows(
             version,
             body: r.to_json().to_string(),
             charge: None,
-            status: match r.status {
-                RefundStatus::Pending => "pending",
-                RefundStatus::Succeeded => "succeeded",
-                RefundStatus::Failed => "failed",
-            }
-            .to_owned(),
+            status: r.status.as_str().to_owned(),
             amount: r.amount,
             currency: r.currency.clone(),
             customer: None,

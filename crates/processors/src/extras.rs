@@ -304,6 +304,13 @@ impl PaymentIntent {
             .map(|(i, _)| charge_id(&self.id, *i))
     }
 
+    /// The latest Charge as Stripe's object (only that one is built).
+    pub fn latest_charge(&self) -> Option<Value> {
+        self.charge_attempts()
+            .last()
+            .map(|(i, a)| self.charge_json(*i, a))
+    }
+
     /// Every Charge of this payment, oldest first, as Stripe's objects.
     pub fn charges(&self) -> Vec<Value> {
         self.charge_attempts()
@@ -448,7 +455,7 @@ impl PaymentIntent {
     pub fn view(&self, view: View) -> Value {
         let mut v = self.to_json();
         if view.expand_charge {
-            let latest = self.charges().pop().unwrap_or(Value::Null);
+            let latest = self.latest_charge().unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
                 o.insert("latest_charge".into(), latest);
             }

@@ -829,6 +829,16 @@ pub enum RefundStatus {
     Failed,
 }
 
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
     pub id: String,
@@ -888,11 +898,7 @@ impl Refund {
             reason: self.reason.as_deref(),
             receipt_number: None,
             source_transfer_reversal: None,
-            status: match self.status {
-                RefundStatus::Pending => "pending",
-                RefundStatus::Succeeded => "succeeded",
-                RefundStatus::Failed => "failed",
-            },
+            status: self.status.as_str(),
             transfer_reversal: None,
             livemode: self.livemode,
             processor_details: self.processor.as_ref(),
