@@ -20,6 +20,7 @@ mod form;
 mod headers;
 mod health;
 mod listing;
+mod metrics;
 mod money;
 mod params;
 mod payment;

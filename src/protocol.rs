@@ -332,6 +332,9 @@ pub struct RunAnswer {
     pub decided: bool,
     /// The processor attempts this run made, for the metrics.
     pub attempts: Vec<Attempt>,
+    /// The payment those attempts were for, as the metrics see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<crate::metrics::Facts>,
     /// The index rows the run changed: the front writes them after the
     /// response (lists and search lag the payment by that write).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

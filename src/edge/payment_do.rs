@@ -26,6 +26,7 @@ use super::sql::SqlStore;
 use super::transport::EdgeTransport;
 use crate::auth::Mode;
 use crate::error::ApiError;
+use crate::metrics::Facts;
 use crate::payment::{self, Begun, Reply, Routers};
 use crate::protocol::{BeginRequest, FinishRequest, Op, RunAnswer, RunOutcome, RunRequest};
 
@@ -71,7 +72,11 @@ impl DurableObject for PaymentObject {
     }
 }
 
-fn answered(reply: Reply, attempts: Vec<Attempt>) -> Result<RunOutcome, ApiError> {
+fn answered(
+    reply: Reply,
+    attempts: Vec<Attempt>,
+    facts: Option<Facts>,
+) -> Result<RunOutcome, ApiError> {
     Ok(RunOutcome::Answered(RunAnswer {
         status: reply.answer.status,
         body: reply.answer.body,
@@ -79,6 +84,7 @@ fn answered(reply: Reply, attempts: Vec<Attempt>) -> Result<RunOutcome, ApiError
         key_released: reply.key_released,
         decided: reply.decided,
         attempts,
+        facts,
         index: Vec::new(),
     }))
 }
@@ -137,7 +143,7 @@ impl PaymentObject {
     ) -> Result<RunOutcome, ApiError> {
         let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), b))? {
             Begun::NeedRuleset => return Ok(RunOutcome::NeedRuleset),
-            Begun::Reply(reply) => return answered(reply, Vec::new()),
+            Begun::Reply(reply) => return answered(reply, Vec::new(), None),
             Begun::Work(work) => work,
         };
         let config = config(&self.env);
@@ -192,11 +198,13 @@ impl PaymentObject {
             Err(e) => console_error!("reconciliation state not read: {}", e.message),
         }
         // A reconciliation's attempts are not new attempts: not for metrics.
-        let attempts = if finish.work.op == Op::Reconcile {
-            Vec::new()
-        } else {
-            finish.attempts
-        };
-        answered(reply, attempts)
+        if finish.work.op == Op::Reconcile || finish.attempts.is_empty() {
+            return answered(reply, Vec::new(), None);
+        }
+        let facts = payment::metrics_facts(store).unwrap_or_else(|e| {
+            console_error!("payment not read for the metrics: {}", e.message);
+            None
+        });
+        answered(reply, finish.attempts, facts)
     }
 }

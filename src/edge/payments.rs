@@ -481,8 +481,8 @@ async fn run(
     }
     // Metrics and the index are written after the response, off the
     // payment's path.
-    if !answer.attempts.is_empty() {
-        metrics::record(&call.ctx, env, mode, &answer.attempts);
+    if let Some(facts) = &answer.facts {
+        metrics::record(&call.ctx, env, mode, facts, &answer.attempts);
     }
     if !answer.index.is_empty() {
         let env = env.clone();

@@ -63,6 +63,24 @@ pub fn record_attempt(
     store.put(&key, &list)
 }
 
+/// The payment as its attempts count in the metrics (brand, issuing
+/// country, funding, currency, rule, amount: no card data), read after a
+/// confirmation.
+pub fn metrics_facts(store: &impl PaymentStore) -> Result<Option<crate::metrics::Facts>, ApiError> {
+    let Some(pi) = store.get::<PaymentIntent>(PAYMENT)? else {
+        return Ok(None);
+    };
+    let card = pi.card.as_ref();
+    Ok(Some(crate::metrics::Facts {
+        brand: card.map_or_else(|| "unknown".to_owned(), |c| c.brand.clone()),
+        country: card.and_then(|c| c.country.clone()),
+        funding: card.map_or_else(|| "unknown".to_owned(), |c| c.funding.clone()),
+        currency: pi.currency.clone(),
+        rule: pi.routing.rule.clone(),
+        amount: pi.amount,
+    }))
+}
+
 /// A payment object's storage.
 pub trait PaymentStore: Docs + IdemRecords {
     /// Whether the payment's tables exist; with `create`, makes them first.
