@@ -128,6 +128,12 @@ impl Keys {
     }
 }
 
+/// Who made a change, as the rule sets record it: the key that was used,
+/// redacted (`sk_test_********wxyz`).
+pub fn key_label(authorization: Option<&str>) -> Option<String> {
+    presented_key(authorization).ok().map(|k| redact(&k))
+}
+
 /// `sk_test_abc…xyz` → `sk_test_********xyz` (as Stripe prints them).
 fn redact(key: &str) -> String {
     let prefix_len = key

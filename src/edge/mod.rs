@@ -224,6 +224,7 @@ async fn handle(
         query,
         body,
         principal,
+        key_label: crate::auth::key_label(auth.as_deref()),
         ctx,
         touched,
     };

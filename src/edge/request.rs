@@ -19,6 +19,8 @@ pub(crate) struct Call {
     pub query: Option<String>,
     pub body: Value,
     pub principal: Principal,
+    /// The key used, redacted (who made a change, for the rule sets).
+    pub key_label: Option<String>,
     /// For work that may finish after the response (metrics).
     pub ctx: Context,
     /// The objects this request reaches (for its log line).

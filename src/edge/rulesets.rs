@@ -206,6 +206,7 @@ pub(crate) async fn create(call: &Call, env: &Env) -> Result<Response, ApiError>
         ruleset,
         warnings,
         promoted_from: None,
+        by: call.key_label.clone(),
     };
     Ok(answer(
         object_call(&stub(env, mode)?, "/create", Some(&msg)).await?,
@@ -249,6 +250,7 @@ pub(crate) async fn activate(call: &Call, env: &Env, id: &str) -> Result<Respons
         idem: bound_key(env, mode, call).await?,
         now_ms: now_ms(),
         id: path_id(id)?.to_owned(),
+        by: call.key_label.clone(),
     };
     let a = object_call(&stub(env, mode)?, "/activate", Some(&msg)).await?;
     if a.status == 200 {
@@ -294,6 +296,7 @@ pub(crate) async fn promote(call: &Call, env: &Env, id: &str) -> Result<Response
         ruleset,
         warnings,
         promoted_from: Some(id.to_owned()),
+        by: call.key_label.clone(),
     };
     Ok(answer(
         object_call(&stub(env, Mode::Live)?, "/create", Some(&msg)).await?,

@@ -47,6 +47,11 @@ struct Record {
     created: u64,
     activated_at: Option<u64>,
     promoted_from: Option<String>,
+    /// The keys (redacted) that stored and last activated it.
+    #[serde(default)]
+    created_by: Option<String>,
+    #[serde(default)]
+    activated_by: Option<String>,
     ruleset: Value,
     warnings: Value,
     /// Order of creation in this mode (lists go newest first; `created` is
@@ -61,6 +66,7 @@ impl Record {
             "id": self.id, "object": "routing_ruleset", "name": self.name,
             "status": self.status.as_str(), "livemode": self.livemode, "created": self.created,
             "activated_at": self.activated_at, "promoted_from": self.promoted_from,
+            "created_by": self.created_by, "activated_by": self.activated_by,
             "ruleset": self.ruleset, "warnings": self.warnings,
         })
     }
@@ -75,6 +81,8 @@ pub(crate) struct CreateMsg {
     pub ruleset: Value,
     pub warnings: Value,
     pub promoted_from: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +90,8 @@ pub(crate) struct ActivateMsg {
     pub idem: Option<Idem>,
     pub now_ms: u64,
     pub id: String,
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 #[durable_object]
@@ -188,6 +198,8 @@ impl RuleSetsObject {
             livemode: false,
             created: now_ms() / 1000,
             activated_at: Some(now_ms() / 1000),
+            created_by: None,
+            activated_by: None,
             promoted_from: None,
             ruleset: switchyard_processors::config::example_ruleset(),
             warnings: json!([]),
@@ -301,6 +313,8 @@ impl RuleSetsObject {
             created: m.now_ms / 1000,
             activated_at: None,
             promoted_from: m.promoted_from.clone(),
+            created_by: m.by.clone(),
+            activated_by: None,
             ruleset: m.ruleset.clone(),
             warnings: m.warnings.clone(),
             seq,
@@ -330,6 +344,7 @@ impl RuleSetsObject {
             let version = self.store().get::<u64>("active_version")?.unwrap_or(0) + 1;
             self.store().put("active_version", &version)?;
             rec.activated_at = Some(m.now_ms / 1000);
+            rec.activated_by = m.by.clone();
             self.store().put(&format!("rs:{}", rec.id), &rec)?;
             self.store().put("active", &rec.id)?;
         }

@@ -2,7 +2,7 @@
 // routing across processors (outage, timeout after accept, declines).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, stripeFor, PK, uniqueKey } from './helpers.mjs';
+import { api, stripeFor, PK, SK, uniqueKey } from './helpers.mjs';
 
 const stripe = stripeFor();
 const LIVE_KEY = process.env.E2E_LIVE_KEY;
@@ -52,12 +52,18 @@ test('drafts, activation (atomic per mode), list and read with status', async ()
   assert.equal(c.json.status, 'draft');
   assert.equal(c.json.name, 'e2e routing');
   assert.deepEqual(c.json.ruleset, RULESET);
+  // Who stored it: the key, redacted (never the key itself).
+  const label = `${SK.split('_').slice(0, 2).join('_')}_********${SK.length > 12 ? SK.slice(-4) : ''}`;
+  assert.equal(c.json.created_by, label);
+  assert.equal(c.json.activated_by, null);
+  assert.ok(!c.text.includes(SK));
   // A draft is not used: payments still follow the previous set.
   const before = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
   assert.equal(before.routing.ruleset, previous.id);
   const a = await api('POST', `/v1/routing/rulesets/${c.json.id}/activate`);
   assert.equal(a.status, 200, a.text);
   assert.equal(a.json.status, 'active');
+  assert.equal(a.json.activated_by, label);
   activeId = c.json.id;
   const list = await api('GET', '/v1/routing/rulesets?limit=100');
   const byId = Object.fromEntries(list.json.data.map((r) => [r.id, r.status]));
