@@ -20,6 +20,10 @@ pub const LIVE_PROCESSORS: &str = "SWITCHYARD_LIVE_PROCESSORS";
 /// The real processors' secrets of a mode: `{"<processor id>": {"api_key":
 /// ...}}` (Braintree: `public_key` and `private_key`). A secret
 /// (`wrangler secret put`), never a `[vars]` entry.
+/// How often each metrics shard rolls its minutes up (seconds, 1 to 3600;
+/// default 300).
+pub const METRICS_ROLLUP_SECONDS: &str = "SWITCHYARD_METRICS_ROLLUP_SECONDS";
+pub const DEFAULT_METRICS_ROLLUP_SECONDS: u64 = 300;
 pub const TEST_CREDENTIALS: &str = "SWITCHYARD_TEST_CREDENTIALS";
 pub const LIVE_CREDENTIALS: &str = "SWITCHYARD_LIVE_CREDENTIALS";
 
@@ -27,6 +31,8 @@ pub const LIVE_CREDENTIALS: &str = "SWITCHYARD_LIVE_CREDENTIALS";
 #[derive(Debug)]
 pub struct Config {
     pub keys: Keys,
+    /// How often a metrics shard rolls its minutes up, in milliseconds.
+    pub metrics_rollup_ms: u64,
     test: Result<Vec<ProcessorConfig>, ApiError>,
     live: Result<Vec<ProcessorConfig>, ApiError>,
     problems: Vec<Problem>,
@@ -224,8 +230,24 @@ impl Config {
                 });
             }
         }
+        let metrics_rollup_ms =
+            match setting(METRICS_ROLLUP_SECONDS).filter(|s| !s.trim().is_empty()) {
+                None => DEFAULT_METRICS_ROLLUP_SECONDS * 1000,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=3600).contains(&n) => n * 1000,
+                    _ => {
+                        problems.push(Problem {
+                            setting: METRICS_ROLLUP_SECONDS,
+                            message: "must be a number of seconds from 1 to 3600".to_owned(),
+                            deployed_only: false,
+                        });
+                        DEFAULT_METRICS_ROLLUP_SECONDS * 1000
+                    }
+                },
+            };
         Config {
             keys,
+            metrics_rollup_ms,
             test,
             live,
             problems,
@@ -308,6 +330,23 @@ mod tests {
             p.map(|p| (p.mode, p.kind)),
             Some((Mode::Test, KeyKind::Secret))
         );
+    }
+
+    #[test]
+    fn the_metrics_rollup_period_is_read_and_checked() {
+        assert_eq!(config(&[]).metrics_rollup_ms, 300_000);
+        assert_eq!(
+            config(&[(METRICS_ROLLUP_SECONDS, "2")]).metrics_rollup_ms,
+            2_000
+        );
+        for bad in ["0", "3601", "soon"] {
+            let c = config(&[(METRICS_ROLLUP_SECONDS, bad)]);
+            assert_eq!(c.metrics_rollup_ms, 300_000);
+            assert!(c
+                .problems()
+                .iter()
+                .any(|p| p.setting == METRICS_ROLLUP_SECONDS && !p.deployed_only));
+        }
     }
 
     #[test]

@@ -20,10 +20,10 @@ use worker::{
 use super::objects::{call, stub, Binding};
 use super::request::Call;
 use super::runtime::{error_response, json_response};
-use super::sql::integer;
+use super::sql::{arg, integer};
 use crate::auth::Mode;
 use crate::error::ApiError;
-use crate::listing::{self, Arg, Cursor, Filter, Row};
+use crate::listing::{self, Cursor, Filter, Row};
 use crate::protocol::{IndexRow as Put, IndexTable as Table};
 
 /// Index shards per mode: 16 × ~1,000 writes a second.
@@ -50,13 +50,6 @@ struct Where {
 #[durable_object]
 pub struct PaymentIndexObject {
     sql: SqlStorage,
-}
-
-fn arg(a: &Arg) -> SqlStorageValue {
-    match a {
-        Arg::Int(n) => SqlStorageValue::from(*n),
-        Arg::Text(s) => SqlStorageValue::from(s.clone()),
-    }
 }
 
 fn text(s: &str) -> SqlStorageValue {

@@ -6,15 +6,19 @@
 //!   shards: a key always goes to the same shard, so no object is written
 //!   by every payment and each bucket row lives in one shard. A batch has
 //!   an id: a retried send is applied once.
-//! - Storage: a shard adds each minute's counts to its minute, hour and day
-//!   rows at once (SQLite upserts), so a query reads rows of buckets, never
-//!   attempts. Retention: an alarm deletes minute rows after 2 days, hour
-//!   rows after 32 and day rows after 400.
-//! - Query: every shard groups its rows in SQL; the front merges them
-//!   (counts add, latency histograms merge) into the answer.
+//! - Shards keep minute rows (SQLite upserts). Every few minutes
+//!   (`SWITCHYARD_METRICS_ROLLUP_SECONDS`, default 300) a shard's alarm
+//!   rolls its closed minutes up into the 16 cubes and sends them to the
+//!   mode's rollup (`metrics_rollup`), kept in its outbox until answered;
+//!   counts arriving for a minute already rolled up are counted in the
+//!   first minute not rolled up. Minute rows are kept 2 days (and until
+//!   rolled up).
+//! - Query: the rollup's cube rows for whole hours and days, and each
+//!   shard's minute rows for the rest (`crate::metrics::query`), merged
+//!   by the front (counts add, latency histograms merge).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -24,15 +28,18 @@ use worker::{
     SqlStorage, SqlStorageValue, State, Storage, Stub,
 };
 
+use super::config::config;
+use super::metrics_rollup::{self, ApplyMsg, RollupAnswer};
 use super::objects::{call, stub as object_stub, Binding};
 use super::request::Call;
 use super::runtime::{error_response, json_response, now_ms, random_token};
+use super::sql::{arg, as_text, as_u64, integer as int, rows};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::listing::Arg;
-use crate::metrics::query::{self, Res, ShardQuery, Sql, SCHEMA, UPSERT_DECLINE, UPSERT_LATENCY};
+use crate::metrics::query::{self, MinuteQuery, Sql, FULL};
 use crate::metrics::report::{self, GroupRow, ShardAnswer};
-use crate::metrics::{fold, minute_of, Batch, Counts, Facts, Key, COUNTERS};
+use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Facts, Key, COUNTERS};
 use switchyard_processors::payment::Attempt;
 
 /// Shards per mode.
@@ -44,10 +51,11 @@ const BATCH_MS: u64 = 25;
 const STALE_MS: u64 = 2_000;
 /// Sends of one shard's batch before it is given up (logged).
 const SENDS: u32 = 3;
-/// How often a shard's alarm applies the retention.
-const RETENTION_EVERY_MS: i64 = 3_600_000;
 /// How long a batch id is remembered (retries come within seconds).
 const BATCH_IDS_KEPT_MS: u64 = 86_400_000;
+/// The most minutes one rollup covers (a shard behind catches up a day
+/// at a time).
+const ROLLUP_SPAN: u64 = 1440;
 
 fn shard_stub(env: &Env, mode: Mode, n: u32) -> Result<Stub, ApiError> {
     object_stub(env, Binding::Metrics, mode, Some(&format!("shard:{n}")))
@@ -64,6 +72,10 @@ struct Entry {
 #[derive(Serialize, Deserialize)]
 struct RecordMsg {
     id: String,
+    /// Which shard of which mode this is (a shard sends its rollups to
+    /// its mode's rollup under its number).
+    live: bool,
+    shard: u32,
     entries: Vec<Entry>,
 }
 
@@ -140,6 +152,8 @@ async fn send(env: &Env, mode: Mode, n: u32, batch: Batch) {
     };
     let msg = RecordMsg {
         id,
+        live: mode == Mode::Live,
+        shard: n,
         entries: batch
             .0
             .into_iter()
@@ -163,7 +177,9 @@ async fn send(env: &Env, mode: Mode, n: u32, batch: Batch) {
     );
 }
 
-/// `GET /v1/routing/metrics`.
+/// `GET /v1/routing/metrics`: the rollup first (its cube rows and every
+/// shard's watermark, read together), then each shard's minute rows from
+/// its watermark on.
 pub(crate) async fn get(
     request: &Call,
     env: &Env,
@@ -178,13 +194,20 @@ pub(crate) async fn get(
     if pending {
         flush(env).await;
     }
-    let sq = report::shard_query(&q);
     let mode = request.principal.mode;
+    let group = report::group_of(&q);
+    let rollup = match query::cube_query(&q, &group) {
+        Some(cq) => metrics_rollup::query(env, mode, &cq).await?,
+        None => RollupAnswer::default(),
+    };
     let calls = (0..SHARDS).map(|n| {
-        let sq = &sq;
+        let mq = query::minute_query(&q, &group, rollup.watermarks.get(&n).copied().unwrap_or(0));
         async move {
+            if mq.ranges.is_empty() {
+                return Ok(ShardAnswer::default());
+            }
             let s = shard_stub(env, mode, n)?;
-            let a = call(&s, "/query", Some(sq)).await?;
+            let a = call(&s, "/query", Some(&mq)).await?;
             if a.status != 200 {
                 return Err(ApiError::internal("a metrics shard failed"));
             }
@@ -192,131 +215,121 @@ pub(crate) async fn get(
                 .map_err(|e| ApiError::internal(format!("unreadable metrics shard answer: {e}")))
         }
     });
-    let answers = join_all(calls)
+    let mut parts = join_all(calls)
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(json_response(200, &report::answer(&q, &sq, answers)))
+    let rolled_up = rollup.watermarks.values().min().copied();
+    parts.push(ShardAnswer {
+        groups: rollup.groups,
+    });
+    Ok(json_response(
+        200,
+        &report::answer(&q, &group, parts, rolled_up),
+    ))
 }
 
+/// A mode's shard of minute rows.
 #[durable_object]
 pub struct MetricsObject {
     sql: SqlStorage,
     storage: Storage,
+    env: Env,
     ready: bool,
-    /// The `dims` row of each key seen.
-    dims: RefCell<HashMap<Key, i64>>,
-    /// Whether the retention alarm is known to be set.
+    /// Whether the rollup alarm is known to be set.
     alarm_set: Cell<bool>,
 }
 
-fn arg(a: &Arg) -> SqlStorageValue {
-    match a {
-        Arg::Int(n) => SqlStorageValue::from(*n),
-        Arg::Text(s) => SqlStorageValue::from(s.clone()),
-    }
-}
-
-fn int(n: u64) -> SqlStorageValue {
-    SqlStorageValue::from(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn as_u64(v: &SqlStorageValue) -> u64 {
-    match v {
-        SqlStorageValue::Integer(n) => u64::try_from(*n).unwrap_or(0),
-        SqlStorageValue::Float(f) if *f > 0.0 => *f as u64,
-        _ => 0,
-    }
-}
-
-fn as_text(v: &SqlStorageValue) -> String {
-    match v {
-        SqlStorageValue::String(s) => s.clone(),
-        _ => String::new(),
-    }
+/// Which minutes a shard has rolled up, and whose shard it is.
+#[derive(Clone, Copy, Debug, Default)]
+struct Meta {
+    /// Minutes before this are rolled up (counts for them go to it).
+    rolled: Option<u64>,
+    /// Minutes before this are in the rollup (acknowledged).
+    acked: Option<u64>,
+    shard: Option<u32>,
+    live: bool,
 }
 
 impl MetricsObject {
-    fn rows(&self, q: &Sql) -> Result<Vec<Vec<SqlStorageValue>>, ApiError> {
-        let args: Vec<SqlStorageValue> = q.args.iter().map(arg).collect();
-        let cursor = self.sql.exec(&q.text, Some(args))?;
-        let mut out = Vec::new();
-        for row in cursor.raw() {
-            out.push(row?);
+    fn meta(&self) -> Result<Meta, ApiError> {
+        let mut m = Meta::default();
+        for row in rows(
+            &self.sql,
+            &Sql {
+                text: "SELECT k, v FROM meta".to_owned(),
+                args: Vec::new(),
+            },
+        )? {
+            let (Some(k), Some(v)) = (row.first(), row.get(1)) else {
+                continue;
+            };
+            let v = as_u64(v);
+            match as_text(k).as_str() {
+                "rolled" => m.rolled = Some(v),
+                "acked" => m.acked = Some(v),
+                "shard" => m.shard = u32::try_from(v).ok(),
+                "live" => m.live = v == 1,
+                _ => {}
+            }
         }
-        Ok(out)
+        Ok(m)
     }
 
-    fn dim_id(&self, key: &Key) -> Result<i64, ApiError> {
-        if let Some(id) = self.dims.borrow().get(key) {
-            return Ok(*id);
-        }
-        let values: Vec<SqlStorageValue> = key
-            .0
-            .iter()
-            .map(|v| SqlStorageValue::from(v.clone()))
-            .collect();
+    fn set_meta(&self, k: &str, v: u64) -> Result<(), ApiError> {
         self.sql.exec(
-            "INSERT INTO dims (processor, brand, country, funding, currency, rule) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            Some(values.clone()),
+            "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            Some(vec![SqlStorageValue::from(k.to_owned()), int(v)]),
         )?;
-        let row = self.rows(&Sql {
-            text: "SELECT id FROM dims WHERE processor = ? AND brand = ? AND country = ? \
-                   AND funding = ? AND currency = ? AND rule = ?"
-                .to_owned(),
-            args: key.0.iter().map(|v| Arg::Text(v.clone())).collect(),
-        })?;
-        let id = match row.first().and_then(|r| r.first()) {
-            Some(SqlStorageValue::Integer(id)) => *id,
-            _ => return Err(ApiError::internal("a metrics key was not stored")),
-        };
-        self.dims.borrow_mut().insert(key.clone(), id);
-        Ok(id)
+        Ok(())
     }
 
-    /// Adds a batch to the minute, hour and day rows, once per batch id.
-    /// Synchronous: applied whole or not at all.
+    /// Adds a batch to the minute rows, once per batch id. Synchronous:
+    /// applied whole or not at all.
     fn apply(&self, msg: &RecordMsg, now: u64) -> Result<(), ApiError> {
-        let seen = self.rows(&Sql {
-            text: "SELECT 1 FROM batches WHERE id = ?".to_owned(),
-            args: vec![Arg::Text(msg.id.clone())],
-        })?;
+        let seen = rows(
+            &self.sql,
+            &Sql {
+                text: "SELECT 1 FROM batches WHERE id = ?".to_owned(),
+                args: vec![Arg::Text(msg.id.clone())],
+            },
+        )?;
         if !seen.is_empty() {
             return Ok(());
         }
-        let upsert = query::upsert_counts();
+        let meta = self.meta()?;
+        if meta.shard.is_none() {
+            self.set_meta("shard", u64::from(msg.shard))?;
+            self.set_meta("live", u64::from(msg.live))?;
+        }
+        let counts = query::upsert_minute_counts();
+        let latency = query::upsert_minute_latency();
+        let decline = query::upsert_minute_decline();
         for e in &msg.entries {
-            let d = self.dim_id(&e.k)?;
-            for res in Res::ALL {
-                let t = int(res.floor(e.m));
-                let mut args = vec![SqlStorageValue::from(res.code()), t.clone(), d.into()];
-                args.extend(e.c.counters().iter().map(|n| int(*n)));
-                self.sql.exec(&upsert, Some(args))?;
-                for (b, n) in e.c.latency.bins() {
-                    self.sql.exec(
-                        UPSERT_LATENCY,
-                        Some(vec![
-                            SqlStorageValue::from(res.code()),
-                            t.clone(),
-                            d.into(),
-                            SqlStorageValue::from(i64::from(b)),
-                            int(n),
-                        ]),
-                    )?;
-                }
-                for (code, n) in &e.c.declines {
-                    self.sql.exec(
-                        UPSERT_DECLINE,
-                        Some(vec![
-                            SqlStorageValue::from(res.code()),
-                            t.clone(),
-                            d.into(),
-                            SqlStorageValue::from(code.clone()),
-                            int(*n),
-                        ]),
-                    )?;
-                }
+            // A minute already rolled up: counted in the first one not.
+            let t = int(e.m.max(meta.rolled.unwrap_or(0)));
+            let key: Vec<SqlStorageValue> =
+                e.k.0
+                    .iter()
+                    .map(|v| SqlStorageValue::from(v.clone()))
+                    .collect();
+            let mut args = vec![t.clone()];
+            args.extend(key.iter().cloned());
+            args.extend(e.c.counters().iter().map(|n| int(*n)));
+            self.sql.exec(&counts, Some(args))?;
+            for (b, n) in e.c.latency.bins() {
+                let mut args = vec![t.clone()];
+                args.extend(key.iter().cloned());
+                args.push(SqlStorageValue::from(i64::from(b)));
+                args.push(int(n));
+                self.sql.exec(&latency, Some(args))?;
+            }
+            for (code, n) in &e.c.declines {
+                let mut args = vec![t.clone()];
+                args.extend(key.iter().cloned());
+                args.push(SqlStorageValue::from(code.clone()));
+                args.push(int(*n));
+                self.sql.exec(&decline, Some(args))?;
             }
         }
         self.sql.exec(
@@ -327,15 +340,16 @@ impl MetricsObject {
     }
 
     /// Each group's counts: the three grouped statements, joined by group.
-    fn query(&self, sq: &ShardQuery) -> Result<ShardAnswer, ApiError> {
-        let n = sq.key_columns();
+    fn query(&self, q: &MinuteQuery) -> Result<ShardAnswer, ApiError> {
+        let n = q.key_columns();
+        let g = q.group.len();
         let key_of = |row: &[SqlStorageValue]| -> (Vec<String>, Option<u64>) {
-            let values = row[..sq.group.len()].iter().map(as_text).collect();
-            let t = sq.by_time.then(|| as_u64(&row[sq.group.len()]));
+            let values = row[..g].iter().map(as_text).collect();
+            let t = q.step.map(|_| as_u64(&row[g]));
             (values, t)
         };
         let mut groups: BTreeMap<(Vec<String>, Option<u64>), Counts> = BTreeMap::new();
-        for row in self.rows(&sq.counts_sql())? {
+        for row in rows(&self.sql, &q.counts_sql())? {
             if row.len() < n + COUNTERS.len() {
                 continue;
             }
@@ -345,23 +359,26 @@ impl MetricsObject {
             }
             groups.entry(key_of(&row)).or_default().add_counters(&c);
         }
-        for row in self.rows(&sq.latency_sql())? {
+        for row in rows(&self.sql, &q.latency_sql())? {
             if row.len() < n + 2 {
                 continue;
             }
             let b = u16::try_from(as_u64(&row[n])).unwrap_or(u16::MAX);
-            if let Some(g) = groups.get_mut(&key_of(&row)) {
-                g.latency.add(b, as_u64(&row[n + 1]));
+            if let Some(c) = groups.get_mut(&key_of(&row)) {
+                c.latency.add(b, as_u64(&row[n + 1]));
             }
         }
-        for row in self.rows(&sq.declines_sql())? {
+        for row in rows(&self.sql, &q.declines_sql())? {
             if row.len() < n + 2 {
                 continue;
             }
-            if let Some(g) = groups.get_mut(&key_of(&row)) {
-                g.add_decline(&as_text(&row[n]), as_u64(&row[n + 1]));
+            if let Some(c) = groups.get_mut(&key_of(&row)) {
+                c.add_decline(&as_text(&row[n]), as_u64(&row[n + 1]));
             }
         }
+        // A group with no rows in the window (all of its rows filtered out)
+        // is left out; so is an empty one.
+        groups.retain(|_, c| c.attempts + c.skipped + c.payments > 0);
         Ok(ShardAnswer {
             groups: groups
                 .into_iter()
@@ -370,16 +387,172 @@ impl MetricsObject {
         })
     }
 
-    /// Sets the retention alarm if none is set.
+    /// The minutes `[from, to)` rolled up into every cube, per hour.
+    fn roll(&self, from: u64, to: u64) -> Result<Vec<CubeRow>, ApiError> {
+        let mut out = Vec::new();
+        for mask in 0..=FULL {
+            let [counts, latency, declines] = query::rollup(mask, from, to);
+            let mut cube: BTreeMap<(u64, Key), Counts> = BTreeMap::new();
+            let key_of = |row: &[SqlStorageValue]| -> (u64, Key) {
+                let mut k: [String; 6] = Default::default();
+                for (i, v) in row[1..7].iter().enumerate() {
+                    k[i] = as_text(v);
+                }
+                (as_u64(&row[0]), Key(k))
+            };
+            for row in rows(&self.sql, &counts)? {
+                if row.len() < 7 + COUNTERS.len() {
+                    continue;
+                }
+                let mut c = [0u64; 13];
+                for (i, v) in row[7..7 + COUNTERS.len()].iter().enumerate() {
+                    c[i] = as_u64(v);
+                }
+                cube.entry(key_of(&row)).or_default().add_counters(&c);
+            }
+            for row in rows(&self.sql, &latency)? {
+                if row.len() < 9 {
+                    continue;
+                }
+                let b = u16::try_from(as_u64(&row[7])).unwrap_or(u16::MAX);
+                if let Some(c) = cube.get_mut(&key_of(&row)) {
+                    c.latency.add(b, as_u64(&row[8]));
+                }
+            }
+            for row in rows(&self.sql, &declines)? {
+                if row.len() < 9 {
+                    continue;
+                }
+                if let Some(c) = cube.get_mut(&key_of(&row)) {
+                    c.add_decline(&as_text(&row[7]), as_u64(&row[8]));
+                }
+            }
+            out.extend(cube.into_iter().map(|((t, key), counts)| CubeRow {
+                cube: mask,
+                t,
+                key,
+                counts,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The first minute row at or after `from`, if any.
+    fn first_minute(&self, from: u64) -> Result<Option<u64>, ApiError> {
+        let r = rows(
+            &self.sql,
+            &Sql {
+                text: "SELECT MIN(t) FROM m_counts WHERE t >= ?".to_owned(),
+                args: vec![Arg::Int(i64::try_from(from).unwrap_or(i64::MAX))],
+            },
+        )?;
+        Ok(r.first().and_then(|row| row.first()).and_then(|v| match v {
+            SqlStorageValue::Integer(n) => u64::try_from(*n).ok(),
+            _ => None,
+        }))
+    }
+
+    /// Sends the rollups of the outbox, oldest first; each one answered is
+    /// acknowledged. Stops at the first failure (resent later, in order).
+    async fn send_outbox(&self, meta: &Meta) -> Result<bool, ApiError> {
+        let mode = if meta.live { Mode::Live } else { Mode::Test };
+        let pending = rows(
+            &self.sql,
+            &Sql {
+                text: "SELECT id, body FROM outbox ORDER BY id".to_owned(),
+                args: Vec::new(),
+            },
+        )?;
+        for row in pending {
+            let (Some(id), Some(body)) = (row.first(), row.get(1)) else {
+                continue;
+            };
+            let Ok(msg) = serde_json::from_str::<ApplyMsg>(&as_text(body)) else {
+                // Unreadable (never written so): dropped, logged.
+                console_error!("metrics: an unreadable rollup was dropped from the outbox");
+                self.sql.exec(
+                    "DELETE FROM outbox WHERE id = ?",
+                    Some(vec![SqlStorageValue::from(as_text(id))]),
+                )?;
+                continue;
+            };
+            if let Err(e) = metrics_rollup::apply(&self.env, mode, &msg).await {
+                console_error!("metrics: rollup not sent yet: {}", e.message);
+                return Ok(false);
+            }
+            self.sql.exec(
+                "DELETE FROM outbox WHERE id = ?",
+                Some(vec![SqlStorageValue::from(msg.id.clone())]),
+            )?;
+            self.set_meta("acked", msg.to)?;
+        }
+        Ok(true)
+    }
+
+    /// One rollup step: the outbox first, then the next closed minutes
+    /// (at most `ROLLUP_SPAN`). Answers whether more is left to roll up now.
+    async fn roll_up(&self, now_minute: u64) -> Result<bool, ApiError> {
+        let meta = self.meta()?;
+        let Some(shard) = meta.shard else {
+            return Ok(false);
+        };
+        if !self.send_outbox(&meta).await? {
+            return Ok(false);
+        }
+        let rolled = meta.rolled.unwrap_or(0);
+        // Nothing to roll before the first minute row.
+        let Some(first) = self.first_minute(rolled)? else {
+            self.set_meta("rolled", now_minute.max(rolled))?;
+            self.set_meta("acked", now_minute.max(rolled))?;
+            return Ok(false);
+        };
+        let to = now_minute.min(first.saturating_add(ROLLUP_SPAN));
+        if to <= rolled {
+            return Ok(false);
+        }
+        // Synchronously: the cube rows, the outbox entry and the new
+        // watermark (counts arriving from now on for minutes before `to`
+        // are counted at `to`).
+        let cube = self.roll(rolled, to)?;
+        let msg = ApplyMsg {
+            id: format!("{shard}:{rolled:012}"),
+            shard,
+            from: rolled,
+            to,
+            rows: cube,
+        };
+        let body = serde_json::to_string(&msg).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.sql.exec(
+            "INSERT INTO outbox (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            Some(vec![SqlStorageValue::from(msg.id.clone()), SqlStorageValue::from(body)]),
+        )?;
+        self.set_meta("rolled", to)?;
+        let meta = self.meta()?;
+        self.send_outbox(&meta).await?;
+        Ok(to < now_minute)
+    }
+
+    fn retention(&self, now: u64) -> Result<(), ApiError> {
+        let meta = self.meta()?;
+        let kept = minute_of(now).saturating_sub(query::Res::Minute.keep_minutes());
+        let cutoff = kept.min(meta.acked.unwrap_or(0));
+        for s in query::shard_retention(cutoff, now.saturating_sub(BATCH_IDS_KEPT_MS)) {
+            self.sql
+                .exec(&s.text, Some(s.args.iter().map(arg).collect()))?;
+        }
+        Ok(())
+    }
+
     async fn ensure_alarm(&self) {
         if self.alarm_set.get() {
             return;
         }
+        let every = config(&self.env).metrics_rollup_ms;
         let set = match self.storage.get_alarm().await {
             Ok(Some(_)) => true,
             Ok(None) => self
                 .storage
-                .set_alarm(Duration::from_millis(RETENTION_EVERY_MS as u64))
+                .set_alarm(Duration::from_millis(every))
                 .await
                 .is_ok(),
             Err(_) => false,
@@ -389,15 +562,17 @@ impl MetricsObject {
 }
 
 impl DurableObject for MetricsObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let storage = state.storage();
         let sql = storage.sql();
-        let ready = SCHEMA.iter().all(|s| sql.exec(s, None).is_ok());
+        let ready = query::shard_schema()
+            .iter()
+            .all(|s| sql.exec(s, None).is_ok());
         Self {
             sql,
             storage,
+            env,
             ready,
-            dims: RefCell::new(HashMap::new()),
             alarm_set: Cell::new(false),
         }
     }
@@ -417,8 +592,8 @@ impl DurableObject for MetricsObject {
                     .map(|()| serde_json::json!({"ok": true})),
                 Err(e) => Err(ApiError::internal(format!("unreadable metrics batch: {e}"))),
             },
-            "/query" => match serde_json::from_str::<ShardQuery>(&text) {
-                Ok(sq) => self.query(&sq).and_then(|a| {
+            "/query" => match serde_json::from_str::<MinuteQuery>(&text) {
+                Ok(q) => self.query(&q).and_then(|a| {
                     serde_json::to_value(a).map_err(|e| ApiError::internal(e.to_string()))
                 }),
                 Err(e) => Err(ApiError::internal(format!("unreadable metrics query: {e}"))),
@@ -434,29 +609,41 @@ impl DurableObject for MetricsObject {
         })
     }
 
-    /// The retention pass: rows past their size's retention, and batch ids
-    /// past any retry, are deleted; the next pass is set while rows remain.
+    /// Rolls the closed minutes up, applies the retention, and sets the
+    /// next pass: at once while a backlog is left, after the rollup period
+    /// while minute rows remain.
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_set.set(false);
         let now = now_ms();
-        for (statement, args) in query::retention(minute_of(now)) {
-            self.sql
-                .exec(statement, Some(args.iter().map(arg).collect()))?;
+        let more = match self.roll_up(minute_of(now)).await {
+            Ok(more) => more,
+            Err(e) => {
+                console_error!("metrics: rollup failed: {}", e.message);
+                false
+            }
+        };
+        if let Err(e) = self.retention(now) {
+            console_error!("metrics: retention failed: {}", e.message);
         }
-        self.sql.exec(
-            "DELETE FROM batches WHERE at_ms < ?",
-            Some(vec![int(now.saturating_sub(BATCH_IDS_KEPT_MS))]),
-        )?;
         let left = self
             .sql
-            .exec("SELECT 1 FROM counts LIMIT 1", None)?
+            .exec("SELECT 1 FROM m_counts LIMIT 1", None)?
             .raw()
             .next()
             .is_some();
-        if left {
-            self.storage
-                .set_alarm(Duration::from_millis(RETENTION_EVERY_MS as u64))
-                .await?;
+        let outbox = self
+            .sql
+            .exec("SELECT 1 FROM outbox LIMIT 1", None)?
+            .raw()
+            .next()
+            .is_some();
+        if more || left || outbox {
+            let wait = if more {
+                10
+            } else {
+                config(&self.env).metrics_rollup_ms
+            };
+            self.storage.set_alarm(Duration::from_millis(wait)).await?;
             self.alarm_set.set(true);
         }
         Response::ok("ok")

@@ -13,7 +13,8 @@
 //! - the objects: `payment_do` (one per payment, a thin shell around
 //!   `crate::payment`), `rulesets_do` (one per mode), `ruleset_replicas`
 //!   (16 per mode: the active set, what confirmations read), `keys_do` (the mode's
-//!   idempotency keys, 32 shards), `metrics` (attempts, one per mode),
+//!   idempotency keys, 32 shards), `metrics` (16 shards of minute rows per
+//!   mode) and `metrics_rollup` (their hour and day cubes, one per mode),
 //!   `sandbox_do` (one per sandbox processor).
 //! - the front: `payments`, `rulesets` (the APIs in front of those
 //!   objects), and this file (authentication, routing, the preview).
@@ -42,6 +43,7 @@ mod health_do;
 mod index_do;
 mod keys_do;
 mod metrics;
+mod metrics_rollup;
 mod objects;
 mod payment_do;
 mod payments;

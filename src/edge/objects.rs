@@ -25,8 +25,10 @@ pub(crate) enum Binding {
     RuleSetReplicas,
     /// One per sandbox processor, keyed by its id.
     Sandbox,
-    /// One per mode.
+    /// Shards of the mode's metrics, keyed `shard:<n>`: minute rows.
     Metrics,
+    /// One per mode: the metrics' hour and day rollup.
+    MetricsRollup,
     /// Shards of the mode's idempotency keys, keyed by shard number.
     IdempotencyKeys,
     /// One per processor of a mode, keyed by its id: its circuit.
@@ -45,6 +47,7 @@ impl Binding {
             Binding::RuleSetReplicas => "RULESET_REPLICAS",
             Binding::Sandbox => "SANDBOX",
             Binding::Metrics => "METRICS",
+            Binding::MetricsRollup => "METRICS_ROLLUP",
             Binding::IdempotencyKeys => "IDEMPOTENCY_KEYS",
             Binding::Health => "HEALTH",
             Binding::Reconcile => "RECONCILE",

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::error::ApiError;
+use crate::listing::Arg;
+use crate::metrics::query::Sql;
 use crate::payment::PaymentStore;
 use crate::storage::{Docs, IdemRecord, IdemRecords, StoredAnswer};
 
@@ -219,4 +221,40 @@ impl IdemRecords for SqlStore<'_> {
         )?;
         Ok(())
     }
+}
+
+/// A bound value of a pure module's statement.
+pub(crate) fn arg(a: &Arg) -> SqlStorageValue {
+    match a {
+        Arg::Int(n) => SqlStorageValue::from(*n),
+        Arg::Text(s) => SqlStorageValue::from(s.clone()),
+    }
+}
+
+/// A column read as a count (NULL, text or a negative: 0).
+pub(crate) fn as_u64(v: &SqlStorageValue) -> u64 {
+    match v {
+        SqlStorageValue::Integer(n) => u64::try_from(*n).unwrap_or(0),
+        SqlStorageValue::Float(f) if *f > 0.0 => *f as u64,
+        _ => 0,
+    }
+}
+
+/// A column read as text (anything else: empty).
+pub(crate) fn as_text(v: &SqlStorageValue) -> String {
+    match v {
+        SqlStorageValue::String(s) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Every row of a statement, as values.
+pub(crate) fn rows(sql: &SqlStorage, q: &Sql) -> Result<Vec<Vec<SqlStorageValue>>, ApiError> {
+    let args: Vec<SqlStorageValue> = q.args.iter().map(arg).collect();
+    let cursor = sql.exec(&q.text, Some(args))?;
+    let mut out = Vec::new();
+    for row in cursor.raw() {
+        out.push(row?);
+    }
+    Ok(out)
 }

@@ -263,6 +263,16 @@ pub fn fold(facts: &Facts, attempts: &[Attempt]) -> Vec<(Key, Counts)> {
     out
 }
 
+/// A shard's minutes rolled up: one cube's counts of one key for an hour.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CubeRow {
+    pub cube: u8,
+    /// The hour's first minute.
+    pub t: u64,
+    pub key: Key,
+    pub counts: Counts,
+}
+
 /// Minutes since the Unix epoch.
 pub fn minute_of(ms: u64) -> u64 {
     ms / 60_000

@@ -1,6 +1,21 @@
-//! `GET /v1/routing/metrics`'s parameters, the buckets that cover its
-//! window, and the SQL each shard runs (values always bound as arguments;
-//! column names only from `Dim` and `COUNTERS`).
+//! `GET /v1/routing/metrics`'s parameters, which rows answer its window,
+//! and the SQL of the shards and of the rollup (values always bound as
+//! arguments; column names only from `Dim` and `COUNTERS`).
+//!
+//! Two kinds of rows:
+//! - **minute rows**, in the shards: one per minute and full key (the six
+//!   dimensions), written as attempts are recorded;
+//! - **cube rows**, in the mode's rollup object: one per hour or day, per
+//!   *cube* (which of brand, country, funding and rule are kept; the
+//!   others are `*`), per key of that cube. Every few minutes each shard
+//!   rolls its closed minutes up into the 16 cubes and sends them; its
+//!   watermark `w` says up to which minute the rollup holds its counts.
+//!
+//! A query reads cube rows for whole hours and days (from the cube that
+//! keeps just the dimensions it groups or filters by: few rows, whatever
+//! the number of attempts), and minute rows for the rest: the minutes of
+//! its start before its first whole hour, and each shard's minutes from
+//! its watermark on.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,7 +25,7 @@ use crate::error::ApiError;
 use crate::form::{only_keys, param_str, param_u64};
 use crate::listing::Arg;
 
-/// A bucket size (the resolution rows are stored at).
+/// A bucket size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Res {
     Minute,
@@ -21,7 +36,7 @@ pub enum Res {
 impl Res {
     pub const ALL: [Res; 3] = [Res::Minute, Res::Hour, Res::Day];
 
-    /// Stored in the `res` column.
+    /// Stored in the rollup's `res` column.
     pub fn code(self) -> i64 {
         self as i64
     }
@@ -61,7 +76,7 @@ impl Res {
     }
 }
 
-/// The longest window: a year (day buckets are kept 400 days).
+/// The longest window: a year (day rows are kept 400 days).
 pub const MAX_WINDOW_S: u64 = 366 * 86_400;
 /// The most buckets one series may have.
 pub const MAX_POINTS: u64 = 1_500;
@@ -83,22 +98,16 @@ pub const PARAMS: &[&str] = &[
 pub struct Query {
     pub window_s: u64,
     /// The minutes covered: `[start, end)` (whole minutes; the start may be
-    /// earlier than asked, to the bucket it falls in, see `cover`).
+    /// earlier than asked: to its bucket, or past the minutes kept, to its
+    /// hour, past the hours kept, to its day).
     pub start: u64,
     pub end: u64,
+    /// The first minute read from cube rows: `[start, lo)` is read from
+    /// minute rows.
+    pub lo: u64,
     pub bucket: Option<Res>,
     pub group_by: Vec<Dim>,
     pub filters: Vec<(Dim, String)>,
-    /// The rows that cover `[start, end)`.
-    pub ranges: Vec<Range>,
-}
-
-/// Rows of one size, `[from, to)` in minutes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Range {
-    pub res: Res,
-    pub from: u64,
-    pub to: u64,
 }
 
 /// Reads the query string (Stripe's form encoding: `group_by[]=brand`).
@@ -152,7 +161,7 @@ pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Query, ApiError> {
     let now = super::minute_of(now_ms);
     let end = now + 1;
     let asked = super::minute_of(now_ms.saturating_sub(window_s.saturating_mul(1000)));
-    let (start, ranges) = match bucket {
+    let (start, lo) = match bucket {
         Some(res) => {
             let start = res.floor(asked);
             if start < now.saturating_sub(res.keep_minutes()) {
@@ -175,25 +184,27 @@ pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Query, ApiError> {
                     ),
                 ));
             }
-            (
-                start,
-                vec![Range {
-                    res,
-                    from: start,
-                    to: end,
-                }],
-            )
+            (start, start)
         }
-        None => cover(asked, end, now),
+        None => {
+            let mut start = asked;
+            if start < now.saturating_sub(Res::Minute.keep_minutes()) {
+                start = Res::Hour.floor(start);
+            }
+            if start < now.saturating_sub(Res::Hour.keep_minutes()) {
+                start = Res::Day.floor(start);
+            }
+            (start, Res::Hour.ceil(start))
+        }
     };
     Ok(Query {
         window_s,
         start,
         end,
+        lo,
         bucket,
         group_by,
         filters,
-        ranges,
     })
 }
 
@@ -225,64 +236,204 @@ fn group_by(v: &Value) -> Result<Vec<Dim>, ApiError> {
     Ok(out)
 }
 
-/// The rows that cover the minutes `[start, end)` with as few rows as
-/// possible: whole days as day rows, whole hours left at either edge as
-/// hour rows, and the minutes left as minute rows. Rows past their
-/// retention are not read: a start before the minute rows kept is moved
-/// back to its hour, and before the hour rows kept, to its day. Answers
-/// the start actually covered.
-pub fn cover(start: u64, end: u64, now: u64) -> (u64, Vec<Range>) {
-    let mut start = start;
-    if start < now.saturating_sub(Res::Minute.keep_minutes()) {
-        start = Res::Hour.floor(start);
-    }
-    if start < now.saturating_sub(Res::Hour.keep_minutes()) {
-        start = Res::Day.floor(start);
-    }
-    let mut out = Vec::new();
-    split(start, end, Res::Day, &mut out);
-    out.sort_by_key(|r| (r.res, r.from));
-    (start, out)
-}
+/// The dimensions a cube may leave out, and their bit in its number.
+/// Processor and currency are always kept (figures per processor, amounts
+/// per currency).
+pub const OPTIONAL: [(Dim, u8); 4] = [
+    (Dim::Brand, 1),
+    (Dim::Country, 2),
+    (Dim::Funding, 4),
+    (Dim::Rule, 8),
+];
+/// The cube that keeps every dimension: the minute rows' shape.
+pub const FULL: u8 = 15;
+/// A left-out dimension's value in a cube row.
+pub const ANY: &str = "*";
 
-/// `[a, b)` with the largest rows of `res` that fit, the edges with smaller.
-fn split(a: u64, b: u64, res: Res, out: &mut Vec<Range>) {
-    if a >= b {
-        return;
-    }
-    let smaller = match res {
-        Res::Day => Some(Res::Hour),
-        Res::Hour => Some(Res::Minute),
-        Res::Minute => None,
-    };
-    let (lo, hi) = (res.ceil(a), res.floor(b));
-    match smaller {
-        Some(s) if lo < hi => {
-            split(a, lo, s, out);
-            out.push(Range {
-                res,
-                from: lo,
-                to: hi,
-            });
-            split(hi, b, s, out);
+/// The cube that keeps exactly the dimensions of `dims`.
+pub fn cube_of(dims: impl IntoIterator<Item = Dim>) -> u8 {
+    let mut mask = 0;
+    for d in dims {
+        if let Some((_, bit)) = OPTIONAL.iter().find(|(o, _)| *o == d) {
+            mask |= bit;
         }
-        Some(s) => split(a, b, s, out),
-        None => out.push(Range {
-            res,
-            from: a,
-            to: b,
-        }),
+    }
+    mask
+}
+
+/// `d`'s value in the rows of cube `mask` (a column, or `'*'`).
+fn projected(d: Dim, mask: u8) -> String {
+    match OPTIONAL.iter().find(|(o, _)| *o == d) {
+        Some((_, bit)) if mask & bit == 0 => format!("'{ANY}'"),
+        _ => d.name().to_owned(),
     }
 }
 
-/// What a shard is asked: the rows, the grouping and the filters.
+/// A statement and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+fn int(n: u64) -> Arg {
+    Arg::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+const KEY_COLUMNS: &str = "processor, brand, country, funding, currency, rule";
+const KEY_DECL: &str = "processor TEXT NOT NULL, brand TEXT NOT NULL, country TEXT NOT NULL, \
+     funding TEXT NOT NULL, currency TEXT NOT NULL, rule TEXT NOT NULL";
+
+fn counter_decl() -> String {
+    COUNTERS
+        .iter()
+        .map(|c| format!("{c} INTEGER NOT NULL"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A shard's tables: minute rows, the batches applied (a retried recording
+/// is applied once), its watermark and the rollup it has not yet had
+/// acknowledged.
+pub fn shard_schema() -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS m_counts (t INTEGER NOT NULL, {KEY_DECL}, {}, \
+             PRIMARY KEY (t, {KEY_COLUMNS})) WITHOUT ROWID",
+            counter_decl()
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS m_latency (t INTEGER NOT NULL, {KEY_DECL}, b INTEGER NOT NULL, \
+             n INTEGER NOT NULL, PRIMARY KEY (t, {KEY_COLUMNS}, b)) WITHOUT ROWID"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS m_declines (t INTEGER NOT NULL, {KEY_DECL}, code TEXT NOT NULL, \
+             n INTEGER NOT NULL, PRIMARY KEY (t, {KEY_COLUMNS}, code)) WITHOUT ROWID"
+        ),
+        "CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)".to_owned(),
+        "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)".to_owned(),
+        "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)".to_owned(),
+    ]
+}
+
+/// The rollup's tables: cube rows (latency as `Histogram::encode` bytes,
+/// declines as JSON), each shard's watermark, the rollups applied.
+pub fn rollup_schema() -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS cubes (res INTEGER NOT NULL, cube INTEGER NOT NULL, \
+             t INTEGER NOT NULL, {KEY_DECL}, {}, latency BLOB NOT NULL, declines TEXT NOT NULL, \
+             PRIMARY KEY (res, cube, t, {KEY_COLUMNS})) WITHOUT ROWID",
+            counter_decl()
+        ),
+        "CREATE TABLE IF NOT EXISTS watermarks (shard INTEGER PRIMARY KEY, w INTEGER NOT NULL)"
+            .to_owned(),
+        "CREATE TABLE IF NOT EXISTS applied (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"
+            .to_owned(),
+    ]
+}
+
+/// Adds one key's counters to its minute row (made if new). Arguments:
+/// t, the six values, the counters.
+pub fn upsert_minute_counts() -> String {
+    let cols = COUNTERS.join(", ");
+    let marks = vec!["?"; COUNTERS.len()].join(", ");
+    let sets = COUNTERS
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO m_counts (t, {KEY_COLUMNS}, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, {marks}) \
+         ON CONFLICT (t, {KEY_COLUMNS}) DO UPDATE SET {sets}"
+    )
+}
+
+/// Arguments: t, the six values, bin or code, count.
+pub fn upsert_minute_latency() -> String {
+    format!(
+        "INSERT INTO m_latency (t, {KEY_COLUMNS}, b, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (t, {KEY_COLUMNS}, b) DO UPDATE SET n = n + excluded.n"
+    )
+}
+
+pub fn upsert_minute_decline() -> String {
+    format!(
+        "INSERT INTO m_declines (t, {KEY_COLUMNS}, code, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (t, {KEY_COLUMNS}, code) DO UPDATE SET n = n + excluded.n"
+    )
+}
+
+/// A cube row's counters added, its latency and declines replaced (merged
+/// by the caller). Arguments: res, cube, t, the six values, the counters,
+/// latency, declines.
+pub fn upsert_cube() -> String {
+    let cols = COUNTERS.join(", ");
+    let marks = vec!["?"; COUNTERS.len() + 11].join(", ");
+    let sets = COUNTERS
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO cubes (res, cube, t, {KEY_COLUMNS}, {cols}, latency, declines) VALUES ({marks}) \
+         ON CONFLICT (res, cube, t, {KEY_COLUMNS}) DO UPDATE SET {sets}, \
+         latency = excluded.latency, declines = excluded.declines"
+    )
+}
+
+/// Arguments: res, cube, t, the six values.
+pub const SELECT_CUBE: &str = "SELECT latency, declines FROM cubes WHERE res = ? AND cube = ? \
+     AND t = ? AND processor = ? AND brand = ? AND country = ? AND funding = ? AND currency = ? \
+     AND rule = ?";
+
+/// A shard's minutes `[from, to)` rolled up into cube `mask`, per hour:
+/// counts (columns: hour, the six values, the counters), latency (hour,
+/// values, bin, count) and declines (hour, values, code, count).
+pub fn rollup(mask: u8, from: u64, to: u64) -> [Sql; 3] {
+    let key = Dim::ALL
+        .iter()
+        .map(|d| projected(*d, mask))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sums = COUNTERS
+        .iter()
+        .map(|c| format!("SUM({c})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let args = vec![int(from), int(to)];
+    let sql = |table: &str, what: &str, extra: &str| Sql {
+        text: format!(
+            "SELECT t - t % 60, {key}, {what} FROM {table} WHERE t >= ? AND t < ? \
+             GROUP BY 1, 2, 3, 4, 5, 6, 7{extra}"
+        ),
+        args: args.clone(),
+    };
+    [
+        sql("m_counts", &sums, ""),
+        sql("m_latency", "b, SUM(n)", ", 8"),
+        sql("m_declines", "code, SUM(n)", ", 8"),
+    ]
+}
+
+/// What a shard is asked: its minute rows in `ranges`, grouped by the
+/// values of `group` (and by bucket start when `step` is given).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardQuery {
-    pub ranges: Vec<Range>,
-    /// Grouped by these dimensions (in `Dim` order) ...
+pub struct MinuteQuery {
+    pub ranges: Vec<(u64, u64)>,
+    pub step: Option<u64>,
     pub group: Vec<Dim>,
-    /// ... and by bucket start (a series: every range is of one size).
-    pub by_time: bool,
+    pub filters: Vec<(Dim, String)>,
+}
+
+/// What the rollup is asked: the rows of `cube` in `ranges`, with the
+/// values of `group` (and their bucket start when `step` is given).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CubeQuery {
+    pub cube: u8,
+    pub ranges: Vec<(Res, u64, u64)>,
+    pub step: Option<u64>,
+    pub group: Vec<Dim>,
     pub filters: Vec<(Dim, String)>,
 }
 
@@ -299,148 +450,238 @@ impl<'de> Deserialize<'de> for Dim {
     }
 }
 
-/// A statement and its arguments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sql {
-    pub text: String,
-    pub args: Vec<Arg>,
+/// `SELECT <group values>[, bucket], <what> FROM <table> WHERE (<ranges>)
+/// AND <filters> [GROUP BY ...]`: the shared shape of the queries.
+fn select(
+    table: &str,
+    ranges: (String, Vec<Arg>),
+    group: &[Dim],
+    step: Option<u64>,
+    filters: &[(Dim, String)],
+    what: &str,
+    grouped: Option<&str>,
+) -> Sql {
+    let mut cols: Vec<String> = group.iter().map(|d| d.name().to_owned()).collect();
+    if let Some(s) = step {
+        cols.push(format!("t - t % {s}"));
+    }
+    let (mut wher, mut args) = ranges;
+    for (d, v) in filters {
+        wher.push_str(&format!(" AND {} = ?", d.name()));
+        args.push(Arg::Text(v.clone()));
+    }
+    let select = if cols.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{}, {what}", cols.join(", "))
+    };
+    let group_by = match grouped {
+        None => String::new(),
+        Some(extra) => {
+            let n = cols.len();
+            let mut positions: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+            if !extra.is_empty() {
+                positions.push(extra.to_owned());
+            }
+            if positions.is_empty() {
+                String::new()
+            } else {
+                format!(" GROUP BY {}", positions.join(", "))
+            }
+        }
+    };
+    Sql {
+        text: format!("SELECT {select} FROM {table} WHERE {wher}{group_by}"),
+        args,
+    }
 }
 
-/// The tables a shard keeps (`t`: the bucket's first minute; `d`: the
-/// row of `dims` holding the six values).
-pub const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS dims (id INTEGER PRIMARY KEY, processor TEXT NOT NULL, \
-     brand TEXT NOT NULL, country TEXT NOT NULL, funding TEXT NOT NULL, currency TEXT NOT NULL, \
-     rule TEXT NOT NULL, UNIQUE (processor, brand, country, funding, currency, rule))",
-    "CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, t INTEGER NOT NULL, d INTEGER NOT NULL, \
-     payments INTEGER NOT NULL, amount INTEGER NOT NULL, attempts INTEGER NOT NULL, \
-     authorized INTEGER NOT NULL, authorized_amount INTEGER NOT NULL, soft_declines INTEGER NOT NULL, \
-     hard_declines INTEGER NOT NULL, authentication_required INTEGER NOT NULL, \
-     not_processed INTEGER NOT NULL, unknown INTEGER NOT NULL, skipped INTEGER NOT NULL, \
-     recovered INTEGER NOT NULL, recovered_amount INTEGER NOT NULL, \
-     PRIMARY KEY (res, t, d)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS latency (res INTEGER NOT NULL, t INTEGER NOT NULL, d INTEGER NOT NULL, \
-     b INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (res, t, d, b)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS declines (res INTEGER NOT NULL, t INTEGER NOT NULL, d INTEGER NOT NULL, \
-     code TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (res, t, d, code)) WITHOUT ROWID",
-    // The batches already applied (a retried recording is applied once).
-    "CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
-];
-
-/// Adds one key's counters to a bucket row (made if new).
-pub fn upsert_counts() -> String {
-    let cols = COUNTERS.join(", ");
-    let marks = vec!["?"; COUNTERS.len()].join(", ");
-    let sets = COUNTERS
-        .iter()
-        .map(|c| format!("{c} = {c} + excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "INSERT INTO counts (res, t, d, {cols}) VALUES (?, ?, ?, {marks}) \
-         ON CONFLICT (res, t, d) DO UPDATE SET {sets}"
-    )
-}
-
-pub const UPSERT_LATENCY: &str = "INSERT INTO latency (res, t, d, b, n) VALUES (?, ?, ?, ?, ?) \
-     ON CONFLICT (res, t, d, b) DO UPDATE SET n = n + excluded.n";
-pub const UPSERT_DECLINE: &str =
-    "INSERT INTO declines (res, t, d, code, n) VALUES (?, ?, ?, ?, ?) \
-     ON CONFLICT (res, t, d, code) DO UPDATE SET n = n + excluded.n";
-
-impl ShardQuery {
-    /// `SELECT <group values>[, t], <what> FROM <table> x JOIN dims ...
-    /// WHERE <ranges> AND <filters> GROUP BY <group values>[, t]<, extra>`.
-    fn select(&self, table: &str, what: &str, extra_group: Option<&str>) -> Sql {
-        let mut cols: Vec<String> = self
-            .group
-            .iter()
-            .map(|d| format!("d.{}", d.name()))
-            .collect();
-        if self.by_time {
-            cols.push("x.t".to_owned());
+impl MinuteQuery {
+    fn ranges(&self) -> (String, Vec<Arg>) {
+        if self.ranges.is_empty() {
+            return ("0".to_owned(), Vec::new());
         }
         let mut args = Vec::new();
-        let ranges = self
+        let parts: Vec<&str> = self
             .ranges
             .iter()
-            .map(|r| {
-                args.push(Arg::Int(r.res.code()));
-                args.push(Arg::Int(i64::try_from(r.from).unwrap_or(i64::MAX)));
-                args.push(Arg::Int(i64::try_from(r.to).unwrap_or(i64::MAX)));
-                "(x.res = ? AND x.t >= ? AND x.t < ?)".to_owned()
+            .map(|(a, b)| {
+                args.push(int(*a));
+                args.push(int(*b));
+                "(t >= ? AND t < ?)"
             })
-            .collect::<Vec<_>>();
-        let mut wher = if ranges.is_empty() {
-            "0".to_owned()
-        } else {
-            format!("({})", ranges.join(" OR "))
-        };
-        for (d, v) in &self.filters {
-            wher.push_str(&format!(" AND d.{} = ?", d.name()));
-            args.push(Arg::Text(v.clone()));
-        }
-        let mut group = cols.clone();
-        if let Some(e) = extra_group {
-            group.push(e.to_owned());
-        }
-        let select = if cols.is_empty() {
-            what.to_owned()
-        } else {
-            format!("{}, {what}", cols.join(", "))
-        };
-        let group = if group.is_empty() {
-            String::new()
-        } else {
-            format!(" GROUP BY {}", group.join(", "))
-        };
-        Sql {
-            text: format!(
-                "SELECT {select} FROM {table} x JOIN dims d ON d.id = x.d WHERE {wher}{group}"
-            ),
-            args,
-        }
+            .collect();
+        (format!("({})", parts.join(" OR ")), args)
     }
 
-    /// The group's values, [t,] then the sums of `COUNTERS`.
+    fn select(&self, table: &str, what: &str, extra: &str) -> Sql {
+        select(
+            table,
+            self.ranges(),
+            &self.group,
+            self.step,
+            &self.filters,
+            what,
+            Some(extra),
+        )
+    }
+
+    /// The group's values, [bucket,] then the sums of `COUNTERS`.
     pub fn counts_sql(&self) -> Sql {
         let sums = COUNTERS
             .iter()
-            .map(|c| format!("SUM(x.{c})"))
+            .map(|c| format!("SUM({c})"))
             .collect::<Vec<_>>()
             .join(", ");
-        self.select("counts", &sums, None)
+        self.select("m_counts", &sums, "")
     }
 
-    /// The group's values, [t,] bin, count.
+    /// The group's values, [bucket,] bin, count.
     pub fn latency_sql(&self) -> Sql {
-        self.select("latency", "x.b, SUM(x.n)", Some("x.b"))
+        let n = self.key_columns() + 1;
+        self.select("m_latency", "b, SUM(n)", &n.to_string())
     }
 
-    /// The group's values, [t,] code, count.
+    /// The group's values, [bucket,] code, count.
     pub fn declines_sql(&self) -> Sql {
-        self.select("declines", "x.code, SUM(x.n)", Some("x.code"))
+        let n = self.key_columns() + 1;
+        self.select("m_declines", "code, SUM(n)", &n.to_string())
     }
 
-    /// The number of leading columns that name the group (values, [t]).
+    /// The leading columns that name a group (values, [bucket]).
     pub fn key_columns(&self) -> usize {
-        self.group.len() + usize::from(self.by_time)
+        self.group.len() + usize::from(self.step.is_some())
     }
 }
 
-/// Rows a shard deletes at its retention pass: for each size, those older
-/// than kept (arguments: res, the first minute kept).
-pub fn retention(now_minute: u64) -> Vec<(&'static str, Vec<Arg>)> {
-    let mut out = Vec::new();
-    for res in Res::ALL {
-        let cutoff = i64::try_from(now_minute.saturating_sub(res.keep_minutes())).unwrap_or(0);
-        for table in [
-            "DELETE FROM counts WHERE res = ? AND t < ?",
-            "DELETE FROM latency WHERE res = ? AND t < ?",
-            "DELETE FROM declines WHERE res = ? AND t < ?",
-        ] {
-            out.push((table, vec![Arg::Int(res.code()), Arg::Int(cutoff)]));
+impl CubeQuery {
+    /// The group's values, [bucket,] the counters, latency, declines: one
+    /// row per cube row (latency histograms are merged by the caller).
+    pub fn sql(&self) -> Sql {
+        let mut args = vec![Arg::Int(i64::from(self.cube))];
+        let parts: Vec<&str> = self
+            .ranges
+            .iter()
+            .map(|(res, a, b)| {
+                args.push(Arg::Int(res.code()));
+                args.push(int(*a));
+                args.push(int(*b));
+                "(res = ? AND t >= ? AND t < ?)"
+            })
+            .collect();
+        let wher = if parts.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("cube = ? AND ({})", parts.join(" OR "))
+        };
+        let what = format!("{}, latency, declines", COUNTERS.join(", "));
+        select(
+            "cubes",
+            (wher, if parts.is_empty() { Vec::new() } else { args }),
+            &self.group,
+            self.step,
+            &self.filters,
+            &what,
+            None,
+        )
+    }
+
+    pub fn key_columns(&self) -> usize {
+        self.group.len() + usize::from(self.step.is_some())
+    }
+}
+
+/// What the rollup is asked for a query grouped by `group`: cube rows from
+/// `lo` on (hours to the first whole day, then days; or the bucket's own
+/// size), from the cube that keeps the dimensions grouped or filtered by.
+/// None for minute buckets (minute rows only).
+pub fn cube_query(q: &Query, group: &[Dim]) -> Option<CubeQuery> {
+    let ranges = match q.bucket {
+        Some(Res::Minute) => return None,
+        Some(res) => vec![(res, q.lo, q.end)],
+        None => {
+            let day = Res::Day.ceil(q.lo);
+            let mut r = Vec::new();
+            if q.lo < day.min(q.end) {
+                r.push((Res::Hour, q.lo, day.min(q.end)));
+            }
+            if day < q.end {
+                r.push((Res::Day, day, q.end));
+            }
+            r
+        }
+    };
+    Some(CubeQuery {
+        cube: cube_of(
+            group
+                .iter()
+                .copied()
+                .chain(q.filters.iter().map(|(d, _)| *d)),
+        ),
+        ranges,
+        step: q.bucket.map(Res::minutes),
+        group: group.to_vec(),
+        filters: q.filters.clone(),
+    })
+}
+
+/// The minute rows a shard whose counts the rollup holds up to `w` is asked
+/// for: the start's minutes before `lo`, and its minutes from `w` on.
+pub fn minute_query(q: &Query, group: &[Dim], w: u64) -> MinuteQuery {
+    let mut ranges = Vec::new();
+    if q.bucket == Some(Res::Minute) {
+        ranges.push((q.start, q.end));
+    } else {
+        if q.start < q.lo {
+            ranges.push((q.start, q.lo.min(q.end)));
+        }
+        let from = q.lo.max(w);
+        if from < q.end {
+            ranges.push((from, q.end));
         }
     }
+    MinuteQuery {
+        ranges,
+        step: q.bucket.map(Res::minutes),
+        group: group.to_vec(),
+        filters: q.filters.clone(),
+    }
+}
+
+/// A shard's retention: minute rows before `cutoff` (the older of 2 days
+/// ago and its acknowledged watermark: nothing is deleted before it is
+/// rolled up), and batch ids older than a day.
+pub fn shard_retention(cutoff_minute: u64, batch_cutoff_ms: u64) -> Vec<Sql> {
+    let mut out: Vec<Sql> = ["m_counts", "m_latency", "m_declines"]
+        .iter()
+        .map(|t| Sql {
+            text: format!("DELETE FROM {t} WHERE t < ?"),
+            args: vec![int(cutoff_minute)],
+        })
+        .collect();
+    out.push(Sql {
+        text: "DELETE FROM batches WHERE at_ms < ?".to_owned(),
+        args: vec![int(batch_cutoff_ms)],
+    });
+    out
+}
+
+/// The rollup's retention: hour rows after 32 days, day rows after 400,
+/// applied ids after a day.
+pub fn rollup_retention(now_minute: u64, applied_cutoff_ms: u64) -> Vec<Sql> {
+    let mut out: Vec<Sql> = [Res::Hour, Res::Day]
+        .iter()
+        .map(|res| Sql {
+            text: "DELETE FROM cubes WHERE res = ? AND t < ?".to_owned(),
+            args: vec![
+                Arg::Int(res.code()),
+                int(now_minute.saturating_sub(res.keep_minutes())),
+            ],
+        })
+        .collect();
+    out.push(Sql {
+        text: "DELETE FROM applied WHERE at_ms < ?".to_owned(),
+        args: vec![int(applied_cutoff_ms)],
+    });
     out
 }

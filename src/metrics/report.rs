@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::query::{Query, Res, ShardQuery};
+use super::query::{Query, Res};
 use super::{Counts, Dim};
 
 /// One group of a shard's answer: its values (of `ShardQuery::group`), its
@@ -23,20 +23,15 @@ pub struct ShardAnswer {
     pub groups: Vec<GroupRow>,
 }
 
-/// What the shards are asked for a query: grouped by the processor and
+/// What the rollup and the shards group by for a query: the processor and
 /// the currency (the answer always has per-processor figures, and amounts
-/// are only summed within a currency) and by what was asked.
-pub fn shard_query(q: &Query) -> ShardQuery {
+/// are only summed within a currency) and what was asked.
+pub fn group_of(q: &Query) -> Vec<Dim> {
     let mut group: Vec<Dim> = vec![Dim::Processor, Dim::Currency];
     group.extend(q.group_by.iter().copied());
     group.sort();
     group.dedup();
-    ShardQuery {
-        ranges: q.ranges.clone(),
-        group,
-        by_time: q.bucket.is_some(),
-        filters: q.filters.clone(),
-    }
+    group
 }
 
 /// Counts with their amounts kept per currency.
@@ -123,8 +118,11 @@ fn value_of(d: Dim, v: &str) -> Value {
 
 /// The answer: totals, per-processor figures, and the asked groups (with
 /// their series when a bucket was asked).
-pub fn answer(q: &Query, sq: &ShardQuery, shards: Vec<ShardAnswer>) -> Value {
-    let pos = |d: Dim| sq.group.iter().position(|x| *x == d);
+///
+/// `rolled_up`: the earliest of the shards' watermarks (minutes before it
+/// are read from the rollup for every shard that has counts).
+pub fn answer(q: &Query, group: &[Dim], shards: Vec<ShardAnswer>, rolled_up: Option<u64>) -> Value {
+    let pos = |d: Dim| group.iter().position(|x| *x == d);
     let cur = pos(Dim::Currency);
     let proc_ = pos(Dim::Processor);
     let asked: Vec<Option<usize>> = q.group_by.iter().map(|d| pos(*d)).collect();
@@ -191,6 +189,7 @@ pub fn answer(q: &Query, sq: &ShardQuery, shards: Vec<ShardAnswer>) -> Value {
         "start": to_s(q.start),
         "end": to_s(q.end),
         "bucket": q.bucket.map(Res::name),
+        "rolled_up_through": rolled_up.map(to_s),
         "group_by": q.group_by.iter().map(|d| d.name()).collect::<Vec<_>>(),
         "filters": filters,
         "totals": figures(&totals),

@@ -91,6 +91,36 @@ impl Histogram {
         self.0.values().sum()
     }
 
+    /// Compact bytes: (bin − previous bin, count) pairs as LEB128 varints.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len() * 3);
+        let mut prev = 0u64;
+        for (b, n) in &self.0 {
+            put_varint(&mut out, u64::from(*b) - prev);
+            put_varint(&mut out, *n);
+            prev = u64::from(*b);
+        }
+        out
+    }
+
+    /// `encode`'s bytes read back; bytes that are not (a truncated pair,
+    /// a bin out of range) end the reading: what was read is kept.
+    pub fn decode(bytes: &[u8]) -> Histogram {
+        let mut h = Histogram::default();
+        let mut at = 0;
+        let mut bin = 0u64;
+        while at < bytes.len() {
+            let (Some(d), Some(n)) = (take_varint(bytes, &mut at), take_varint(bytes, &mut at))
+            else {
+                break;
+            };
+            bin += d;
+            let Ok(b) = u16::try_from(bin) else { break };
+            h.add(b, n);
+        }
+        h
+    }
+
     /// The `q`-quantile (0 < q <= 1) by nearest rank: the value of the
     /// ⌈q·n⌉-th smallest latency, within `RELATIVE_ERROR`. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
@@ -108,6 +138,27 @@ impl Histogram {
         }
         self.0.keys().next_back().map(|b| bin_value(*b))
     }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -179,6 +230,22 @@ mod tests {
             );
         }
         assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn round_trips_as_bytes_and_bad_bytes_end_the_reading() {
+        let mut h = Histogram::default();
+        for ms in [0, 1, 31, 32, 500, 500, 70_000, 1 << 30] {
+            h.record(ms);
+        }
+        h.add(3, 1 << 40);
+        let bytes = h.encode();
+        assert_eq!(Histogram::decode(&bytes), h);
+        assert_eq!(Histogram::decode(&[]), Histogram::default());
+        // Truncated: the whole pairs before are kept.
+        let cut = Histogram::decode(&bytes[..bytes.len() - 1]);
+        assert!(cut.count() < h.count());
+        assert_eq!(Histogram::decode(&[0xff; 40]), Histogram::default());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-use super::query::{cover, parse, Range, Res};
-use super::report::{answer, shard_query, GroupRow, ShardAnswer};
+use super::query::{self, parse, Res};
+use super::report::{answer, group_of, GroupRow, ShardAnswer};
 use super::*;
 use serde_json::Value;
 use switchyard_processors::payment::{Attempt, AttemptOutcome as O};
@@ -186,91 +186,100 @@ fn parameters_are_read() -> Result<(), crate::error::ApiError> {
             (Dim::Currency, "eur".to_owned())
         ]
     );
-    // Hour buckets: the start is moved back to its hour; one range.
+    // Hour buckets: the start is moved back to its hour.
     assert_eq!(x.start % 60, 0);
-    assert_eq!(x.ranges.len(), 1);
-    assert_eq!(x.ranges[0].res, Res::Hour);
+    assert_eq!(x.lo, x.start);
     Ok(())
 }
 
-/// Every minute of `[start, end)` is covered exactly once.
-fn check_cover(start: u64, end: u64, now: u64) {
-    let (s, ranges) = cover(start, end, now);
-    assert!(s <= start);
-    let mut minutes = vec![0u8; (end - s) as usize];
-    for r in &ranges {
-        assert_eq!(r.from % r.res.minutes(), 0, "{r:?}");
-        assert_eq!((r.to - r.from) % r.res.minutes(), 0, "{r:?}");
-        if r.res < Res::Day {
-            // Not read past its retention.
-            assert!(r.from >= now.saturating_sub(r.res.keep_minutes()), "{r:?}");
-        }
-        for m in r.from..r.to {
-            minutes[(m - s) as usize] += 1;
-        }
+/// Every minute of `[start, end)` is counted exactly once, from a cube
+/// row (which holds a shard's minutes before its watermark `w`) or from a
+/// minute row, and no minute outside it.
+fn check_exactly_once(query: &str, now_ms: u64, w: u64) -> Result<(), crate::error::ApiError> {
+    let x = parse(Some(query), now_ms)?;
+    let group = super::report::group_of(&x);
+    let cubes = query::cube_query(&x, &group)
+        .map(|c| c.ranges)
+        .unwrap_or_default();
+    let minutes = query::minute_query(&x, &group, w).ranges;
+    let lo = x.start.saturating_sub(3000);
+    for m in lo..x.end {
+        let from_cubes = cubes
+            .iter()
+            .filter(|(res, a, b)| *a <= res.floor(m) && res.floor(m) < *b && m < w)
+            .count();
+        let from_minutes = minutes.iter().filter(|(a, b)| *a <= m && m < *b).count();
+        let want = usize::from(m >= x.start);
+        assert_eq!(
+            from_cubes + from_minutes,
+            want,
+            "{query} w={w}: minute {m} ({cubes:?} {minutes:?})"
+        );
     }
-    assert!(
-        minutes.iter().all(|n| *n == 1),
-        "{start}..{end}: {ranges:?}"
-    );
+    // Few cube ranges, whatever the window.
+    assert!(cubes.len() <= 2, "{cubes:?}");
+    Ok(())
 }
 
 #[test]
-fn a_window_is_covered_by_few_rows_each_minute_once() {
-    let now = 29_602_137; // a minute of 2026-04
+fn a_window_reads_each_minute_once_from_cubes_or_minutes() -> Result<(), crate::error::ApiError> {
+    let now_ms = 1_796_128_230_000; // 2026-12-01 12:30:30 UTC
+    let now = minute_of(now_ms);
     for window in [
-        1,
-        59,
         60,
-        61,
-        1439,
-        1440,
-        1441,
-        2 * 1440 + 7,
-        10 * 1440 + 333,
-        30 * 1440,
-        366 * 1440,
+        3599,
+        3600,
+        3660,
+        86_399,
+        86_400,
+        90_000,
+        3 * 86_400 + 7,
+        10 * 86_400,
+        30 * 86_400,
+        40 * 86_400,
+        366 * 86_400,
     ] {
-        check_cover(now + 1 - window, now + 1, now);
+        for w in [0, now - 3 * 1440, now - 61, now - 7, now - 1, now, now + 1] {
+            for extra in ["", "&bucket=hour", "&bucket=day", "&bucket=minute"] {
+                let q = format!("window={window}{extra}");
+                match check_exactly_once(&q, now_ms, w) {
+                    Ok(()) => {}
+                    // Refused combinations (too many buckets, not kept).
+                    Err(e) if param_of(e.clone()) == "bucket" => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
-    // A 30-day window: at most 30 day rows, 2*23 hour rows, 2*59 minutes
-    // of rows per key, however many attempts.
-    let (s, r) = cover(now + 1 - 30 * 1440, now + 1, now);
-    let days: u64 = r
-        .iter()
-        .filter(|x| x.res == Res::Day)
-        .map(|x| (x.to - x.from) / 1440)
-        .sum();
-    assert!(days <= 30 && r.len() <= 5, "{r:?}");
-    assert!(r.contains(&Range {
-        res: Res::Day,
-        from: Res::Day.ceil(s),
-        to: Res::Day.floor(now + 1)
-    }));
+    Ok(())
 }
 
 #[test]
-fn shard_sql_binds_every_value_and_groups_as_asked() -> Result<(), crate::error::ApiError> {
+fn the_cube_read_keeps_just_the_dimensions_grouped_or_filtered(
+) -> Result<(), crate::error::ApiError> {
     let x = q("group_by[]=rule&brand=visa'--")?;
-    let sq = shard_query(&x);
-    assert_eq!(sq.group, vec![Dim::Processor, Dim::Currency, Dim::Rule]);
-    let sql = sq.counts_sql();
+    let group = super::report::group_of(&x);
+    assert_eq!(group, vec![Dim::Processor, Dim::Currency, Dim::Rule]);
+    let c =
+        query::cube_query(&x, &group).ok_or_else(|| crate::error::ApiError::internal("none"))?;
+    assert_eq!(c.cube, 1 | 8);
+    let sql = c.sql();
     assert!(!sql.text.contains("visa"), "{}", sql.text);
+    assert_eq!(sql.text.matches('?').count(), sql.args.len());
+    let m = query::minute_query(&x, &group, 0);
+    for s in [m.counts_sql(), m.latency_sql(), m.declines_sql()] {
+        assert!(!s.text.contains("visa"));
+        assert_eq!(s.text.matches('?').count(), s.args.len(), "{}", s.text);
+    }
     assert!(
-        sql.text
-            .contains("GROUP BY d.processor, d.currency, d.rule"),
+        m.latency_sql().text.ends_with("GROUP BY 1, 2, 3, 4"),
         "{}",
-        sql.text
+        m.latency_sql().text
     );
-    let marks = sql.text.matches('?').count();
-    assert_eq!(marks, sql.args.len());
-    let lat = sq.latency_sql();
-    assert!(
-        lat.text
-            .ends_with("GROUP BY d.processor, d.currency, d.rule, x.b"),
-        "{}",
-        lat.text
-    );
+    for s in query::rollup(0, 10, 20) {
+        assert!(s.text.contains("'*'"), "{}", s.text);
+        assert_eq!(s.text.matches('?').count(), s.args.len());
+    }
     Ok(())
 }
 
@@ -285,7 +294,7 @@ fn row(key: &[&str], t: Option<u64>, c: Counts) -> GroupRow {
 #[test]
 fn shards_merge_into_groups_totals_and_processors() -> Result<(), crate::error::ApiError> {
     let x = q("group_by[]=rule&bucket=minute&window=180")?;
-    let sq = shard_query(&x);
+    let group = group_of(&x);
     let f = facts("visa", "usd", 1000);
     let mut a = Counts::default();
     for (_, c) in fold(&f, &[attempt("pa", O::Authorized, 40, None)]) {
@@ -313,7 +322,8 @@ fn shards_merge_into_groups_totals_and_processors() -> Result<(), crate::error::
             ],
         },
     ];
-    let v = answer(&x, &sq, shards);
+    let v = answer(&x, &group, shards, Some(x.start));
+    assert_eq!(v["rolled_up_through"], x.start * 60);
     assert_eq!(v["totals"]["attempts"], 3);
     assert_eq!(
         v["totals"]["amount"],

@@ -24,6 +24,7 @@ const PAYMENTS = 96;
 const CONCURRENCY = 12;
 
 let previousActive;
+let doneAt;
 const made = [];
 
 before(async () => {
@@ -59,6 +60,7 @@ before(async () => {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  doneAt = Date.now();
 });
 
 after(async () => {
@@ -192,6 +194,33 @@ test('group by brand and currency, filter by brand, and a per-minute series add 
   // A 30-day window counts them too.
   const month = await metrics(`window=2592000&rule=${encodeURIComponent(RULE)}`, 0);
   assertFigures(month.totals, all, '30 days');
+});
+
+test('once the shards have rolled their minutes up, the rollup gives the same figures', async () => {
+  // scripts/e2e.sh sets SWITCHYARD_METRICS_ROLLUP_SECONDS=1: each shard
+  // rolls its closed minutes up every second. Wait for the minute of the
+  // last payment to close.
+  const wait = 60_000 - (Date.now() % 60_000) + 4_000;
+  await new Promise((res) => setTimeout(res, wait));
+  const ref = reference(made);
+  const all = ref['*'];
+  const m = await metrics(`window=3600&rule=${encodeURIComponent(RULE)}`, all.attempts + all.skipped);
+  // Every shard's counts of the run are in the rollup now.
+  assert.ok(m.rolled_up_through * 1000 >= doneAt, `rolled up through ${m.rolled_up_through}, run done at ${doneAt}`);
+  assertFigures(m.totals, all, 'rolled up: totals');
+  for (const [p, want] of Object.entries(ref)) {
+    if (p !== '*' && want.attempts > 0) assertFigures(m.processors[p], want, `rolled up: ${p}`);
+  }
+  for (const bucket of ['hour', 'day']) {
+    const h = await metrics(`window=3600&rule=${encodeURIComponent(RULE)}&bucket=${bucket}&group_by[]=brand`, 0);
+    assertFigures(h.totals, all, `rolled up: bucket=${bucket}`);
+    for (const brand of new Set(made.map((x) => x.brand))) {
+      const g = h.groups.find((x) => x.key.brand === brand);
+      assertFigures(g, reference(made.filter((x) => x.brand === brand))['*'], `rolled up: ${bucket} ${brand}`);
+    }
+  }
+  const month = await metrics(`window=2592000&rule=${encodeURIComponent(RULE)}&group_by[]=funding`, 0);
+  assertFigures(month.totals, all, 'rolled up: 30 days');
 });
 
 test('bad parameters are refused by name, Stripe-shaped', async () => {
