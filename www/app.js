@@ -1713,7 +1713,7 @@ async function openActivation(v, opener) {
       $('activate-lede').textContent = `${mode === 'live' ? 'Live' : 'Test'} mode moves from ${a.id}${a.name ? ` “${a.name}”` : ''} (active) ${what}. `
         + `${state.traffic.name}, ${fmt(r.total)} payments, routed by both: ${fmt(r.changed)} (${pct(r.changed, r.total)}) would change processor.`;
       setKids($('activate-stats'), ...compareStats(r));
-      renderProcessorTable($('activate-processors'), r, [`${a.id} (active)`, v.id]);
+      renderProcessorTable($('activate-processors'), r, ['Active now', kind === 'rollback' ? 'After the roll-back' : 'After activation']);
       renderFlows($('activate-flows'), r, `No payment changes processor: ${v.id} routes this traffic exactly like ${a.id}.`, { bars: false });
       $('activate-compare').hidden = false;
       $('activate-compare').dataset.changed = String(r.changed);
