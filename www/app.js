@@ -1653,7 +1653,11 @@ $('signin-form').addEventListener('submit', async (e) => {
     toast(`Signed in: ${session.mode} mode`);
     $('mode-badge').focus();
   } catch (err) {
-    showError('signin-error', `${err.status ? `The worker refused the key (HTTP ${err.status}): ` : ''}${describeError(err)}`);
+    // A static server (no worker behind the page) answers /v1 with no API error.
+    const noWorker = err.code === 'unexpected_answer' || err.code === 'network_error'
+      ? ' No worker answers on this page\'s host: signing in needs the page served by the worker (wrangler dev).' : '';
+    const refused = err.status && !noWorker ? `The worker refused the key (HTTP ${err.status}): ` : '';
+    showError('signin-error', `${refused}${describeError(err)}${noWorker}`);
     input.focus();
     input.select();
   } finally {

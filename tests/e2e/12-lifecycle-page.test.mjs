@@ -128,10 +128,15 @@ async function saveDraft(page) {
 }
 
 /** Activate (or roll back to) `id` from its row: the comparison, then the confirmation. */
-async function activateFromPage(page, id, kind, shotName) {
+async function activateFromPage(page, id, kind, shotName, { keyboard = false } = {}) {
   await page.locator('#tab-versions').click();
   const btn = page.locator(`#versions-list li[data-id="${id}"] button[data-action="${kind}"]`);
-  await btn.click();
+  if (keyboard) {
+    await btn.focus();
+    await page.keyboard.press('Enter');
+  } else {
+    await btn.click();
+  }
   await page.waitForSelector('#activate-dialog[open][data-ready="true"]');
   assert.equal(await page.locator('#activate-error').isHidden(), true, await page.locator('#activate-error').textContent());
   assert.equal(await page.locator('#activate-compare').isVisible(), true, 'the comparison is shown before the confirmation');
@@ -141,10 +146,19 @@ async function activateFromPage(page, id, kind, shotName) {
   assert.ok(title.includes(id), title);
   await shot(page, shotName);
   const changed = Number(await page.locator('#activate-compare').getAttribute('data-changed'));
-  await page.locator('#activate-confirm').click();
+  if (keyboard) {
+    // Cancel has the focus (the safe choice); the confirmation is next.
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'activate-cancel');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'activate-confirm');
+    await page.keyboard.press('Enter');
+  } else {
+    await page.locator('#activate-confirm').click();
+  }
   await page.waitForSelector('#activate-dialog:not([open])', { state: 'attached' });
   await page.waitForSelector(`#versions-list[data-active="${id}"]`, { state: 'attached' });
   await page.waitForSelector(`#baseline-info[data-origin="worker"][data-id="${id}"]`, { state: 'attached' });
+  if (keyboard) assert.equal(await page.evaluate(() => document.activeElement.dataset.id), id, 'focus on the activated version');
   return changed;
 }
 
@@ -373,7 +387,7 @@ describe('the rule lifecycle from the page, at phone width (390×844)', () => {
     await env?.browser.close();
   });
 
-  it('signs in, saves, activates after the comparison and rolls back, all within the screen', async () => {
+  it('signs in, saves, activates after the comparison and rolls back (keyboard only), all within the screen', async () => {
     await signInByKeyboard(page, SK);
     assert.match(await page.locator('#mode-badge').textContent(), /^Test mode/);
     assert.equal(await overflows(page), false, 'no sideways scrolling when signed in');
@@ -385,11 +399,11 @@ describe('the rule lifecycle from the page, at phone width (390×844)', () => {
     await page.locator('#tab-versions').click();
     assert.equal(await overflows(page), false, 'the versions list fits');
     await shot(page, 'versions-phone');
-    await activateFromPage(page, id, 'activate', 'activate-compare-phone');
+    await activateFromPage(page, id, 'activate', 'activate-compare-phone', { keyboard: true });
     const pi = await payGbp(1700);
     assert.equal(pi.routing.ruleset, id);
     assert.equal(pi.processor_details.processor, 'sandbox_b');
-    await activateFromPage(page, startActive.id, 'rollback', 'rollback-compare-phone');
+    await activateFromPage(page, startActive.id, 'rollback', 'rollback-compare-phone', { keyboard: true });
     assert.equal((await activeSet()).id, startActive.id);
     assert.equal(await overflows(page), false);
     await shot(page, 'rolled-back-phone');
