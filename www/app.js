@@ -3,6 +3,12 @@
 // in this page on the wasm routing engine (www/pkg, docs/js.md);
 // no rule or card data leaves the browser.
 //
+// Signed in with a mode's secret key (the rule lifecycle, at the end), the
+// page also talks to the worker that serves it: it loads the mode's active
+// rule set as "current" and its processors as the known ones, saves the
+// editor as a draft, activates, rolls back and promotes. Only rule sets
+// travel; the key lives in memory (lib/api.js), never in storage or a URL.
+//
 // Storage: only rule sets are stored (localStorage): the draft, the "current"
 // rule set for comparisons and the known-processor list. Payment form values,
 // and the card number above all, live in the DOM only.
@@ -12,6 +18,8 @@ import { parseTraffic } from './lib/traffic.js';
 import { EXAMPLES, DEFAULT_EXAMPLE } from './lib/examples.js';
 import { describeTraceEntry, formatMoney, outcomeOf } from './lib/explain.js';
 import { conditionInsertion } from './lib/insert.js';
+import { createClient, describeError, listRuleSetsUntil } from './lib/api.js';
+import { examplesFor, describeMapping, mergeIssues, versionFacts, activationKind } from './lib/lifecycle.js';
 
 const STORE = {
   draft: 'switchyard.preview.draft.v1',
@@ -96,6 +104,19 @@ const state = {
   routerText: null,
   traffic: null, // { name, payments }
   simShown: false,
+  workerIssues: null, // { text, issues }: the worker's refusal of a save of `text`
+};
+
+// Signed in (the rule lifecycle, at the end of this file): the worker's
+// view of one mode. The key itself is only inside `client` (lib/api.js).
+const session = {
+  client: null,
+  mode: null, // 'test' | 'live'
+  processors: null, // the mode's processor ids, from the worker
+  active: null, // { id, name, text } of the mode's active set, or null
+  versions: [],
+  hasMore: false,
+  examples: null, // { offered, hidden } on the worker's processors
 };
 
 function knownProcessors() {
@@ -105,6 +126,9 @@ function knownProcessors() {
     .filter(Boolean);
 }
 function engineOptions() {
+  // Signed in: the worker's processors, so that "Valid" means the worker
+  // accepts the rule set.
+  if (session.processors) return { processors: session.processors };
   const p = knownProcessors();
   return p.length ? { processors: p } : undefined;
 }
@@ -242,7 +266,9 @@ function validateDraft() {
   };
   for (const i of result.errors ?? []) place(i, 'error');
   for (const i of result.warnings ?? []) place(i, 'warning');
-  state.marks = marks;
+  // The worker's issues from a refused save, for this very text.
+  const fromWorker = state.workerIssues?.text === text ? state.workerIssues.issues : [];
+  state.marks = fromWorker.length ? mergeIssues(index.nodes, marks, fromWorker) : marks;
   renderMarks();
   renderGutter();
   renderIssues();
@@ -256,15 +282,19 @@ function validateDraft() {
 
 function renderStatus() {
   const s = $('status');
-  const r = state.result;
-  const ne = r.errors?.length ?? 0;
-  const nw = r.warnings?.length ?? 0;
+  const ne = state.marks.filter((m) => m.severity === 'error').length;
+  const nw = state.marks.length - ne;
   s.className = 'status ' + (ne ? 'bad' : nw ? 'warn' : 'good');
   if (ne) {
     s.textContent = `${ne} error${ne > 1 ? 's' : ''}${nw ? ` · ${nw} warning${nw > 1 ? 's' : ''}` : ''}`;
+    s.removeAttribute('title');
   } else {
     const rules = state.index?.ok && Array.isArray(state.index.value?.rules) ? state.index.value.rules.length : 0;
-    s.textContent = `Valid · ${rules} rule${rules === 1 ? '' : 's'}${nw ? ` · ${nw} warning${nw > 1 ? 's' : ''}` : ''}`;
+    // Signed in, valid means valid on the worker's processors of that mode.
+    const where = session.mode ? ` for ${session.mode} mode` : '';
+    s.textContent = `Valid${where} · ${rules} rule${rules === 1 ? '' : 's'}${nw ? ` · ${nw} warning${nw > 1 ? 's' : ''}` : ''}`;
+    if (session.mode) s.title = `Checked against the worker's ${session.mode}-mode processors: ${session.processors.join(', ')}`;
+    else s.title = 'Checked in this page; sign in to check against the worker\'s processors';
   }
   s.dataset.errors = String(ne);
   s.dataset.warnings = String(nw);
@@ -310,11 +340,12 @@ function renderIssues() {
   for (const m of sorted) {
     const { line, col } = lineCol(state.text, m.start);
     const match = SUGGESTION.exec(m.issue.message ?? '');
+    const worker = m.issue.source === 'worker';
     const row = el(
       'div',
       {
-        class: `issue ${m.severity}${caret >= m.start && caret <= m.end ? ' at-caret' : ''}`,
-        dataset: { code: m.issue.code, path: m.issue.path, line: String(line), col: String(col) },
+        class: `issue ${m.severity}${worker ? ' worker' : ''}${caret >= m.start && caret <= m.end ? ' at-caret' : ''}`,
+        dataset: { code: m.issue.code, path: m.issue.path, line: String(line), col: String(col), source: worker ? 'worker' : 'page' },
       },
       el(
         'button',
@@ -327,7 +358,7 @@ function renderIssues() {
         el('span', { class: 'sev', 'aria-label': m.severity }, m.severity === 'error' ? '✕' : '!'),
         el('span', { class: 'where' }, `Ln ${line}, Col ${col}`),
         el('span', { class: 'msg' }, m.issue.message),
-        el('span', { class: 'code' }, m.issue.code, m.issue.path ? ` · ${m.issue.path}` : ''),
+        el('span', { class: 'code' }, m.issue.code, m.issue.path ? ` · ${m.issue.path}` : '', worker ? el('strong', { class: 'from-worker' }, ' · refused by the worker') : null),
       ),
       match && m.exact
         ? el('button', { type: 'button', class: 'fix', title: 'Apply the suggestion', onclick: () => applySuggestion(m, match[1]) }, `Use “${match[1]}”`)
@@ -394,6 +425,11 @@ document.addEventListener('visibilitychange', () => {
 });
 function onDraftInput() {
   state.text = source.value;
+  if (state.workerIssues && state.workerIssues.text !== state.text) {
+    // The worker's issues were for an earlier text: save again to check this one.
+    state.workerIssues = null;
+    showError('save-error', '');
+  }
   validateDraft();
   clearTimeout(saveTimer);
   saveTimer = setTimeout(flushDraft, 250);
@@ -885,6 +921,10 @@ $('traffic-file').addEventListener('change', async () => {
 
 let baselineText = '';
 let baselineTimer = 0;
+/** Where "current" came from: null for a copy kept in this browser, or
+ * { id, name, mode } for the mode's active set loaded from the worker
+ * (`id` null when the mode has none). Only the latter is "running". */
+let baselineOrigin = null;
 
 function markCompareStale() {
   const result = $('compare-result');
@@ -893,8 +933,9 @@ function markCompareStale() {
   $('compare-stale').hidden = !stale;
 }
 
-function setBaseline(text, { persist = true } = {}) {
+function setBaseline(text, { persist = true, origin = null } = {}) {
   baselineText = text ?? '';
+  baselineOrigin = origin;
   if (compareMadeFor) markCompareStale();
   if (persist) save(STORE.current, baselineText || null);
   $('baseline-source').value = baselineText;
@@ -904,8 +945,14 @@ function setBaseline(text, { persist = true } = {}) {
 function renderBaselineInfo() {
   const info = $('baseline-info');
   showError('baseline-error', '');
+  const o = baselineOrigin;
+  info.dataset.origin = o ? 'worker' : 'local';
+  info.dataset.id = o?.id ?? '';
+  renderCompareLede();
   if (!baselineText) {
-    info.textContent = 'not set: make the draft current, open a file or paste one';
+    info.textContent = o
+      ? `none: no rule set is active in ${o.mode} mode (the worker refuses ${o.mode} payments until one is activated)`
+      : 'not set: make the draft current, open a file or paste one';
     $('compare-btn').disabled = true;
     return;
   }
@@ -925,8 +972,118 @@ function renderBaselineInfo() {
   } catch {
     /* validated above */
   }
-  info.textContent = `${name ? `“${name}” · ` : ''}${n} rule${n === 1 ? '' : 's'}`;
+  const where = o ? ` · ${o.id}, active in ${o.mode} mode (from the worker)` : ' · a copy kept in this browser';
+  info.textContent = `${name ? `“${name}” · ` : ''}${n} rule${n === 1 ? '' : 's'}${where}`;
   $('compare-btn').disabled = false;
+}
+
+/** What "current" means, said plainly: running only when the worker said so. */
+function renderCompareLede() {
+  const o = baselineOrigin;
+  const lede = $('compare-lede');
+  if (o) {
+    setKids(lede, 'See what the draft would change. ', el('strong', {}, 'Current'), ` is the rule set active in ${o.mode} mode, loaded from the worker; the `, el('strong', {}, 'draft'), ' is the editor.');
+  } else if (session.mode) {
+    setKids(lede, 'See what the draft would change. ', el('strong', {}, 'Current'), ' is a rule set kept in this browser, not the one the worker runs (“Use the active set” loads that); the ', el('strong', {}, 'draft'), ' is the editor.');
+  } else {
+    setKids(lede, 'See what the draft would change. ', el('strong', {}, 'Current'), ' is a rule set kept in this browser to compare with (sign in to load the one the worker runs); the ', el('strong', {}, 'draft'), ' is the editor.');
+  }
+}
+
+/**
+ * Every payment routed by two routers (the current rule set and the one
+ * after the change): how many change processor (or decline), the flows
+ * from → to, per outcome before and after. Throws the engine's error for a
+ * payment it cannot route. Used by the Compare tab and before an
+ * activation.
+ */
+function routeBoth(current, next, payments) {
+  const t0 = performance.now();
+  const flows = new Map();
+  const before = new Map();
+  const after = new Map();
+  let changed = 0;
+  let ruleChanged = 0;
+  for (let k = 0; k < payments.length; k++) {
+    const a = current.route(payments[k]);
+    const b = next.route(payments[k]);
+    const oa = outcomeOf(a);
+    const ob = outcomeOf(b);
+    before.set(oa, (before.get(oa) ?? 0) + 1);
+    after.set(ob, (after.get(ob) ?? 0) + 1);
+    if (oa !== ob) {
+      changed++;
+      const key = `${oa}\u0000${ob}`;
+      flows.set(key, (flows.get(key) ?? 0) + 1);
+    }
+    if ((a.rule ?? null) !== (b.rule ?? null)) ruleChanged++;
+  }
+  const rows = [...flows.entries()].map(([k, count]) => {
+    const [from, to] = k.split('\u0000');
+    return { from, to, count };
+  }).sort((x, y) => y.count - x.count || x.from.localeCompare(y.from) || x.to.localeCompare(y.to));
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort((x, y) => (x === 'declined') - (y === 'declined') || (after.get(y) ?? 0) - (after.get(x) ?? 0) || x.localeCompare(y));
+  return { total: payments.length, changed, ruleChanged, before, after, rows, names, ms: performance.now() - t0 };
+}
+
+function compareStats(r) {
+  return [
+    stat('Change processor', fmt(r.changed), `${pct(r.changed, r.total)} of ${fmt(r.total)}`),
+    stat('Stay where they are', fmt(r.total - r.changed)),
+    stat('Decided by another rule', fmt(r.ruleChanged)),
+    el('div', { class: 'stat timing' }, `Routed twice in ${r.ms.toFixed(0)} ms`),
+  ];
+}
+
+function renderProcessorTable(table, r, [labelA, labelB] = ['Current', 'Draft']) {
+  setKids(
+    table,
+    el('thead', {}, el('tr', {}, el('th', {}, 'Processor'), el('th', { class: 'num' }, labelA), el('th', { class: 'num' }, labelB), el('th', { class: 'num' }, 'Change'))),
+    el(
+      'tbody',
+      {},
+      r.names.map((n) => {
+        const a = r.before.get(n) ?? 0;
+        const b = r.after.get(n) ?? 0;
+        const delta = b - a;
+        return el(
+          'tr',
+          { dataset: { processor: n, current: String(a), draft: String(b) } },
+          el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(n)}` }), n),
+          el('td', { class: 'num' }, fmt(a)),
+          el('td', { class: 'num' }, fmt(b)),
+          el('td', { class: `num delta ${delta > 0 ? 'up' : delta < 0 ? 'down' : ''}` }, delta === 0 ? '—' : `${delta > 0 ? '▲ +' : '▼ −'}${fmt(Math.abs(delta))}`),
+        );
+      }),
+    ),
+  );
+}
+
+function renderFlows(table, r, emptyText, { bars = true } = {}) {
+  const max = r.rows[0]?.count ?? 1;
+  if (!r.rows.length) {
+    setKids(table, el('tbody', {}, el('tr', {}, el('td', { class: 'muted' }, emptyText))));
+    return;
+  }
+  setKids(table,
+    el('thead', {}, el('tr', {}, el('th', {}, 'From'), el('th', {}, ''), el('th', {}, 'To'), el('th', { class: 'num' }, 'Payments'), el('th', { class: 'num' }, 'Share'), bars ? el('th', { class: 'barcol' }, '') : null)),
+    el(
+      'tbody',
+      {},
+      r.rows.map((row) =>
+        el(
+          'tr',
+          { dataset: { from: row.from, to: row.to, count: String(row.count) } },
+          el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(row.from)}` }), row.from),
+          el('td', { class: 'arrow', 'aria-label': 'to' }, '→'),
+          el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(row.to)}` }), row.to),
+          el('td', { class: 'num' }, fmt(row.count)),
+          el('td', { class: 'num' }, pct(row.count, r.total)),
+          bars ? el('td', { class: 'barcol' }, el('span', { class: 'bar', style: `width:${Math.max(2, (100 * row.count) / max)}%;background:${colorFor(row.to)}` })) : null,
+        ),
+      ),
+    ),
+  );
 }
 
 function runCompare() {
@@ -942,116 +1099,38 @@ function runCompare() {
     showError('compare-error', `The current rule set is not valid: ${e.message}`);
     return;
   }
-  const t0 = performance.now();
-  const draft = draftRouter();
-  const payments = state.traffic.payments;
-  const flows = new Map();
-  const before = new Map();
-  const after = new Map();
-  let changed = 0;
-  let ruleChanged = 0;
+  let r;
   try {
-    for (let k = 0; k < payments.length; k++) {
-      const a = current.route(payments[k]);
-      const b = draft.route(payments[k]);
-      const oa = outcomeOf(a);
-      const ob = outcomeOf(b);
-      before.set(oa, (before.get(oa) ?? 0) + 1);
-      after.set(ob, (after.get(ob) ?? 0) + 1);
-      if (oa !== ob) {
-        changed++;
-        const key = `${oa}\u0000${ob}`;
-        flows.set(key, (flows.get(key) ?? 0) + 1);
-      }
-      if ((a.rule ?? null) !== (b.rule ?? null)) ruleChanged++;
-    }
+    r = routeBoth(current, draftRouter(), state.traffic.payments);
   } catch (e) {
     showError('compare-error', `The traffic has payments the engine cannot route:\n${issueText(e)}`);
     return;
   } finally {
     current.free();
   }
-  const total = payments.length;
-  const ms = performance.now() - t0;
-  metrics.lastCompare = { payments: total, ms };
+  metrics.lastCompare = { payments: r.total, ms: r.ms };
   compareMadeFor = { draft: state.text, baseline: baselineText };
   markCompareStale();
   $('compare-result').hidden = false;
-  $('compare-result').dataset.changed = String(changed);
-  $('compare-result').dataset.total = String(total);
-  setKids($('compare-stats'), 
-    stat('Change processor', fmt(changed), `${pct(changed, total)} of ${fmt(total)}`),
-    stat('Stay where they are', fmt(total - changed)),
-    stat('Decided by another rule', fmt(ruleChanged)),
-    el('div', { class: 'stat timing' }, `Routed twice in ${ms.toFixed(0)} ms`),
-  );
+  $('compare-result').dataset.changed = String(r.changed);
+  $('compare-result').dataset.total = String(r.total);
+  setKids($('compare-stats'), ...compareStats(r));
 
-  const names = [...new Set([...before.keys(), ...after.keys()])].sort((x, y) => (x === 'declined') - (y === 'declined') || (after.get(y) ?? 0) - (after.get(x) ?? 0) || x.localeCompare(y));
+  const names = r.names;
   names.forEach((n) => colorFor(n));
   drawChart('chart-compare', {
     type: 'bar',
     data: {
       labels: names,
       datasets: [
-        { label: 'Current', data: names.map((n) => before.get(n) ?? 0), backgroundColor: '#cbd5e1', borderRadius: 4, maxBarThickness: 34 },
-        { label: 'Draft', data: names.map((n) => after.get(n) ?? 0), backgroundColor: names.map(colorFor), borderRadius: 4, maxBarThickness: 34 },
+        { label: 'Current', data: names.map((n) => r.before.get(n) ?? 0), backgroundColor: '#cbd5e1', borderRadius: 4, maxBarThickness: 34 },
+        { label: 'Draft', data: names.map((n) => r.after.get(n) ?? 0), backgroundColor: names.map(colorFor), borderRadius: 4, maxBarThickness: 34 },
       ],
     },
     options: baseOptions({ plugins: { legend: { display: true, position: 'top', labels: { font: chartFont, boxWidth: 12 } } }, scales: { y: { beginAtZero: true, ticks: { font: chartFont } }, x: { ticks: { font: chartFont } } } }),
   });
-
-  const procTable = $('compare-processors');
-  setKids(
-    procTable,
-    el('thead', {}, el('tr', {}, el('th', {}, 'Processor'), el('th', { class: 'num' }, 'Current'), el('th', { class: 'num' }, 'Draft'), el('th', { class: 'num' }, 'Change'))),
-    el(
-      'tbody',
-      {},
-      names.map((n) => {
-        const a = before.get(n) ?? 0;
-        const b = after.get(n) ?? 0;
-        const delta = b - a;
-        return el(
-          'tr',
-          { dataset: { processor: n, current: String(a), draft: String(b) } },
-          el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(n)}` }), n),
-          el('td', { class: 'num' }, fmt(a)),
-          el('td', { class: 'num' }, fmt(b)),
-          el('td', { class: `num delta ${delta > 0 ? 'up' : delta < 0 ? 'down' : ''}` }, delta === 0 ? '—' : `${delta > 0 ? '▲ +' : '▼ −'}${fmt(Math.abs(delta))}`),
-        );
-      }),
-    ),
-  );
-
-  const rows = [...flows.entries()].map(([k, count]) => {
-    const [from, to] = k.split('\u0000');
-    return { from, to, count };
-  }).sort((x, y) => y.count - x.count || x.from.localeCompare(y.from) || x.to.localeCompare(y.to));
-  const max = rows[0]?.count ?? 1;
-  const table = $('compare-flows');
-  if (!rows.length) {
-    setKids(table, el('tbody', {}, el('tr', {}, el('td', { class: 'muted' }, 'No payment changes processor. The draft routes this traffic exactly like the current rule set.'))));
-  } else {
-    setKids(table, 
-      el('thead', {}, el('tr', {}, el('th', {}, 'From'), el('th', {}, ''), el('th', {}, 'To'), el('th', { class: 'num' }, 'Payments'), el('th', { class: 'num' }, 'Share'), el('th', { class: 'barcol' }, ''))),
-      el(
-        'tbody',
-        {},
-        rows.map((r) =>
-          el(
-            'tr',
-            { dataset: { from: r.from, to: r.to, count: String(r.count) } },
-            el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(r.from)}` }), r.from),
-            el('td', { class: 'arrow', 'aria-label': 'to' }, '→'),
-            el('td', {}, el('span', { class: 'swatch', style: `background:${colorFor(r.to)}` }), r.to),
-            el('td', { class: 'num' }, fmt(r.count)),
-            el('td', { class: 'num' }, pct(r.count, total)),
-            el('td', { class: 'barcol' }, el('span', { class: 'bar', style: `width:${Math.max(2, (100 * r.count) / max)}%;background:${colorFor(r.to)}` })),
-          ),
-        ),
-      ),
-    );
-  }
+  renderProcessorTable($('compare-processors'), r);
+  renderFlows($('compare-flows'), r, 'No payment changes processor. The draft routes this traffic exactly like the current rule set.');
 }
 
 $('compare-btn').addEventListener('click', async () => {
@@ -1244,12 +1323,33 @@ $('open-file').addEventListener('change', async () => {
     toast(`Opened ${f.name}`);
   }
 });
+/** The examples offered: as written, or, signed in, moved onto the
+ * worker's processors (those that cannot be are left out, and the list
+ * says so). */
+function offeredExamples() {
+  return session.examples ? session.examples.offered : EXAMPLES;
+}
+function fillExamples() {
+  const select = $('example-select');
+  setKids(select, el('option', { value: '' }, 'Load example…'));
+  for (const ex of offeredExamples()) {
+    const moved = ex.mapping?.length ? ` Processors: ${describeMapping(ex.mapping)}.` : '';
+    select.append(el('option', { value: ex.id, title: ex.blurb + moved }, ex.title));
+  }
+  const hidden = session.examples?.hidden ?? [];
+  if (hidden.length) {
+    const why = hidden.map((h) => `“${h.title}”: ${h.reason}`).join('; ');
+    select.append(el('option', { value: '', disabled: true, title: why, dataset: { hidden: String(hidden.length) } },
+      `${hidden.length} example${hidden.length > 1 ? 's' : ''} hidden: more processors than ${session.mode} mode has`));
+  }
+}
 $('example-select').addEventListener('change', (e) => {
-  const ex = EXAMPLES.find((x) => x.id === e.target.value);
+  const ex = offeredExamples().find((x) => x.id === e.target.value);
   e.target.value = '';
   if (!ex) return;
   setDraft(JSON.stringify(ex.ruleSet, null, 2) + '\n');
-  toast(`Loaded “${ex.title}” (Ctrl+Z undoes)`);
+  const moved = ex.mapping?.length ? ` on ${session.mode} mode's processors (${describeMapping(ex.mapping)})` : '';
+  toast(`Loaded “${ex.title}”${moved} (Ctrl+Z undoes)`);
 });
 
 document.addEventListener('keydown', (e) => {
@@ -1277,6 +1377,438 @@ $('known-processors').addEventListener('input', () => {
 });
 
 // ---------------------------------------------------------------------------
+// The rule lifecycle, signed in with a mode's secret key: the worker's
+// processors are the known ones, its active set is "current", and the
+// Versions tab lists the stored sets to load, activate, roll back to and
+// promote. The key is held by the client of lib/api.js only: never stored,
+// never in a URL, never logged; signing out (or leaving) forgets it.
+
+/** Processors changed (signed in or out): the draft and current set are checked again. */
+function processorsChanged() {
+  if (state.router) state.router.free();
+  state.router = null;
+  onDraftInput();
+  renderBaselineInfo();
+}
+
+function renderKnown() {
+  const fromWorker = !!session.processors;
+  $('known-local').hidden = fromWorker;
+  $('known-from-worker').hidden = !fromWorker;
+  if (fromWorker) {
+    $('known-from-worker').textContent = `From the worker, ${session.mode} mode: ${session.processors.join(', ')}. Any other processor is an error, as it is for the worker.`;
+    $('known-summary').textContent = `(${session.processors.length}, ${session.mode} mode)`;
+  } else {
+    const local = knownProcessors();
+    $('known-summary').textContent = local.length ? `(${local.length})` : '(any)';
+  }
+}
+
+function renderSession() {
+  const on = !!session.client;
+  if (on) document.body.dataset.signedIn = session.mode;
+  else delete document.body.dataset.signedIn;
+  $('signin-btn').hidden = on;
+  $('signout-btn').hidden = !on;
+  const badge = $('mode-badge');
+  badge.hidden = !on;
+  if (on) {
+    badge.dataset.mode = session.mode;
+    setKids(badge, session.mode === 'live' ? 'Live mode' : 'Test mode', el('span', { class: 'key' }, session.client.shown));
+    badge.title = `Signed in to the worker in ${session.mode} mode with ${session.client.shown}; the key is kept in this page's memory only`;
+  }
+  const save = $('save-draft-btn');
+  save.hidden = !on;
+  if (on) {
+    save.textContent = `Save draft in ${session.mode} mode`;
+    save.title = `Store the editor's rule set in the worker as a ${session.mode}-mode draft (not used until it is activated)`;
+  }
+    save.title = `Store the editor's rule set in the worker as a ${session.mode}-mode draft (it is not used until activated)`;
+  $('versions-signed-out').hidden = on;
+  $('versions-signed-in').hidden = !on;
+  $('baseline-from-worker').hidden = !on;
+  if (!on) {
+    $('save-note').hidden = true;
+    showError('save-error', '');
+  }
+  renderKnown();
+  fillExamples();
+  renderVersions();
+}
+
+/** Everything the page shows of the worker, read with `client`. */
+async function fetchWorkerState(client) {
+  const [procs, list] = await Promise.all([
+    client.processors(),
+    listRuleSetsUntil(client, { until: (r) => r.status === 'active' }),
+  ]);
+  let active = null;
+  if (list.found) {
+    const full = await client.getRuleSet(list.found.id);
+    active = { id: full.id, name: full.name ?? '', text: JSON.stringify(full.ruleset, null, 2) + '\n' };
+  }
+  const first = list.data[0];
+  return {
+    mode: client.mode ?? (first && !first.livemode ? 'test' : 'live'),
+    processors: (procs.data ?? []).map((p) => p.id),
+    versions: list.data,
+    hasMore: list.hasMore,
+    active,
+  };
+}
+
+function applyWorkerState(snap, { baseline = true } = {}) {
+  session.mode = snap.mode;
+  session.processors = snap.processors;
+  session.versions = snap.versions;
+  session.hasMore = snap.hasMore;
+  session.active = snap.active;
+  session.examples = examplesFor(EXAMPLES, snap.processors, (rs) => engine.validate(rs, { processors: snap.processors }));
+  if (baseline) useActiveAsCurrent();
+  renderSession();
+  processorsChanged();
+}
+
+function useActiveAsCurrent() {
+  const a = session.active;
+  setBaseline(a?.text ?? '', { persist: false, origin: { id: a?.id ?? null, name: a?.name ?? '', mode: session.mode } });
+}
+
+async function signIn(key) {
+  const client = createClient(key);
+  const snap = await fetchWorkerState(client); // a wrong key: the API's 401 surfaces here
+  session.client = client;
+  applyWorkerState(snap);
+}
+
+function signOut() {
+  Object.assign(session, { client: null, mode: null, processors: null, active: null, versions: [], hasMore: false, examples: null });
+  state.workerIssues = null;
+  setBaseline(load(STORE.current) ?? '', { persist: false });
+  renderSession();
+  processorsChanged();
+  toast('Signed out: the key is forgotten');
+  $('signin-btn').focus();
+}
+
+/** The worker's view again (after an activation, or on Reload). */
+async function reloadWorker({ baseline = true } = {}) {
+  const client = session.client;
+  if (!client) return;
+  showError('versions-error', '');
+  try {
+    const snap = await fetchWorkerState(client);
+    if (session.client !== client) return; // signed out meanwhile
+    applyWorkerState(snap, { baseline });
+  } catch (e) {
+    showError('versions-error', `Could not load the rule sets: ${describeError(e)}`);
+  }
+}
+
+let justSaved = null;
+
+function renderVersions() {
+  const list = $('versions-list');
+  if (!session.client) {
+    setKids(list);
+    return;
+  }
+  const mode = session.mode;
+  $('versions-title').textContent = `Rule sets in ${mode} mode`;
+  const n = session.versions.length;
+  const a = session.active;
+  $('versions-info').textContent = `${n} version${n === 1 ? '' : 's'}, newest first${session.hasMore ? ' (older ones below the button)' : ''}. `
+    + (a ? `Active: ${a.id}${a.name ? ` “${a.name}”` : ''}.` : `None is active: ${mode} payments are refused until one is activated.`);
+  list.dataset.active = a?.id ?? '';
+  list.dataset.count = String(n);
+  setKids(list, session.versions.map(versionItem));
+  $('versions-more').hidden = !session.hasMore;
+}
+
+function versionItem(v) {
+  const facts = versionFacts(v).filter(([k]) => k !== 'name' && k !== 'status');
+  const kind = activationKind(v);
+  const sr = (t) => el('span', { class: 'sr-only' }, ` ${t}`);
+  return el(
+    'li',
+    { class: `version${v.id === justSaved ? ' just-saved' : ''}`, tabindex: '-1', dataset: { id: v.id, status: v.status } },
+    el('div', { class: 'version-head' },
+      el('span', { class: 'version-name' }, v.name || '(no name)'),
+      el('span', { class: 'status-badge', dataset: { status: v.status } }, v.status),
+    ),
+    el('dl', { class: 'version-facts' }, facts.flatMap(([k, val]) => [el('dt', {}, k), el('dd', { dataset: { fact: k } }, val)])),
+    el('div', { class: 'version-actions' },
+      el('button', { type: 'button', class: 'small', dataset: { action: 'load' }, onclick: () => loadVersion(v) }, 'Load into editor', sr(v.id)),
+      kind ? el('button', { type: 'button', class: 'small primary', dataset: { action: kind }, onclick: (e) => openActivation(v, e.currentTarget) },
+        kind === 'rollback' ? 'Roll back to this…' : 'Activate…', sr(v.id)) : null,
+      session.mode === 'test' ? el('button', { type: 'button', class: 'small', dataset: { action: 'promote' }, onclick: (e) => openPromote(v, e.currentTarget) }, 'Promote to live…', sr(v.id)) : null,
+    ),
+  );
+}
+
+async function loadVersion(v) {
+  showError('versions-error', '');
+  try {
+    const full = await session.client.getRuleSet(v.id);
+    setDraft(JSON.stringify(full.ruleset, null, 2) + '\n');
+    toast(`Loaded ${v.id} into the editor (Ctrl+Z undoes)`);
+  } catch (e) {
+    showError('versions-error', `Could not load ${v.id}: ${describeError(e)}`);
+  }
+}
+
+async function loadOlderVersions() {
+  const client = session.client;
+  const btn = $('versions-more');
+  btn.disabled = true;
+  try {
+    const page = await client.listRuleSets({ startingAfter: session.versions.at(-1)?.id });
+    if (session.client !== client) return;
+    session.versions.push(...(page.data ?? []));
+    session.hasMore = !!page.has_more;
+    renderVersions();
+  } catch (e) {
+    showError('versions-error', `Could not load older versions: ${describeError(e)}`);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function saveDraft() {
+  const client = session.client;
+  if (!client) return;
+  const text = state.text;
+  const btn = $('save-draft-btn');
+  const label = btn.textContent;
+  btn.disabled = true;
+  btn.textContent = 'Saving…';
+  showError('save-error', '');
+  $('save-note').hidden = true;
+  try {
+    const rs = await client.createRuleSet(text);
+    state.workerIssues = null;
+    validateDraft();
+    justSaved = rs.id;
+    const nw = Array.isArray(rs.warnings) ? rs.warnings.length : 0;
+    const note = $('save-note');
+    note.dataset.id = rs.id;
+    setKids(note, 'Saved ', el('code', {}, rs.id), ` as a draft in ${session.mode} mode${nw ? ` (${nw} warning${nw > 1 ? 's' : ''})` : ''}. Activate it from the Versions tab.`);
+    note.hidden = false;
+    await reloadWorker({ baseline: baselineOrigin !== null });
+  } catch (e) {
+    if (e.code === 'ruleset_invalid' && e.issues?.length) {
+      // Shown at their places in the editor, as the page's own issues are.
+      state.workerIssues = { text, issues: e.issues };
+      if (state.text === text) validateDraft();
+      const n = e.issues.length;
+      showError('save-error', `Not saved: the worker refused the rule set (${e.code}), ${n} issue${n > 1 ? 's' : ''} marked in the editor.`);
+    } else {
+      showError('save-error', `Not saved: ${e.status ? `HTTP ${e.status}, ` : ''}${describeError(e)}`);
+    }
+  } finally {
+    btn.disabled = false;
+    btn.textContent = session.mode ? `Save draft in ${session.mode} mode` : label;
+  }
+}
+
+// Dialogs: native <dialog> (Escape closes it, focus stays inside); focus
+// goes back to what opened it, or where the page says.
+function openDialog(dlg, opener, focusEl) {
+  dlg._opener = opener ?? document.activeElement;
+  if (!dlg.open) dlg.showModal();
+  (focusEl ?? dlg.querySelector('button'))?.focus();
+}
+for (const id of ['signin-dialog', 'activate-dialog', 'promote-dialog']) {
+  $(id).addEventListener('close', () => {
+    const back = $(id)._opener;
+    $(id)._opener = null;
+    // Keys typed into a dialog never outlive it.
+    for (const input of $(id).querySelectorAll('input[type="password"]')) input.value = '';
+    if (back && back.isConnected && !back.closest('[hidden]')) back.focus();
+  });
+}
+
+// Sign in
+function openSignIn(opener) {
+  showError('signin-error', '');
+  $('signin-key').value = '';
+  openDialog($('signin-dialog'), opener, $('signin-key'));
+}
+$('signin-btn').addEventListener('click', (e) => openSignIn(e.currentTarget));
+$('versions-signin-btn').addEventListener('click', (e) => openSignIn(e.currentTarget));
+$('signin-cancel').addEventListener('click', () => $('signin-dialog').close());
+$('signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault(); // never a real submission: the key must not reach a URL
+  const input = $('signin-key');
+  const btn = $('signin-submit');
+  showError('signin-error', '');
+  btn.disabled = true;
+  btn.textContent = 'Signing in…';
+  try {
+    await signIn(input.value);
+    input.value = '';
+    const dlg = $('signin-dialog');
+    dlg._opener = null;
+    dlg.close();
+    toast(`Signed in: ${session.mode} mode`);
+    $('mode-badge').focus();
+  } catch (err) {
+    // A static server (no worker behind the page) answers /v1 with no API error.
+    const noWorker = err.code === 'unexpected_answer' || err.code === 'network_error'
+      ? ' No worker answers on this page\'s host: signing in needs the page served by the worker (wrangler dev).' : '';
+    const refused = err.status && !noWorker ? `The worker refused the key (HTTP ${err.status}): ` : '';
+    showError('signin-error', `${refused}${describeError(err)}${noWorker}`);
+    input.focus();
+    input.select();
+  } finally {
+    btn.disabled = false;
+    btn.textContent = 'Sign in';
+  }
+});
+$('signout-btn').addEventListener('click', signOut);
+$('save-draft-btn').addEventListener('click', saveDraft);
+$('versions-reload').addEventListener('click', () => reloadWorker());
+$('versions-more').addEventListener('click', loadOlderVersions);
+$('baseline-from-worker').addEventListener('click', () => {
+  useActiveAsCurrent();
+  toast(session.active ? `Current is ${session.active.id}, active in ${session.mode} mode` : `No rule set is active in ${session.mode} mode`);
+});
+
+// Activate and roll back: the comparison first, then the confirmation.
+let activation = null; // { id, kind }
+async function openActivation(v, opener) {
+  const dlg = $('activate-dialog');
+  const kind = activationKind(v);
+  const mode = session.mode;
+  const client = session.client;
+  activation = { id: v.id, kind };
+  const verb = kind === 'rollback' ? 'Roll back' : 'Activate';
+  $('activate-title').textContent = kind === 'rollback' ? `Roll back to ${v.id}` : `Activate ${v.id}`;
+  $('activate-lede').textContent = `Comparing ${v.id} with the rule set active in ${mode} mode…`;
+  $('activate-compare').hidden = true;
+  showError('activate-error', '');
+  const confirm = $('activate-confirm');
+  confirm.disabled = true;
+  confirm.textContent = verb;
+  delete dlg.dataset.ready;
+  openDialog(dlg, opener, $('activate-cancel'));
+  try {
+    const full = await client.getRuleSet(v.id);
+    await ensureTraffic();
+    if (activation?.id !== v.id || !dlg.open) return;
+    const a = session.active;
+    const name = v.name ? ` “${v.name}”` : '';
+    if (!a) {
+      $('activate-lede').textContent = `No rule set is active in ${mode} mode: ${mode} payments are refused today. Once ${v.id}${name} is active, they route by it.`;
+    } else {
+      // Routing does not depend on which processors are configured: both
+      // sets are compiled as they are.
+      const current = new engine.Router(a.text);
+      let next;
+      let r;
+      try {
+        next = new engine.Router(JSON.stringify(full.ruleset));
+        r = routeBoth(current, next, state.traffic.payments);
+      } finally {
+        current.free();
+        next?.free();
+      }
+      const what = kind === 'rollback' ? `back to ${v.id}${name} (inactive)` : `to ${v.id}${name} (${v.status})`;
+      $('activate-lede').textContent = `${mode === 'live' ? 'Live' : 'Test'} mode moves from ${a.id}${a.name ? ` “${a.name}”` : ''} (active) ${what}. `
+        + `${state.traffic.name}, ${fmt(r.total)} payments, routed by both: ${fmt(r.changed)} (${pct(r.changed, r.total)}) would change processor.`;
+      setKids($('activate-stats'), ...compareStats(r));
+      renderProcessorTable($('activate-processors'), r, ['Active now', kind === 'rollback' ? 'After the roll-back' : 'After activation']);
+      renderFlows($('activate-flows'), r, `No payment changes processor: ${v.id} routes this traffic exactly like ${a.id}.`, { bars: false });
+      $('activate-compare').hidden = false;
+      $('activate-compare').dataset.changed = String(r.changed);
+      $('activate-compare').dataset.total = String(r.total);
+    }
+  } catch (e) {
+    showError('activate-error', `The comparison could not be made: ${e?.name === 'SwitchyardError' ? issueText(e) : describeError(e)}`);
+  } finally {
+    if (activation?.id === v.id) {
+      confirm.disabled = false;
+      dlg.dataset.ready = 'true';
+    }
+  }
+}
+
+$('activate-cancel').addEventListener('click', () => $('activate-dialog').close());
+$('activate-dialog').addEventListener('close', () => {
+  activation = null;
+});
+$('activate-confirm').addEventListener('click', async () => {
+  const act = activation;
+  const client = session.client;
+  if (!act || !client) return;
+  const btn = $('activate-confirm');
+  const verb = act.kind === 'rollback' ? 'Roll back' : 'Activate';
+  btn.disabled = true;
+  btn.textContent = act.kind === 'rollback' ? 'Rolling back…' : 'Activating…';
+  showError('activate-error', '');
+  try {
+    await client.activate(act.id);
+    const dlg = $('activate-dialog');
+    dlg._opener = null;
+    dlg.close();
+    toast(act.kind === 'rollback' ? `Rolled back: ${act.id} is active in ${session.mode} mode` : `${act.id} is active in ${session.mode} mode`);
+    await reloadWorker();
+    (document.querySelector(`#versions-list li[data-id="${act.id}"]`) ?? $('versions-title')).focus();
+  } catch (e) {
+    if (activation !== act) return;
+    if (e.code === 'activation_incomplete') {
+      showError('activate-error', `Not every copy of the active set has ${act.id} yet, so some payments may still use the previous set (${e.code}): retry the activation.\n${e.message}`);
+      btn.textContent = 'Retry activation';
+    } else {
+      showError('activate-error', `Not activated: ${e.status ? `HTTP ${e.status}, ` : ''}${describeError(e)}`);
+      btn.textContent = verb;
+    }
+    btn.disabled = false;
+  }
+});
+
+// Promote a test set to live: asks for the live key for this one call.
+let promotion = null; // { id }
+function openPromote(v, opener) {
+  promotion = { id: v.id };
+  $('promote-title').textContent = `Promote ${v.id} to live`;
+  $('promote-lede').textContent = `Copies ${v.id}${v.name ? ` “${v.name}”` : ''} from test mode into live mode as a new draft. Live payments do not use it until it is activated in live mode.`;
+  $('promote-key').value = '';
+  showError('promote-error', '');
+  $('promote-result').hidden = true;
+  $('promote-submit').disabled = false;
+  openDialog($('promote-dialog'), opener, $('promote-key'));
+}
+$('promote-cancel').addEventListener('click', () => $('promote-dialog').close());
+$('promote-dialog').addEventListener('close', () => {
+  promotion = null;
+});
+$('promote-form').addEventListener('submit', async (e) => {
+  e.preventDefault(); // never a real submission: the key must not reach a URL
+  const p = promotion;
+  if (!p) return;
+  const input = $('promote-key');
+  const btn = $('promote-submit');
+  showError('promote-error', '');
+  btn.disabled = true;
+  try {
+    const live = createClient(input.value); // this call's only: dropped when it returns
+    const rs = await live.promote(p.id);
+    input.value = '';
+    const out = $('promote-result');
+    out.dataset.id = rs.id;
+    setKids(out, 'Promoted: live draft ', el('code', { id: 'promote-new-id' }, rs.id), ` (promoted from ${rs.promoted_from ?? p.id}). Sign in with the live key to activate it.`);
+    out.hidden = false;
+    $('promote-cancel').focus();
+  } catch (err) {
+    const issues = err.issues?.length ? `\n${err.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('\n')}` : '';
+    showError('promote-error', `Not promoted: ${err.status ? `HTTP ${err.status}, ` : ''}${describeError(err)}${issues}`);
+    btn.disabled = false;
+    input.focus();
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Boot
 
 async function boot() {
@@ -1292,7 +1824,7 @@ async function boot() {
     return;
   }
   $('engine-version').textContent = `engine ${engine.version()}`;
-  for (const ex of EXAMPLES) $('example-select').append(el('option', { value: ex.id, title: ex.blurb }, ex.title));
+  fillExamples();
 
   const catalogue = engine.fields();
   renderCatalogue(catalogue);
