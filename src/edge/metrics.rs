@@ -9,7 +9,7 @@
 //! - Shards keep minute rows (SQLite upserts). Every few minutes
 //!   (`SWITCHYARD_METRICS_ROLLUP_SECONDS`, default 300) a shard's alarm
 //!   rolls its closed minutes up into the 16 cubes and sends them to the
-//!   mode's rollup (`metrics_rollup`), kept in its outbox until answered;
+//!   mode's rollup (`metrics_rollup`), resent until answered;
 //!   counts arriving for a minute already rolled up are counted in the
 //!   first minute not rolled up. Minute rows are kept 2 days (and until
 //!   rolled up).
@@ -54,8 +54,10 @@ const SENDS: u32 = 3;
 /// How long a batch id is remembered (retries come within seconds).
 const BATCH_IDS_KEPT_MS: u64 = 86_400_000;
 /// The most minutes one rollup covers (a shard behind catches up a day
-/// at a time).
+/// at a time) ...
 const ROLLUP_SPAN: u64 = 1440;
+/// ... and about the most minute rows (one rollup's message stays small).
+const ROLLUP_ROWS: i64 = 2000;
 
 fn shard_stub(env: &Env, mode: Mode, n: u32) -> Result<Stub, ApiError> {
     object_stub(env, Binding::Metrics, mode, Some(&format!("shard:{n}")))
@@ -452,51 +454,78 @@ impl MetricsObject {
         }))
     }
 
-    /// Sends the rollups of the outbox, oldest first; each one answered is
+    /// Sends the pending rollups, oldest first (their cube rows computed
+    /// anew: the minutes they cover no longer change); each one answered is
     /// acknowledged. Stops at the first failure (resent later, in order).
-    async fn send_outbox(&self, meta: &Meta) -> Result<bool, ApiError> {
-        let mode = if meta.live { Mode::Live } else { Mode::Test };
+    async fn send_pending(&self, meta: &Meta) -> Result<bool, ApiError> {
+        let (Some(shard), mode) = (meta.shard, if meta.live { Mode::Live } else { Mode::Test })
+        else {
+            return Ok(true);
+        };
         let pending = rows(
             &self.sql,
             &Sql {
-                text: "SELECT id, body FROM outbox ORDER BY id".to_owned(),
+                text: "SELECT id, m_from, m_to FROM pending_rollups ORDER BY id".to_owned(),
                 args: Vec::new(),
             },
         )?;
         for row in pending {
-            let (Some(id), Some(body)) = (row.first(), row.get(1)) else {
+            let (Some(id), Some(from), Some(to)) = (row.first(), row.get(1), row.get(2)) else {
                 continue;
             };
-            let Ok(msg) = serde_json::from_str::<ApplyMsg>(&as_text(body)) else {
-                // Unreadable (never written so): dropped, logged.
-                console_error!("metrics: an unreadable rollup was dropped from the outbox");
-                self.sql.exec(
-                    "DELETE FROM outbox WHERE id = ?",
-                    Some(vec![SqlStorageValue::from(as_text(id))]),
-                )?;
-                continue;
+            let (from, to) = (as_u64(from), as_u64(to));
+            let msg = ApplyMsg {
+                id: as_text(id),
+                shard,
+                from,
+                to,
+                rows: self.roll(from, to)?,
             };
             if let Err(e) = metrics_rollup::apply(&self.env, mode, &msg).await {
                 console_error!("metrics: rollup not sent yet: {}", e.message);
                 return Ok(false);
             }
             self.sql.exec(
-                "DELETE FROM outbox WHERE id = ?",
+                "DELETE FROM pending_rollups WHERE id = ?",
                 Some(vec![SqlStorageValue::from(msg.id.clone())]),
             )?;
-            self.set_meta("acked", msg.to)?;
+            self.set_meta("acked", to)?;
         }
         Ok(true)
     }
 
-    /// One rollup step: the outbox first, then the next closed minutes
-    /// (at most `ROLLUP_SPAN`). Answers whether more is left to roll up now.
+    /// Where the next rollup from `from` ends: at most `ROLLUP_SPAN`
+    /// minutes and about `ROLLUP_ROWS` minute rows (at least one minute),
+    /// never past `now_minute`.
+    fn rollup_end(&self, from: u64, now_minute: u64) -> Result<u64, ApiError> {
+        let cut = rows(
+            &self.sql,
+            &Sql {
+                text: "SELECT t FROM m_counts WHERE t >= ? ORDER BY t LIMIT 1 OFFSET ?".to_owned(),
+                args: vec![
+                    Arg::Int(i64::try_from(from).unwrap_or(i64::MAX)),
+                    Arg::Int(ROLLUP_ROWS),
+                ],
+            },
+        )?;
+        let by_rows = cut
+            .first()
+            .and_then(|r| r.first())
+            .map(as_u64)
+            .map_or(u64::MAX, |t| t.max(from + 1));
+        Ok(now_minute
+            .min(from.saturating_add(ROLLUP_SPAN))
+            .min(by_rows))
+    }
+
+    /// One rollup step: the pending ones first, then the next closed
+    /// minutes. Answers whether more is left to roll up now.
     async fn roll_up(&self, now_minute: u64) -> Result<bool, ApiError> {
         let meta = self.meta()?;
         let Some(shard) = meta.shard else {
             return Ok(false);
         };
-        if !self.send_outbox(&meta).await? {
+        if !self.send_pending(&meta).await? {
             return Ok(false);
         }
         let rolled = meta.rolled.unwrap_or(0);
@@ -506,29 +535,24 @@ impl MetricsObject {
             self.set_meta("acked", now_minute.max(rolled))?;
             return Ok(false);
         };
-        let to = now_minute.min(first.saturating_add(ROLLUP_SPAN));
+        let from = rolled.max(first.min(now_minute));
+        let to = self.rollup_end(from, now_minute)?;
         if to <= rolled {
             return Ok(false);
         }
-        // Synchronously: the cube rows, the outbox entry and the new
-        // watermark (counts arriving from now on for minutes before `to`
-        // are counted at `to`).
-        let cube = self.roll(rolled, to)?;
-        let msg = ApplyMsg {
-            id: format!("{shard}:{rolled:012}"),
-            shard,
-            from: rolled,
-            to,
-            rows: cube,
-        };
-        let body = serde_json::to_string(&msg).map_err(|e| ApiError::internal(e.to_string()))?;
+        // Synchronously: the pending rollup and the new watermark (counts
+        // arriving from now on for minutes before `to` are counted at `to`).
         self.sql.exec(
-            "INSERT INTO outbox (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            Some(vec![SqlStorageValue::from(msg.id.clone()), SqlStorageValue::from(body)]),
+            "INSERT INTO pending_rollups (id, m_from, m_to) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            Some(vec![
+                SqlStorageValue::from(format!("{shard}:{rolled:012}")),
+                int(rolled),
+                int(to),
+            ]),
         )?;
         self.set_meta("rolled", to)?;
         let meta = self.meta()?;
-        self.send_outbox(&meta).await?;
+        self.send_pending(&meta).await?;
         Ok(to < now_minute)
     }
 
@@ -633,7 +657,7 @@ impl DurableObject for MetricsObject {
             .is_some();
         let outbox = self
             .sql
-            .exec("SELECT 1 FROM outbox LIMIT 1", None)?
+            .exec("SELECT 1 FROM pending_rollups LIMIT 1", None)?
             .raw()
             .next()
             .is_some();

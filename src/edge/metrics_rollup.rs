@@ -98,6 +98,7 @@ impl MetricsRollupObject {
         }
         let select = query::SELECT_CUBE;
         let upsert = query::upsert_cube();
+        let upsert_decline = query::upsert_cube_decline();
         for r in &msg.rows {
             for (res, t) in [(Res::Hour, r.t), (Res::Day, Res::Day.floor(r.t))] {
                 let mut key: Vec<SqlStorageValue> = vec![
@@ -106,31 +107,22 @@ impl MetricsRollupObject {
                     int(t),
                 ];
                 key.extend(r.key.0.iter().map(|v| SqlStorageValue::from(v.clone())));
-                let mut merged = Counts {
-                    latency: r.counts.latency.clone(),
-                    declines: r.counts.declines.clone(),
-                    ..Counts::default()
-                };
-                let have = self.sql.exec(select, Some(key.clone()))?;
-                for row in have.raw() {
-                    let row = row?;
-                    if let Some(SqlStorageValue::Blob(b)) = row.first() {
-                        merged.latency.merge(&Histogram::decode(b));
-                    }
-                    let declines: BTreeMap<String, u64> =
-                        serde_json::from_str(&row.get(1).map(as_text).unwrap_or_default())
-                            .unwrap_or_default();
-                    for (c, n) in &declines {
-                        merged.add_decline(c, *n);
+                let mut latency = r.counts.latency.clone();
+                for row in self.sql.exec(select, Some(key.clone()))?.raw() {
+                    if let Some(SqlStorageValue::Blob(b)) = row?.first() {
+                        latency.merge(&Histogram::decode(b));
                     }
                 }
-                let mut args = key;
+                let mut args = key.clone();
                 args.extend(r.counts.counters().iter().map(|n| int(*n)));
-                args.push(SqlStorageValue::Blob(merged.latency.encode()));
-                args.push(SqlStorageValue::from(
-                    serde_json::to_string(&merged.declines).unwrap_or_else(|_| "{}".to_owned()),
-                ));
+                args.push(SqlStorageValue::Blob(latency.encode()));
                 self.sql.exec(&upsert, Some(args))?;
+                for (code, n) in &r.counts.declines {
+                    let mut args = key.clone();
+                    args.push(SqlStorageValue::from(code.clone()));
+                    args.push(int(*n));
+                    self.sql.exec(&upsert_decline, Some(args))?;
+                }
             }
         }
         self.sql.exec(
@@ -146,27 +138,35 @@ impl MetricsRollupObject {
 
     fn query(&self, q: &CubeQuery) -> Result<RollupAnswer, ApiError> {
         let n = q.key_columns();
-        let by_time = q.step.is_some();
+        let g = q.group.len();
+        let key_of = |row: &[SqlStorageValue]| -> (Vec<String>, Option<u64>) {
+            let values = row[..g].iter().map(as_text).collect();
+            (values, q.step.map(|_| as_u64(&row[g])))
+        };
         let mut groups: BTreeMap<(Vec<String>, Option<u64>), Counts> = BTreeMap::new();
-        for row in rows(&self.sql, &q.sql())? {
-            if row.len() < n + COUNTERS.len() + 2 {
+        for row in rows(&self.sql, &q.counts_sql())? {
+            if row.len() < n + COUNTERS.len() {
                 continue;
             }
-            let key: Vec<String> = row[..q.group.len()].iter().map(as_text).collect();
-            let t = by_time.then(|| as_u64(&row[q.group.len()]));
             let mut c = [0u64; 13];
             for (i, v) in row[n..n + COUNTERS.len()].iter().enumerate() {
                 c[i] = as_u64(v);
             }
-            let g = groups.entry((key, t)).or_default();
-            g.add_counters(&c);
-            if let SqlStorageValue::Blob(b) = &row[n + COUNTERS.len()] {
-                g.latency.merge(&Histogram::decode(b));
+            groups.entry(key_of(&row)).or_default().add_counters(&c);
+        }
+        for row in rows(&self.sql, &q.latency_sql())? {
+            if let (Some(SqlStorageValue::Blob(b)), Some(c)) =
+                (row.get(n), groups.get_mut(&key_of(&row)))
+            {
+                c.latency.merge(&Histogram::decode(b));
             }
-            let declines: BTreeMap<String, u64> =
-                serde_json::from_str(&as_text(&row[n + COUNTERS.len() + 1])).unwrap_or_default();
-            for (code, k) in &declines {
-                g.add_decline(code, *k);
+        }
+        for row in rows(&self.sql, &q.declines_sql())? {
+            if row.len() < n + 2 {
+                continue;
+            }
+            if let Some(c) = groups.get_mut(&key_of(&row)) {
+                c.add_decline(&as_text(&row[n]), as_u64(&row[n + 1]));
             }
         }
         let mut watermarks = BTreeMap::new();

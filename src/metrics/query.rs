@@ -312,19 +312,26 @@ pub fn shard_schema() -> Vec<String> {
         ),
         "CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)".to_owned(),
         "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)".to_owned(),
-        "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)".to_owned(),
+        "CREATE TABLE IF NOT EXISTS pending_rollups (id TEXT PRIMARY KEY, m_from INTEGER NOT NULL, \
+         m_to INTEGER NOT NULL)"
+            .to_owned(),
     ]
 }
 
-/// The rollup's tables: cube rows (latency as `Histogram::encode` bytes,
-/// declines as JSON), each shard's watermark, the rollups applied.
+/// The rollup's tables: cube rows (latency as `Histogram::encode` bytes),
+/// their decline codes, each shard's watermark, the rollups applied.
 pub fn rollup_schema() -> Vec<String> {
     vec![
         format!(
             "CREATE TABLE IF NOT EXISTS cubes (res INTEGER NOT NULL, cube INTEGER NOT NULL, \
-             t INTEGER NOT NULL, {KEY_DECL}, {}, latency BLOB NOT NULL, declines TEXT NOT NULL, \
+             t INTEGER NOT NULL, {KEY_DECL}, {}, latency BLOB NOT NULL, \
              PRIMARY KEY (res, cube, t, {KEY_COLUMNS})) WITHOUT ROWID",
             counter_decl()
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS cube_declines (res INTEGER NOT NULL, cube INTEGER NOT NULL, \
+             t INTEGER NOT NULL, {KEY_DECL}, code TEXT NOT NULL, n INTEGER NOT NULL, \
+             PRIMARY KEY (res, cube, t, {KEY_COLUMNS}, code)) WITHOUT ROWID"
         ),
         "CREATE TABLE IF NOT EXISTS watermarks (shard INTEGER PRIMARY KEY, w INTEGER NOT NULL)"
             .to_owned(),
@@ -364,26 +371,34 @@ pub fn upsert_minute_decline() -> String {
     )
 }
 
-/// A cube row's counters added, its latency and declines replaced (merged
-/// by the caller). Arguments: res, cube, t, the six values, the counters,
-/// latency, declines.
+/// A cube row's counters added, its latency replaced (merged by the
+/// caller). Arguments: res, cube, t, the six values, the counters, latency.
 pub fn upsert_cube() -> String {
     let cols = COUNTERS.join(", ");
-    let marks = vec!["?"; COUNTERS.len() + 11].join(", ");
+    let marks = vec!["?"; COUNTERS.len() + 10].join(", ");
     let sets = COUNTERS
         .iter()
         .map(|c| format!("{c} = {c} + excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO cubes (res, cube, t, {KEY_COLUMNS}, {cols}, latency, declines) VALUES ({marks}) \
-         ON CONFLICT (res, cube, t, {KEY_COLUMNS}) DO UPDATE SET {sets}, \
-         latency = excluded.latency, declines = excluded.declines"
+        "INSERT INTO cubes (res, cube, t, {KEY_COLUMNS}, {cols}, latency) VALUES ({marks}) \
+         ON CONFLICT (res, cube, t, {KEY_COLUMNS}) DO UPDATE SET {sets}, latency = excluded.latency"
+    )
+}
+
+/// Adds to a cube row's count of a decline code. Arguments: res, cube, t,
+/// the six values, code, count.
+pub fn upsert_cube_decline() -> String {
+    format!(
+        "INSERT INTO cube_declines (res, cube, t, {KEY_COLUMNS}, code, n) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (res, cube, t, {KEY_COLUMNS}, code) DO UPDATE SET n = n + excluded.n"
     )
 }
 
 /// Arguments: res, cube, t, the six values.
-pub const SELECT_CUBE: &str = "SELECT latency, declines FROM cubes WHERE res = ? AND cube = ? \
+pub const SELECT_CUBE: &str = "SELECT latency FROM cubes WHERE res = ? AND cube = ? \
      AND t = ? AND processor = ? AND brand = ? AND country = ? AND funding = ? AND currency = ? \
      AND rule = ?";
 
@@ -555,9 +570,10 @@ impl MinuteQuery {
 }
 
 impl CubeQuery {
-    /// The group's values, [bucket,] the counters, latency, declines: one
-    /// row per cube row (latency histograms are merged by the caller).
-    pub fn sql(&self) -> Sql {
+    fn ranges(&self) -> (String, Vec<Arg>) {
+        if self.ranges.is_empty() {
+            return ("0".to_owned(), Vec::new());
+        }
         let mut args = vec![Arg::Int(i64::from(self.cube))];
         let parts: Vec<&str> = self
             .ranges
@@ -569,21 +585,41 @@ impl CubeQuery {
                 "(res = ? AND t >= ? AND t < ?)"
             })
             .collect();
-        let wher = if parts.is_empty() {
-            "0".to_owned()
-        } else {
-            format!("cube = ? AND ({})", parts.join(" OR "))
-        };
-        let what = format!("{}, latency, declines", COUNTERS.join(", "));
+        (format!("cube = ? AND ({})", parts.join(" OR ")), args)
+    }
+
+    fn select(&self, table: &str, what: &str, grouped: Option<&str>) -> Sql {
         select(
-            "cubes",
-            (wher, if parts.is_empty() { Vec::new() } else { args }),
+            table,
+            self.ranges(),
             &self.group,
             self.step,
             &self.filters,
-            &what,
-            None,
+            what,
+            grouped,
         )
+    }
+
+    /// The group's values, [bucket,] the sums of `COUNTERS`.
+    pub fn counts_sql(&self) -> Sql {
+        let sums = COUNTERS
+            .iter()
+            .map(|c| format!("SUM({c})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.select("cubes", &sums, Some(""))
+    }
+
+    /// The group's values, [bucket,] latency: one row per cube row (the
+    /// histograms are merged by the caller).
+    pub fn latency_sql(&self) -> Sql {
+        self.select("cubes", "latency", None)
+    }
+
+    /// The group's values, [bucket,] code, count.
+    pub fn declines_sql(&self) -> Sql {
+        let n = self.key_columns() + 1;
+        self.select("cube_declines", "code, SUM(n)", Some(&n.to_string()))
     }
 
     pub fn key_columns(&self) -> usize {
@@ -669,16 +705,18 @@ pub fn shard_retention(cutoff_minute: u64, batch_cutoff_ms: u64) -> Vec<Sql> {
 /// The rollup's retention: hour rows after 32 days, day rows after 400,
 /// applied ids after a day.
 pub fn rollup_retention(now_minute: u64, applied_cutoff_ms: u64) -> Vec<Sql> {
-    let mut out: Vec<Sql> = [Res::Hour, Res::Day]
-        .iter()
-        .map(|res| Sql {
-            text: "DELETE FROM cubes WHERE res = ? AND t < ?".to_owned(),
-            args: vec![
-                Arg::Int(res.code()),
-                int(now_minute.saturating_sub(res.keep_minutes())),
-            ],
-        })
-        .collect();
+    let mut out = Vec::new();
+    for res in [Res::Hour, Res::Day] {
+        for table in ["cubes", "cube_declines"] {
+            out.push(Sql {
+                text: format!("DELETE FROM {table} WHERE res = ? AND t < ?"),
+                args: vec![
+                    Arg::Int(res.code()),
+                    int(now_minute.saturating_sub(res.keep_minutes())),
+                ],
+            });
+        }
+    }
     out.push(Sql {
         text: "DELETE FROM applied WHERE at_ms < ?".to_owned(),
         args: vec![int(applied_cutoff_ms)],
