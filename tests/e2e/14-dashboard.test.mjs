@@ -88,11 +88,14 @@ before(async () => {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  // Every kind of outcome is in the run (sandbox_down's calls are not
-  // processed, or skipped once its circuit opened).
+  // Every kind of outcome is in the run. sandbox_down's calls are not
+  // processed (and the payment recovered by sandbox_a), or skipped once its
+  // circuit is open: after 13-metrics' run it may stay open for minutes,
+  // and then no payment can be recovered (every sandbox declines a card
+  // alike): run alone, this test sees recoveries.
   const all = metricsReference(made)['*'];
   assert.ok(all.authorized > 0 && all.soft_declines > 0 && all.hard_declines > 0 && all.authentication_required > 0
-    && all.not_processed + all.skipped > 0 && all.recovered_by_retry > 0, JSON.stringify(all));
+    && (all.not_processed > 0 ? all.recovered_by_retry > 0 : all.skipped > 0), JSON.stringify(all));
   await counted();
 });
 

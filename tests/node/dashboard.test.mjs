@@ -204,8 +204,32 @@ test('the poller runs one request at a time and queues one more when asked mid-r
   assert.equal(most, 1);
   p.stop();
   assert.equal(t.pending().length, 0, 'stop leaves no timer');
+  // Stopped (automatic refresh off): asked for, one run, nothing scheduled.
   p.now();
-  assert.equal(runs, 3, 'stopped: nothing runs');
+  p.now();
+  assert.equal(runs, 4);
+  releases.shift()();
+  await tick();
+  assert.equal(runs, 5, 'the queued one, once');
+  releases.shift()();
+  await tick();
+  assert.equal(runs, 5);
+  assert.equal(t.pending().length, 0, 'stopped: no timer after a run');
+  assert.equal(most, 1);
+});
+
+test('stopping during a run drops the run queued behind it', async () => {
+  const t = fakeTimers();
+  let runs = 0;
+  let release;
+  const p = createPoller(() => new Promise((r) => { runs++; release = r; }), { setTimer: t.setTimer, clearTimer: t.clearTimer });
+  p.start();
+  p.now();
+  p.stop();
+  release();
+  await tick();
+  assert.equal(runs, 1);
+  assert.equal(t.pending().length, 0);
 });
 
 test('the poller waits while the page is hidden, runs when it shows again, and survives a failing run', async () => {

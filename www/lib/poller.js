@@ -1,8 +1,10 @@
 // Refreshing while the page is open, without overlapping requests: one
 // run at a time; the next is scheduled `interval` ms after a run ends,
-// only while running and visible; asking for a run while one is under way
+// only while started and visible; asking for a run while one is under way
 // queues exactly one more, started as soon as it ends (so what it fetches
-// reflects the latest filters). Pure: the timers are passed in for tests.
+// reflects the latest filters). Asked for while stopped (automatic refresh
+// off), a run happens once, with the same rule, and schedules nothing.
+// Pure: the timers are passed in for tests.
 
 /**
  * `run()` returns a promise (its failures are the caller's to show: a
@@ -26,7 +28,6 @@ export function createPoller(run, { interval = 10_000, visible = () => true, set
 
   /** Runs at once, or once more right after the run under way. */
   function now() {
-    if (!on) return Promise.resolve();
     if (inFlight) {
       queued = true;
       return inFlight;
@@ -40,7 +41,7 @@ export function createPoller(run, { interval = 10_000, visible = () => true, set
       }
     })().finally(() => {
       inFlight = null;
-      if (queued && on) {
+      if (queued) {
         queued = false;
         now();
       } else {
@@ -57,7 +58,7 @@ export function createPoller(run, { interval = 10_000, visible = () => true, set
       on = true;
       return now();
     },
-    /** Stops: no timer left; a run under way ends but schedules nothing. */
+    /** Stops: no timer left; a run under way ends but schedules nothing (nor a queued one). */
     stop() {
       on = false;
       queued = false;
