@@ -239,7 +239,9 @@ async function refresh() {
   try {
     const [series, byRule, procs] = await Promise.all([
       c.request('GET', `/v1/routing/metrics?${metricsQuery({ window: window_, bucket, groupBy: ['processor'], filters })}`),
-      c.request('GET', `/v1/routing/metrics?${metricsQuery({ window: window_, groupBy: ['rule'], filters })}`),
+      // With the same bucket, so that it covers the same minutes (a query
+      // with a bucket starts at its bucket's start; one without, at the minute).
+      c.request('GET', `/v1/routing/metrics?${metricsQuery({ window: window_, bucket, groupBy: ['rule'], filters })}`),
       c.processors(),
     ]);
     if (gen !== generation || c !== client) return; // for older filters, or signed out since
@@ -296,7 +298,9 @@ function render({ series, byRule, procs, filters, window_ }) {
   const windowLabel = WINDOWS.find((w) => w.seconds === window_)?.label ?? `${window_} s`;
   const f = Object.entries(filters).map(([k, v]) => `${k} ${v}`).join(', ');
   $('board-sub').textContent = `${windowLabel.toLowerCase()}${f ? ` · ${f}` : ''}`;
-  $('bucket-note').textContent = `per ${bucket} (${chartSeries(series, 'attempts').starts.length} points)`;
+  const since = new Date(series.start * 1000);
+  const sinceText = bucket === 'minute' ? since.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : since.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  $('bucket-note').textContent = `per ${bucket}, since ${sinceText} (${chartSeries(series, 'attempts').starts.length} points)`;
   const rows = processorRows(series);
   $('empty-note').hidden = rows.length > 0;
   renderTotals(totalsOf(series));

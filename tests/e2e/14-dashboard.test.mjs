@@ -302,8 +302,9 @@ for (const [name, viewport] of [['desktop', { width: 1366, height: 860 }], ['pho
       await pay(1000 + n0, 'pm_card_mastercard');
       await counted();
       const t0 = Date.now();
-      await waitForAttempts(page, metricsReference(made)['*'].attempts, 12_000);
-      assert.ok(Date.now() - t0 <= 12_000);
+      // Within the 10 s period, plus the refresh's own requests on a busy machine.
+      await waitForAttempts(page, metricsReference(made)['*'].attempts, 14_000);
+      assert.ok(Date.now() - t0 <= 14_000);
       assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
       assertShows(await readPage(page), [...made], `${name}, after a refresh`);
 
