@@ -227,7 +227,7 @@ pub(crate) async fn get(
     });
     Ok(json_response(
         200,
-        &report::answer(&q, &group, parts, rolled_up),
+        &report::answer(&q, mode.livemode(), &group, parts, rolled_up),
     ))
 }
 

@@ -141,7 +141,9 @@ pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Query, ApiError> {
     let mut filters = Vec::new();
     for d in Dim::ALL {
         if let Some(value) = param_str(&v, d.name())? {
-            if value.is_empty() || value.len() > 200 {
+            // `rule=` (empty): the rule set's default route.
+            let empty_ok = d == Dim::Rule && value.is_empty();
+            if (value.is_empty() && !empty_ok) || value.len() > 200 {
                 return Err(ApiError::invalid(
                     d.name(),
                     "parameter_invalid",

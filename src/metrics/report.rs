@@ -121,7 +121,13 @@ fn value_of(d: Dim, v: &str) -> Value {
 ///
 /// `rolled_up`: the earliest of the shards' watermarks (minutes before it
 /// are read from the rollup for every shard that has counts).
-pub fn answer(q: &Query, group: &[Dim], shards: Vec<ShardAnswer>, rolled_up: Option<u64>) -> Value {
+pub fn answer(
+    q: &Query,
+    livemode: bool,
+    group: &[Dim],
+    shards: Vec<ShardAnswer>,
+    rolled_up: Option<u64>,
+) -> Value {
     let pos = |d: Dim| group.iter().position(|x| *x == d);
     let cur = pos(Dim::Currency);
     let proc_ = pos(Dim::Processor);
@@ -185,6 +191,7 @@ pub fn answer(q: &Query, group: &[Dim], shards: Vec<ShardAnswer>, rolled_up: Opt
         .collect();
     json!({
         "object": "routing_metrics",
+        "livemode": livemode,
         "window_seconds": q.window_s,
         "start": to_s(q.start),
         "end": to_s(q.end),

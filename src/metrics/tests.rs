@@ -155,6 +155,7 @@ fn bad_parameters_are_refused_by_name() {
         ("bucket=week", "bucket"),
         ("group_by[]=colour", "group_by"),
         ("brand=", "brand"),
+        ("country=", "country"),
         ("colour=red", "colour"),
         // 30 days of minutes: more buckets than allowed, and not kept.
         ("window=2592000&bucket=minute", "bucket"),
@@ -170,6 +171,8 @@ fn bad_parameters_are_refused_by_name() {
 
 #[test]
 fn parameters_are_read() -> Result<(), crate::error::ApiError> {
+    // `rule=`: the default route's (stored as the empty rule name).
+    assert_eq!(q("rule=")?.filters, vec![(Dim::Rule, String::new())]);
     let d = q("")?;
     assert_eq!(
         (d.window_s, d.bucket, d.group_by.clone()),
@@ -328,7 +331,8 @@ fn shards_merge_into_groups_totals_and_processors() -> Result<(), crate::error::
             ],
         },
     ];
-    let v = answer(&x, &group, shards, Some(x.start));
+    let v = answer(&x, false, &group, shards, Some(x.start));
+    assert_eq!(v["livemode"], false);
     assert_eq!(v["rolled_up_through"], x.start * 60);
     assert_eq!(v["totals"]["attempts"], 3);
     assert_eq!(

@@ -1,6 +1,6 @@
 // What a scripted run's payments should count for in GET /v1/routing/metrics,
 // computed from the payments' own answers (`routing.attempts`): the
-// reference of 14-dashboard.test.mjs (13-metrics.test.mjs has its own copy).
+// reference of 13-metrics.test.mjs and 14-dashboard.test.mjs.
 // `payments`: [{ amount, currency, attempts }]; answers { processor | '*': counts }.
 
 export function metricsReference(payments) {
