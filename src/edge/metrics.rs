@@ -1,7 +1,7 @@
 //! Processor performance at the edge (`crate::metrics` is the pure part).
 //!
 //! - Recording: each isolate folds its payments' attempts into counts per
-//!   minute and key, in memory, and after `BATCH_MS` sends them, off the
+//!   minute and key, in memory, and after `BATCH_MS` (250 ms) sends them, off the
 //!   payments' path (`ctx.wait_until`), to the mode's `SHARDS` metrics
 //!   shards: a key always goes to the same shard, so no object is written
 //!   by every payment and each bucket row lives in one shard. A batch has
@@ -44,8 +44,11 @@ use switchyard_processors::payment::Attempt;
 
 /// Shards per mode.
 pub(crate) const SHARDS: u32 = 16;
-/// How long attempts wait in an isolate's memory to be recorded together.
-const BATCH_MS: u64 = 25;
+/// How long attempts wait in an isolate's memory to be recorded together:
+/// one write per shard touched per isolate per `BATCH_MS` (at 25 ms, a
+/// payment at a time made each its own write: 0.5 ms more workerd CPU per
+/// payment; BENCHMARKS.md).
+const BATCH_MS: u64 = 250;
 /// A scheduled recording that has not happened after this long is taken to
 /// be lost (its request was cancelled); the next payment schedules anew.
 const STALE_MS: u64 = 2_000;
@@ -529,14 +532,12 @@ impl MetricsObject {
             return Ok(false);
         }
         let rolled = meta.rolled.unwrap_or(0);
-        // Nothing to roll before the first minute row.
-        let Some(first) = self.first_minute(rolled)? else {
-            self.set_meta("rolled", now_minute.max(rolled))?;
-            self.set_meta("acked", now_minute.max(rolled))?;
-            return Ok(false);
+        // Nothing to roll before the first minute row; with none at all,
+        // an empty rollup still moves the rollup's watermark up to now.
+        let to = match self.first_minute(rolled)? {
+            Some(first) => self.rollup_end(rolled.max(first.min(now_minute)), now_minute)?,
+            None => now_minute,
         };
-        let from = rolled.max(first.min(now_minute));
-        let to = self.rollup_end(from, now_minute)?;
         if to <= rolled {
             return Ok(false);
         }

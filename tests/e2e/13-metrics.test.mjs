@@ -88,7 +88,7 @@ function assertFigures(got, want, what) {
   assert.deepEqual(got.decline_codes.map((c) => [c.code, c.count]), codes, `${what}: decline codes`);
 }
 
-/** Polls until the run's attempts are all counted (recorded ~25 ms after each answer). */
+/** Polls until the run's attempts are all counted (recorded ~250 ms after each answer). */
 async function metrics(query, expectAttempts) {
   let r;
   for (let i = 0; i < 50; i++) {
