@@ -21,7 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use serde::{Deserialize, Serialize};
 use worker::{
     console_error, durable_object, Context, Delay, DurableObject, Env, Request, Response,
@@ -37,9 +37,9 @@ use super::sql::{arg, as_text, as_u64, integer as int, rows};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::listing::Arg;
-use crate::metrics::query::{self, MinuteQuery, Sql, FULL};
+use crate::metrics::query::{self, MinuteQuery, Query, Res, Sql, FULL};
 use crate::metrics::report::{self, GroupRow, ShardAnswer};
-use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Facts, Key, COUNTERS};
+use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Dim, Facts, Key, COUNTERS};
 use switchyard_processors::payment::Attempt;
 
 /// Shards per mode.
@@ -201,12 +201,40 @@ pub(crate) async fn get(
     }
     let mode = request.principal.mode;
     let group = report::group_of(&q);
-    let rollup = match query::cube_query(&q, &group) {
+    // With a bucket, the series apart: grouped by what was asked alone.
+    let step = q.bucket.map(Res::minutes);
+    let (totals, series) = join(collect(env, mode, &q, &group, None), async {
+        match step {
+            Some(_) => collect(env, mode, &q, &q.group_by, step).await,
+            None => Ok((Vec::new(), None)),
+        }
+    })
+    .await;
+    let (totals, rolled_up) = totals?;
+    let (series, _) = series?;
+    Ok(json_response(
+        200,
+        &report::answer(&q, mode.livemode(), &group, totals, series, rolled_up),
+    ))
+}
+
+/// The rows of a query grouped by `group` (and by bucket start each `step`
+/// minutes): the rollup's, then each shard's from its watermark on; and the
+/// earliest watermark.
+async fn collect(
+    env: &Env,
+    mode: Mode,
+    q: &Query,
+    group: &[Dim],
+    step: Option<u64>,
+) -> Result<(Vec<ShardAnswer>, Option<u64>), ApiError> {
+    let rollup = match query::cube_query(q, group, step) {
         Some(cq) => metrics_rollup::query(env, mode, &cq).await?,
         None => RollupAnswer::default(),
     };
     let calls = (0..SHARDS).map(|n| {
-        let mq = query::minute_query(&q, &group, rollup.watermarks.get(&n).copied().unwrap_or(0));
+        let w = rollup.watermarks.get(&n).copied().unwrap_or(0);
+        let mq = query::minute_query(q, group, w, step);
         async move {
             if mq.ranges.is_empty() {
                 return Ok(ShardAnswer::default());
@@ -228,10 +256,7 @@ pub(crate) async fn get(
     parts.push(ShardAnswer {
         groups: rollup.groups,
     });
-    Ok(json_response(
-        200,
-        &report::answer(&q, mode.livemode(), &group, parts, rolled_up),
-    ))
+    Ok((parts, rolled_up))
 }
 
 /// A mode's shard of minute rows.

@@ -629,11 +629,12 @@ impl CubeQuery {
     }
 }
 
-/// What the rollup is asked for a query grouped by `group`: cube rows from
+/// What the rollup is asked for a query grouped by `group` (and by bucket
+/// start, each `step` minutes, for a series): cube rows from
 /// `lo` on (hours to the first whole day, then days; or the bucket's own
 /// size), from the cube that keeps the dimensions grouped or filtered by.
 /// None for minute buckets (minute rows only).
-pub fn cube_query(q: &Query, group: &[Dim]) -> Option<CubeQuery> {
+pub fn cube_query(q: &Query, group: &[Dim], step: Option<u64>) -> Option<CubeQuery> {
     let ranges = match q.bucket {
         Some(Res::Minute) => return None,
         Some(res) => vec![(res, q.lo, q.end)],
@@ -657,15 +658,16 @@ pub fn cube_query(q: &Query, group: &[Dim]) -> Option<CubeQuery> {
                 .chain(q.filters.iter().map(|(d, _)| *d)),
         ),
         ranges,
-        step: q.bucket.map(Res::minutes),
+        step,
         group: group.to_vec(),
         filters: q.filters.clone(),
     })
 }
 
 /// The minute rows a shard whose counts the rollup holds up to `w` is asked
-/// for: the start's minutes before `lo`, and its minutes from `w` on.
-pub fn minute_query(q: &Query, group: &[Dim], w: u64) -> MinuteQuery {
+/// for: the start's minutes before `lo`, and its minutes from `w` on
+/// (grouped by `group`, and by bucket start each `step` minutes).
+pub fn minute_query(q: &Query, group: &[Dim], w: u64, step: Option<u64>) -> MinuteQuery {
     let mut ranges = Vec::new();
     if q.bucket == Some(Res::Minute) {
         ranges.push((q.start, q.end));
@@ -680,7 +682,7 @@ pub fn minute_query(q: &Query, group: &[Dim], w: u64) -> MinuteQuery {
     }
     MinuteQuery {
         ranges,
-        step: q.bucket.map(Res::minutes),
+        step,
         group: group.to_vec(),
         filters: q.filters.clone(),
     }

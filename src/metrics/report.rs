@@ -119,13 +119,18 @@ fn value_of(d: Dim, v: &str) -> Value {
 /// The answer: totals, per-processor figures, and the asked groups (with
 /// their series when a bucket was asked).
 ///
+/// `totals`: rows grouped by `group` (`group_of`); `series`: with a
+/// bucket, rows grouped by the asked dimensions alone (in their order) and
+/// by bucket start: a series point shows no amounts, so it is not split by
+/// currency (a 30-day series of hours has 720 points per group).
 /// `rolled_up`: the earliest of the shards' watermarks (minutes before it
 /// are read from the rollup for every shard that has counts).
 pub fn answer(
     q: &Query,
     livemode: bool,
     group: &[Dim],
-    shards: Vec<ShardAnswer>,
+    totals_rows: Vec<ShardAnswer>,
+    series_rows: Vec<ShardAnswer>,
     rolled_up: Option<u64>,
 ) -> Value {
     let pos = |d: Dim| group.iter().position(|x| *x == d);
@@ -138,7 +143,7 @@ pub fn answer(
     let field = |row: &GroupRow, i: Option<usize>| {
         i.and_then(|i| row.key.get(i)).cloned().unwrap_or_default()
     };
-    for shard in &shards {
+    for shard in &totals_rows {
         for row in &shard.groups {
             let currency = field(row, cur);
             totals.add(&currency, &row.counts);
@@ -147,10 +152,14 @@ pub fn answer(
                 .or_default()
                 .add(&currency, &row.counts);
             let key: Vec<String> = asked.iter().map(|i| field(row, *i)).collect();
-            let g = groups.entry(key).or_default();
-            g.0.add(&currency, &row.counts);
+            groups.entry(key).or_default().0.add(&currency, &row.counts);
+        }
+    }
+    for shard in &series_rows {
+        for row in &shard.groups {
             if let Some(t) = row.t {
-                g.1.entry(t).or_default().add(&currency, &row.counts);
+                let g = groups.entry(row.key.clone()).or_default();
+                g.1.entry(t).or_default().add("", &row.counts);
             }
         }
     }

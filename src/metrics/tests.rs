@@ -201,10 +201,10 @@ fn parameters_are_read() -> Result<(), crate::error::ApiError> {
 fn check_exactly_once(query: &str, now_ms: u64, w: u64) -> Result<(), crate::error::ApiError> {
     let x = parse(Some(query), now_ms)?;
     let group = super::report::group_of(&x);
-    let cubes = query::cube_query(&x, &group)
+    let cubes = query::cube_query(&x, &group, None)
         .map(|c| c.ranges)
         .unwrap_or_default();
-    let minutes = query::minute_query(&x, &group, w).ranges;
+    let minutes = query::minute_query(&x, &group, w, None).ranges;
     let lo = x.start.saturating_sub(3000);
     for m in lo..x.end {
         let from_cubes = cubes
@@ -263,8 +263,8 @@ fn the_cube_read_keeps_just_the_dimensions_grouped_or_filtered(
     let x = q("group_by[]=rule&brand=visa'--")?;
     let group = super::report::group_of(&x);
     assert_eq!(group, vec![Dim::Processor, Dim::Currency, Dim::Rule]);
-    let c =
-        query::cube_query(&x, &group).ok_or_else(|| crate::error::ApiError::internal("none"))?;
+    let c = query::cube_query(&x, &group, None)
+        .ok_or_else(|| crate::error::ApiError::internal("none"))?;
     assert_eq!(c.cube, 1 | 8);
     for sql in [c.counts_sql(), c.latency_sql(), c.declines_sql()] {
         assert!(!sql.text.contains("visa"), "{}", sql.text);
@@ -275,7 +275,7 @@ fn the_cube_read_keeps_just_the_dimensions_grouped_or_filtered(
             sql.text
         );
     }
-    let m = query::minute_query(&x, &group, 0);
+    let m = query::minute_query(&x, &group, 0, None);
     for s in [m.counts_sql(), m.latency_sql(), m.declines_sql()] {
         assert!(!s.text.contains("visa"));
         assert_eq!(s.text.matches('?').count(), s.args.len(), "{}", s.text);
@@ -320,18 +320,26 @@ fn shards_merge_into_groups_totals_and_processors() -> Result<(), crate::error::
         d.merge(&c);
     }
     let t0 = x.start;
-    let shards = vec![
+    // Totals by processor, currency and rule; the series by rule alone.
+    let totals = vec![
         ShardAnswer {
-            groups: vec![row(&["pa", "usd", "cheap"], Some(t0), a.clone())],
+            groups: vec![row(&["pa", "usd", "cheap"], None, a.clone())],
         },
         ShardAnswer {
             groups: vec![
-                row(&["pa", "eur", "cheap"], Some(t0 + 1), d.clone()),
-                row(&["pa", "usd", ""], Some(t0), a.clone()),
+                row(&["pa", "eur", "cheap"], None, d.clone()),
+                row(&["pa", "usd", ""], None, a.clone()),
             ],
         },
     ];
-    let v = answer(&x, false, &group, shards, Some(x.start));
+    let series = vec![ShardAnswer {
+        groups: vec![
+            row(&["cheap"], Some(t0), a.clone()),
+            row(&["cheap"], Some(t0 + 1), d.clone()),
+            row(&[""], Some(t0), a.clone()),
+        ],
+    }];
+    let v = answer(&x, false, &group, totals, series, Some(x.start));
     assert_eq!(v["livemode"], false);
     assert_eq!(v["rolled_up_through"], x.start * 60);
     assert_eq!(v["totals"]["attempts"], 3);
