@@ -18,7 +18,6 @@
 //!   by the front (counts add, latency histograms merge).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::future::{join, join_all};
@@ -30,16 +29,20 @@ use worker::{
 
 use super::config::config;
 use super::metrics_rollup::{self, ApplyMsg, RollupAnswer};
+use super::metrics_rows::{
+    add_counts, add_declines, add_latency_bins, ensure_alarm, group_key, read, respond, to_json,
+    Groups,
+};
 use super::objects::{call, stub as object_stub, Binding};
 use super::request::Call;
 use super::runtime::{error_response, json_response, now_ms, random_token};
-use super::sql::{arg, as_text, as_u64, integer as int, rows};
+use super::sql::{as_text, as_u64, exec, integer as int, rows};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::listing::Arg;
 use crate::metrics::query::{self, MinuteQuery, Query, Res, Sql, FULL};
 use crate::metrics::report::{self, GroupRow, ShardAnswer};
-use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Dim, Facts, Key, COUNTERS};
+use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Dim, Facts, Key};
 use switchyard_processors::payment::Attempt;
 
 /// Shards per mode.
@@ -372,40 +375,11 @@ impl MetricsObject {
     /// Each group's counts: the three grouped statements, joined by group.
     fn query(&self, q: &MinuteQuery) -> Result<ShardAnswer, ApiError> {
         let n = q.key_columns();
-        let g = q.group.len();
-        let key_of = |row: &[SqlStorageValue]| -> (Vec<String>, Option<u64>) {
-            let values = row[..g].iter().map(as_text).collect();
-            let t = q.step.map(|_| as_u64(&row[g]));
-            (values, t)
-        };
-        let mut groups: BTreeMap<(Vec<String>, Option<u64>), Counts> = BTreeMap::new();
-        for row in rows(&self.sql, &q.counts_sql())? {
-            if row.len() < n + COUNTERS.len() {
-                continue;
-            }
-            let mut c = [0u64; 13];
-            for (i, v) in row[n..n + COUNTERS.len()].iter().enumerate() {
-                c[i] = as_u64(v);
-            }
-            groups.entry(key_of(&row)).or_default().add_counters(&c);
-        }
-        for row in rows(&self.sql, &q.latency_sql())? {
-            if row.len() < n + 2 {
-                continue;
-            }
-            let b = u16::try_from(as_u64(&row[n])).unwrap_or(u16::MAX);
-            if let Some(c) = groups.get_mut(&key_of(&row)) {
-                c.latency.add(b, as_u64(&row[n + 1]));
-            }
-        }
-        for row in rows(&self.sql, &q.declines_sql())? {
-            if row.len() < n + 2 {
-                continue;
-            }
-            if let Some(c) = groups.get_mut(&key_of(&row)) {
-                c.add_decline(&as_text(&row[n]), as_u64(&row[n + 1]));
-            }
-        }
+        let key_of = |row: &[SqlStorageValue]| group_key(row, q.group.len(), q.step.is_some());
+        let mut groups = Groups::new();
+        add_counts(&mut groups, &rows(&self.sql, &q.counts_sql())?, n, key_of);
+        add_latency_bins(&mut groups, &rows(&self.sql, &q.latency_sql())?, n, key_of);
+        add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
         // A group with no rows in the window (all of its rows filtered out)
         // is left out; so is an empty one.
         groups.retain(|_, c| c.attempts + c.skipped + c.payments > 0);
@@ -422,7 +396,8 @@ impl MetricsObject {
         let mut out = Vec::new();
         for mask in 0..=FULL {
             let [counts, latency, declines] = query::rollup(mask, from, to);
-            let mut cube: BTreeMap<(u64, Key), Counts> = BTreeMap::new();
+            let mut cube = Groups::new();
+            // Columns: the hour, the six values, then what is summed.
             let key_of = |row: &[SqlStorageValue]| -> (u64, Key) {
                 let mut k: [String; 6] = Default::default();
                 for (i, v) in row[1..7].iter().enumerate() {
@@ -430,33 +405,9 @@ impl MetricsObject {
                 }
                 (as_u64(&row[0]), Key(k))
             };
-            for row in rows(&self.sql, &counts)? {
-                if row.len() < 7 + COUNTERS.len() {
-                    continue;
-                }
-                let mut c = [0u64; 13];
-                for (i, v) in row[7..7 + COUNTERS.len()].iter().enumerate() {
-                    c[i] = as_u64(v);
-                }
-                cube.entry(key_of(&row)).or_default().add_counters(&c);
-            }
-            for row in rows(&self.sql, &latency)? {
-                if row.len() < 9 {
-                    continue;
-                }
-                let b = u16::try_from(as_u64(&row[7])).unwrap_or(u16::MAX);
-                if let Some(c) = cube.get_mut(&key_of(&row)) {
-                    c.latency.add(b, as_u64(&row[8]));
-                }
-            }
-            for row in rows(&self.sql, &declines)? {
-                if row.len() < 9 {
-                    continue;
-                }
-                if let Some(c) = cube.get_mut(&key_of(&row)) {
-                    c.add_decline(&as_text(&row[7]), as_u64(&row[8]));
-                }
-            }
+            add_counts(&mut cube, &rows(&self.sql, &counts)?, 7, key_of);
+            add_latency_bins(&mut cube, &rows(&self.sql, &latency)?, 7, key_of);
+            add_declines(&mut cube, &rows(&self.sql, &declines)?, 7, key_of);
             out.extend(cube.into_iter().map(|((t, key), counts)| CubeRow {
                 cube: mask,
                 t,
@@ -587,27 +538,14 @@ impl MetricsObject {
         let kept = minute_of(now).saturating_sub(query::Res::Minute.keep_minutes());
         let cutoff = kept.min(meta.acked.unwrap_or(0));
         for s in query::shard_retention(cutoff, now.saturating_sub(BATCH_IDS_KEPT_MS)) {
-            self.sql
-                .exec(&s.text, Some(s.args.iter().map(arg).collect()))?;
+            exec(&self.sql, &s)?;
         }
         Ok(())
     }
 
     async fn ensure_alarm(&self) {
-        if self.alarm_set.get() {
-            return;
-        }
         let every = config(&self.env).metrics_rollup_ms;
-        let set = match self.storage.get_alarm().await {
-            Ok(Some(_)) => true,
-            Ok(None) => self
-                .storage
-                .set_alarm(Duration::from_millis(every))
-                .await
-                .is_ok(),
-            Err(_) => false,
-        };
-        self.alarm_set.set(set);
+        ensure_alarm(&self.storage, &self.alarm_set, Duration::from_millis(every)).await;
     }
 }
 
@@ -636,27 +574,18 @@ impl DurableObject for MetricsObject {
         let path = req.path();
         let text = req.text().await.unwrap_or_default();
         let result = match path.as_str() {
-            "/record" => match serde_json::from_str::<RecordMsg>(&text) {
-                Ok(msg) => self
-                    .apply(&msg, now_ms())
-                    .map(|()| serde_json::json!({"ok": true})),
-                Err(e) => Err(ApiError::internal(format!("unreadable metrics batch: {e}"))),
-            },
-            "/query" => match serde_json::from_str::<MinuteQuery>(&text) {
-                Ok(q) => self.query(&q).and_then(|a| {
-                    serde_json::to_value(a).map_err(|e| ApiError::internal(e.to_string()))
-                }),
-                Err(e) => Err(ApiError::internal(format!("unreadable metrics query: {e}"))),
-            },
+            "/record" => read::<RecordMsg>(&text, "metrics batch")
+                .and_then(|msg| self.apply(&msg, now_ms()))
+                .map(|()| serde_json::json!({"ok": true})),
+            "/query" => read::<MinuteQuery>(&text, "metrics query")
+                .and_then(|q| self.query(&q))
+                .and_then(to_json),
             _ => Err(ApiError::internal("unknown metrics call")),
         };
         if path == "/record" && result.is_ok() {
             self.ensure_alarm().await;
         }
-        Ok(match result {
-            Ok(v) => json_response(200, &v),
-            Err(e) => error_response(&e),
-        })
+        Ok(respond(result))
     }
 
     /// Rolls the closed minutes up, applies the retention, and sets the

@@ -21,15 +21,18 @@ use worker::{
     Storage, Stub,
 };
 
+use super::metrics_rows::{
+    add_counts, add_declines, ensure_alarm, group_key, read, respond, to_json, Groups,
+};
 use super::objects::{call, stub as object_stub, Binding};
-use super::runtime::{error_response, json_response, now_ms};
-use super::sql::{arg, as_text, as_u64, integer as int, rows};
+use super::runtime::{error_response, now_ms};
+use super::sql::{as_u64, exec, integer as int, rows};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::metrics::query::{self, CubeQuery, Res, Sql};
 use crate::metrics::report::GroupRow;
 use crate::metrics::sketch::Histogram;
-use crate::metrics::{minute_of, Counts, CubeRow, COUNTERS};
+use crate::metrics::{minute_of, CubeRow};
 
 /// How often the retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -138,22 +141,10 @@ impl MetricsRollupObject {
 
     fn query(&self, q: &CubeQuery) -> Result<RollupAnswer, ApiError> {
         let n = q.key_columns();
-        let g = q.group.len();
-        let key_of = |row: &[SqlStorageValue]| -> (Vec<String>, Option<u64>) {
-            let values = row[..g].iter().map(as_text).collect();
-            (values, q.step.map(|_| as_u64(&row[g])))
-        };
-        let mut groups: BTreeMap<(Vec<String>, Option<u64>), Counts> = BTreeMap::new();
-        for row in rows(&self.sql, &q.counts_sql())? {
-            if row.len() < n + COUNTERS.len() {
-                continue;
-            }
-            let mut c = [0u64; 13];
-            for (i, v) in row[n..n + COUNTERS.len()].iter().enumerate() {
-                c[i] = as_u64(v);
-            }
-            groups.entry(key_of(&row)).or_default().add_counters(&c);
-        }
+        let key_of = |row: &[SqlStorageValue]| group_key(row, q.group.len(), q.step.is_some());
+        let mut groups = Groups::new();
+        add_counts(&mut groups, &rows(&self.sql, &q.counts_sql())?, n, key_of);
+        // One histogram per cube row, merged here.
         for row in rows(&self.sql, &q.latency_sql())? {
             if let (Some(SqlStorageValue::Blob(b)), Some(c)) =
                 (row.get(n), groups.get_mut(&key_of(&row)))
@@ -161,14 +152,7 @@ impl MetricsRollupObject {
                 c.latency.merge(&Histogram::decode(b));
             }
         }
-        for row in rows(&self.sql, &q.declines_sql())? {
-            if row.len() < n + 2 {
-                continue;
-            }
-            if let Some(c) = groups.get_mut(&key_of(&row)) {
-                c.add_decline(&as_text(&row[n]), as_u64(&row[n + 1]));
-            }
-        }
+        add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
         let mut watermarks = BTreeMap::new();
         for row in rows(
             &self.sql,
@@ -191,15 +175,7 @@ impl MetricsRollupObject {
     }
 
     async fn ensure_alarm(&self) {
-        if self.alarm_set.get() {
-            return;
-        }
-        let set = match self.storage.get_alarm().await {
-            Ok(Some(_)) => true,
-            Ok(None) => self.storage.set_alarm(RETENTION_EVERY).await.is_ok(),
-            Err(_) => false,
-        };
-        self.alarm_set.set(set);
+        ensure_alarm(&self.storage, &self.alarm_set, RETENTION_EVERY).await;
     }
 }
 
@@ -227,35 +203,25 @@ impl DurableObject for MetricsRollupObject {
         let path = req.path();
         let text = req.text().await.unwrap_or_default();
         let result = match path.as_str() {
-            "/apply" => match serde_json::from_str::<ApplyMsg>(&text) {
-                Ok(msg) => self
-                    .apply(&msg, now_ms())
-                    .map(|()| serde_json::json!({"ok": true})),
-                Err(e) => Err(ApiError::internal(format!("unreadable rollup: {e}"))),
-            },
-            "/query" => match serde_json::from_str::<CubeQuery>(&text) {
-                Ok(q) => self.query(&q).and_then(|a| {
-                    serde_json::to_value(a).map_err(|e| ApiError::internal(e.to_string()))
-                }),
-                Err(e) => Err(ApiError::internal(format!("unreadable rollup query: {e}"))),
-            },
+            "/apply" => read::<ApplyMsg>(&text, "rollup")
+                .and_then(|msg| self.apply(&msg, now_ms()))
+                .map(|()| serde_json::json!({"ok": true})),
+            "/query" => read::<CubeQuery>(&text, "rollup query")
+                .and_then(|q| self.query(&q))
+                .and_then(to_json),
             _ => Err(ApiError::internal("unknown metrics rollup call")),
         };
         if path == "/apply" && result.is_ok() {
             self.ensure_alarm().await;
         }
-        Ok(match result {
-            Ok(v) => json_response(200, &v),
-            Err(e) => error_response(&e),
-        })
+        Ok(respond(result))
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_set.set(false);
         let now = now_ms();
         for s in query::rollup_retention(minute_of(now), now.saturating_sub(APPLIED_KEPT_MS)) {
-            self.sql
-                .exec(&s.text, Some(s.args.iter().map(arg).collect()))?;
+            exec(&self.sql, &s).map_err(|e| worker::Error::RustError(e.message.clone()))?;
         }
         let left = self
             .sql

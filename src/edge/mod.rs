@@ -44,6 +44,7 @@ mod index_do;
 mod keys_do;
 mod metrics;
 mod metrics_rollup;
+mod metrics_rows;
 mod objects;
 mod payment_do;
 mod payments;

@@ -258,3 +258,9 @@ pub(crate) fn rows(sql: &SqlStorage, q: &Sql) -> Result<Vec<Vec<SqlStorageValue>
     }
     Ok(out)
 }
+
+/// A statement of a pure module, run for its effect.
+pub(crate) fn exec(sql: &SqlStorage, q: &Sql) -> Result<(), ApiError> {
+    sql.exec(&q.text, Some(q.args.iter().map(arg).collect()))?;
+    Ok(())
+}

@@ -286,6 +286,15 @@ const KEY_COLUMNS: &str = "processor, brand, country, funding, currency, rule";
 const KEY_DECL: &str = "processor TEXT NOT NULL, brand TEXT NOT NULL, country TEXT NOT NULL, \
      funding TEXT NOT NULL, currency TEXT NOT NULL, rule TEXT NOT NULL";
 
+/// `SUM(payments), SUM(amount), ...`: the counters summed.
+fn sums() -> String {
+    COUNTERS
+        .iter()
+        .map(|c| format!("SUM({c})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn counter_decl() -> String {
     COUNTERS
         .iter()
@@ -413,11 +422,7 @@ pub fn rollup(mask: u8, from: u64, to: u64) -> [Sql; 3] {
         .map(|d| projected(*d, mask))
         .collect::<Vec<_>>()
         .join(", ");
-    let sums = COUNTERS
-        .iter()
-        .map(|c| format!("SUM({c})"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let sums = sums();
     let args = vec![int(from), int(to)];
     let sql = |table: &str, what: &str, extra: &str| Sql {
         text: format!(
@@ -545,12 +550,7 @@ impl MinuteQuery {
 
     /// The group's values, [bucket,] then the sums of `COUNTERS`.
     pub fn counts_sql(&self) -> Sql {
-        let sums = COUNTERS
-            .iter()
-            .map(|c| format!("SUM({c})"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.select("m_counts", &sums, "")
+        self.select("m_counts", &sums(), "")
     }
 
     /// The group's values, [bucket,] bin, count.
@@ -604,12 +604,7 @@ impl CubeQuery {
 
     /// The group's values, [bucket,] the sums of `COUNTERS`.
     pub fn counts_sql(&self) -> Sql {
-        let sums = COUNTERS
-            .iter()
-            .map(|c| format!("SUM({c})"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.select("cubes", &sums, Some(""))
+        self.select("cubes", &sums(), Some(""))
     }
 
     /// The group's values, [bucket,] latency: one row per cube row (the

@@ -7,7 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from './helpers.mjs';
-import { metricsReference as reference, nearestRank, latencyTolerance } from './metrics-reference.mjs';
+import {
+  metricsReference as reference, nearestRank, latencyTolerance, activateRunRules, runConcurrently,
+} from './metrics-reference.mjs';
 
 const RUN = `m${Date.now().toString(36)}`;
 const RULE = `${RUN} all`;
@@ -29,38 +31,21 @@ let doneAt;
 const made = [];
 
 before(async () => {
-  const list = await api('GET', '/v1/routing/rulesets?limit=100');
-  previousActive = list.json.data.find((r) => r.status === 'active')?.id;
-  // sandbox_down is always "not processed" (its circuit opens after a few:
-  // then it is skipped), sandbox_a and sandbox_b answer by the card.
-  const rs = await api('POST', '/v1/routing/rulesets', {
-    ruleset: {
-      name: `metrics ${RUN}`,
-      rules: [{ name: RULE, if: { field: 'metadata.run', eq: RUN }, then: { route: ['sandbox_down', 'sandbox_a', 'sandbox_b'] } }],
-      default: { route: ['sandbox_a'] },
-    },
-  });
-  assert.equal(rs.status, 200, rs.text);
-  assert.equal((await api('POST', `/v1/routing/rulesets/${rs.json.id}/activate`)).status, 200);
+  previousActive = await activateRunRules(api, { name: `metrics ${RUN}`, run: RUN, rule: RULE });
   const pms = Object.keys(PMS);
-  let next = 0;
-  const worker = async () => {
-    while (next < PAYMENTS) {
-      const i = next++;
-      const pm = pms[i % pms.length];
-      const amount = 1000 + i;
-      const currency = i % 3 === 0 ? 'eur' : 'usd';
-      const r = await api('POST', '/v1/payment_intents', {
-        amount, currency, confirm: 'true', payment_method: pm,
-        'metadata[run]': RUN,
-      }, { form: true });
-      const pi = r.status === 200 ? r.json : r.json?.error?.payment_intent;
-      assert.ok(pi?.routing, `payment ${i}: ${r.status} ${r.text}`);
-      assert.equal(pi.routing.rule, RULE);
-      made.push({ pm, brand: PMS[pm], amount, currency, attempts: pi.routing.attempts });
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await runConcurrently(PAYMENTS, CONCURRENCY, async (i) => {
+    const pm = pms[i % pms.length];
+    const amount = 1000 + i;
+    const currency = i % 3 === 0 ? 'eur' : 'usd';
+    const r = await api('POST', '/v1/payment_intents', {
+      amount, currency, confirm: 'true', payment_method: pm,
+      'metadata[run]': RUN,
+    }, { form: true });
+    const pi = r.status === 200 ? r.json : r.json?.error?.payment_intent;
+    assert.ok(pi?.routing, `payment ${i}: ${r.status} ${r.text}`);
+    assert.equal(pi.routing.rule, RULE);
+    made.push({ pm, brand: PMS[pm], amount, currency, attempts: pi.routing.attempts });
+  });
   doneAt = Date.now();
 });
 

@@ -15,7 +15,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { api, SK, BASE, ROOT } from './helpers.mjs';
-import { metricsReference, nearestRank, latencyTolerance } from './metrics-reference.mjs';
+import {
+  metricsReference, nearestRank, latencyTolerance, activateRunRules, runConcurrently,
+} from './metrics-reference.mjs';
 
 const WORKER = process.env.E2E_WORKER_URL ?? BASE;
 const ART = process.env.E2E_ARTIFACTS ?? path.join(ROOT, 'tests', 'artifacts', 'e2e');
@@ -68,26 +70,9 @@ async function counted() {
 
 before(async () => {
   fs.mkdirSync(ART, { recursive: true });
-  const list = await api('GET', '/v1/routing/rulesets?limit=100');
-  previousActive = list.json.data.find((r) => r.status === 'active')?.id;
-  const rs = await api('POST', '/v1/routing/rulesets', {
-    ruleset: {
-      name: `dashboard ${RUN}`,
-      rules: [{ name: RULE, if: { field: 'metadata.run', eq: RUN }, then: { route: ['sandbox_down', 'sandbox_a', 'sandbox_b'] } }],
-      default: { route: ['sandbox_a'] },
-    },
-  });
-  assert.equal(rs.status, 200, rs.text);
-  assert.equal((await api('POST', `/v1/routing/rulesets/${rs.json.id}/activate`)).status, 200);
+  previousActive = await activateRunRules(api, { name: `dashboard ${RUN}`, run: RUN, rule: RULE });
   const pms = Object.keys(PMS);
-  let next = 0;
-  const worker = async () => {
-    while (next < PAYMENTS) {
-      const i = next++;
-      await pay(i, pms[i % pms.length]);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await runConcurrently(PAYMENTS, CONCURRENCY, (i) => pay(i, pms[i % pms.length]));
   // Every kind of outcome is in the run. sandbox_down's calls are not
   // processed (and the payment recovered by sandbox_a), or skipped once its
   // circuit is open: after 13-metrics' run it may stay open for minutes,

@@ -1,6 +1,6 @@
 // What a scripted run's payments should count for in GET /v1/routing/metrics,
 // computed from the payments' own answers (`routing.attempts`): the
-// reference of 13-metrics.test.mjs and 14-dashboard.test.mjs.
+// reference of 13-metrics.test.mjs and 14-dashboard.test.mjs, and the run's set-up they share.
 // `payments`: [{ amount, currency, attempts }]; answers { processor | '*': counts }.
 
 export function metricsReference(payments) {
@@ -51,3 +51,34 @@ export function nearestRank(values, q) {
 
 /** The histogram's stated error: exact below 32 ms, within 1/32 above. */
 export const latencyTolerance = (exact) => (exact < 32 ? 0 : exact / 32);
+
+/**
+ * Activates a rule set whose one rule, `rule`, routes the payments with
+ * `metadata[run]=run` to sandbox_down (never processed; its circuit opens
+ * after a few, then it is skipped), sandbox_a, sandbox_b (they answer by
+ * the card). Answers the id of the set that was active before.
+ */
+export async function activateRunRules(api, { name, run, rule }) {
+  const list = await api('GET', '/v1/routing/rulesets?limit=100');
+  const previous = list.json.data.find((r) => r.status === 'active')?.id;
+  const rs = await api('POST', '/v1/routing/rulesets', {
+    ruleset: {
+      name,
+      rules: [{ name: rule, if: { field: 'metadata.run', eq: run }, then: { route: ['sandbox_down', 'sandbox_a', 'sandbox_b'] } }],
+      default: { route: ['sandbox_a'] },
+    },
+  });
+  if (rs.status !== 200) throw new Error(`rule set not stored: ${rs.text}`);
+  const a = await api('POST', `/v1/routing/rulesets/${rs.json.id}/activate`);
+  if (a.status !== 200) throw new Error(`rule set not activated: ${a.text}`);
+  return previous;
+}
+
+/** Calls `pay(i)` for i = 0 .. count-1, `concurrency` at a time. */
+export async function runConcurrently(count, concurrency, pay) {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await pay(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
