@@ -30,6 +30,8 @@ pub struct Case {
     pub source: Source,
     /// `options.processors`, when the case gives it.
     pub processors: Option<Vec<String>>,
+    /// The authorization rates given to the engine (for `auth_rate`).
+    pub rates: Option<Value>,
     pub payment: Option<Value>,
     pub expect: Expect,
 }
@@ -121,6 +123,7 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
             "ruleset",
             "ruleset_text",
             "options",
+            "rates",
             "payment",
             "expect",
         ],
@@ -160,6 +163,10 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
         }
     };
     let payment = o.get("payment").cloned();
+    let rates = o.get("rates").cloned();
+    if rates.is_some() && payment.is_none() {
+        return Err("rates go with a payment".into());
+    }
     let e = o
         .get("expect")
         .and_then(Value::as_object)
@@ -176,6 +183,7 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
                 "rule_index",
                 "decline",
                 "split",
+                "auth_rate",
                 "trace",
             ],
             "expect.decision",
@@ -226,6 +234,7 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
     Ok(Case {
         source,
         processors,
+        rates,
         payment,
         expect,
     })
@@ -253,23 +262,25 @@ pub fn check_decision(
     }
     // How a split picked is in the trace, on the entry that decided; the
     // hot path has no trace and is not asked.
-    let traced_split = a
-        .get("trace")
-        .and_then(Value::as_array)
-        .map(|t| t.last().and_then(|e| e.get("split")));
-    if let Some(actual) = traced_split {
-        match (expected.get("split"), actual) {
-            (Some(e), Some(x)) if e == x => {}
-            (Some(e), Some(x)) => out.push(format!("split: expected {e}, got {x}")),
-            (Some(e), None) => out.push(format!("split: expected {e}, missing from the trace")),
-            (None, Some(x)) => out.push(format!("split: expected absent, got {x}")),
-            (None, None) => {}
+    for k in ["split", "auth_rate"] {
+        let traced = a
+            .get("trace")
+            .and_then(Value::as_array)
+            .map(|t| t.last().and_then(|e| e.get(k)));
+        if let Some(actual) = traced {
+            match (expected.get(k), actual) {
+                (Some(e), Some(x)) if e == x => {}
+                (Some(e), Some(x)) => out.push(format!("{k}: expected {e}, got {x}")),
+                (Some(e), None) => out.push(format!("{k}: expected {e}, missing from the trace")),
+                (None, Some(x)) => out.push(format!("{k}: expected absent, got {x}")),
+                (None, None) => {}
+            }
         }
-    }
-    if let Some(x) = a.get("split") {
-        out.push(format!(
-            "split: the decision has only the keys of rules.md, got split {x}"
-        ));
+        if let Some(x) = a.get(k) {
+            out.push(format!(
+                "{k}: the decision has only the keys of rules.md, got {k} {x}"
+            ));
+        }
     }
     for k in ["decline"] {
         match (expected.get(k), a.get(k)) {

@@ -132,7 +132,9 @@ def holds(c, p):
     }[op]()
 
 
-def act(t, key):
+def act(t, key, p=None, rates=None):
+    if "auth_rate" in t:
+        return auth_rate(t, key, p or {}, rates or [])
     if "route" in t:
         return {"action": "route", "processors": list(t["route"])}, None
     if "decline" in t:
@@ -150,19 +152,273 @@ def act(t, key):
     return {"action": "route", "processors": plan}, {"picked": picked, "bucket": bucket, "total_weight": total}
 
 
-def decide(rs, p):
+def decide(rs, p, rates=None):
     key = p.get("routing_key", "")
     for i, r in enumerate(rs["rules"]):
         if r.get("enabled", True) and ("if" not in r or holds(r["if"], p)):
-            d, split = act(r["then"], key)
+            d, split = act(r["then"], key, p, rates)
             d.update(rule=r["name"], rule_index=i)
             break
     else:
-        d, split = act(rs["default"], key)
+        d, split = act(rs["default"], key, p, rates)
         d.update(rule=None, rule_index=None)
-    if split:
+    if split and "picked" in split and "bucket" in split:
         d["split"] = split
-    return {k: d[k] for k in ["action", "processors", "rule", "rule_index", "decline", "split"] if k in d}
+    elif split:
+        d["auth_rate"] = split
+    return {k: d[k] for k in ["action", "processors", "rule", "rule_index", "decline", "split", "auth_rate"] if k in d}
+
+
+# ---------------------------------------------------------------------------
+# auth_rate (docs/rules.md, "Routing by authorization rate"), transcribed
+# from the docs: the payment's groups finest first, each processor judged by
+# the finest group with min_sample attempts, the best rate (ties: the order
+# written), an exploring share of routing keys sent to another candidate.
+
+LEVELS = ["brand_country_funding", "brand_country", "brand", "all"]
+
+
+def group_of(p):
+    brand = fact(p, "card.brand") or "unknown"
+    country = (fact(p, "card.country") or "unknown").upper() if fact(p, "card.country") else "unknown"
+    funding = fact(p, "card.funding") or "unknown"
+    return brand, country, funding
+
+
+def entry_level(e):
+    """The finest level an entry counts toward."""
+    if "brand" in e and "country" in e and "funding" in e:
+        return 0
+    if "brand" in e and "country" in e:
+        return 1
+    if "brand" in e:
+        return 2
+    return 3
+
+
+def count_at(rates, processor, g, level):
+    dims = [("brand", 0), ("country", 1), ("funding", 2)][: 3 - level]
+    n = a = 0
+    for e in rates:
+        if e["processor"] != processor or entry_level(e) > level:
+            continue
+        if all((e[k].upper() if k == "country" and e[k] != "unknown" else e[k]) == g[i] for k, i in dims):
+            n += e["attempts"]
+            a += e["authorized"]
+    return n, a
+
+
+def auth_rate(t, key, p, rates):
+    spec = t["auth_rate"]
+    cands = spec["processors"]
+    ppm = round(spec.get("explore", 0.05) * 1_000_000)
+    min_sample = spec.get("min_sample", 100)
+    g = group_of(p)
+    seen = []
+    best = None
+    for i, c in enumerate(cands):
+        rated = None
+        for level in range(4):
+            n, a = count_at(rates, c, g, level)
+            if n >= max(min_sample, 1):
+                rated = (level, n, a)
+                break
+        if rated:
+            level, n, a = rated
+            seen.append({"processor": c, "group": LEVELS[level], "attempts": n, "authorized": a, "rate": a / n})
+            if best is None or a * best[1] > best[2] * n:
+                best = (i, n, a)
+        else:
+            n, a = count_at(rates, c, g, 3)
+            seen.append({"processor": c, "group": None, "attempts": n, "authorized": a, "rate": None})
+    roll = None
+    if best is None:
+        index, reason = 0, "min_sample"
+    elif len(cands) < 2 or ppm == 0:
+        index, reason = best[0], "best_rate"
+    else:
+        d = hashlib.sha256(key.encode("utf-8")).digest()
+        roll = int.from_bytes(d[8:16], "big") % 1_000_000
+        if roll >= ppm:
+            index, reason = best[0], "best_rate"
+        else:
+            k = int.from_bytes(d[16:24], "big") % (len(cands) - 1)
+            index, reason = (k + 1 if k >= best[0] else k), "explored"
+    picked = cands[index]
+    plan = [picked] + [x for x in t.get("fallback", []) if x != picked]
+    info = {"picked": picked, "reason": reason, "explored": reason == "explored", "explore": ppm / 1_000_000,
+            "roll": roll, "min_sample": min_sample, "candidates": seen}
+    return {"action": "route", "processors": plan}, info
+
+
+def rate(processor, attempts, authorized, **dims):
+    return dict(processor=processor, **dims, attempts=attempts, authorized=authorized)
+
+
+def auth_rate_cases():
+    visa_us_credit = {"amount": 2500, "currency": "usd",
+                      "card": {"brand": "visa", "country": "US", "funding": "credit"}}
+
+    def ruleset(action, rules=True):
+        if not rules:
+            return {"name": "golden", "rules": [], "default": action}
+        return {"name": "golden", "rules": [
+            {"name": "by rate", "if": {"field": "currency", "eq": "usd"}, "then": action}],
+            "default": {"route": ["stripe"]}}
+
+    def case(name, description, rs, payment, rates):
+        d = decide(rs, payment, rates)
+        c = {"description": description, "ruleset": rs}
+        if rates is not None:
+            c["rates"] = rates
+        c["payment"] = payment
+        c["expect"] = {"decision": d}
+        return name, c
+
+    fine = [rate("stripe", 200, 160, brand="visa", country="US", funding="credit"),
+            rate("adyen_eu", 200, 190, brand="visa", country="US", funding="credit"),
+            rate("checkout", 200, 150, brand="visa", country="US", funding="credit")]
+    three = {"processors": ["stripe", "adyen_eu", "checkout"], "explore": 0, "min_sample": 100}
+    yield case("auth_rate_best.json",
+               "auth_rate picks the best rate of the payment's finest group (visa, US, credit): stripe 160/200, "
+               "adyen_eu 190/200, checkout 150/200 -> adyen_eu; explore 0, so no roll is drawn; plan = adyen_eu then "
+               "the fallback.",
+               ruleset({"auth_rate": three, "fallback": ["braintree"]}),
+               dict(visa_us_credit, routing_key="order_1"), fine)
+    yield case("auth_rate_fallback_skips_picked.json",
+               "The fallback leaves out the processor auth_rate picked (adyen_eu, best at 190/200), as split's does.",
+               ruleset({"auth_rate": three, "fallback": ["adyen_eu", "stripe", "braintree"]}),
+               dict(visa_us_credit, routing_key="order_1"), fine)
+    yield case("auth_rate_tie_order.json",
+               "Equal rates (180/200 each): the order written decides, the first of the tied -> stripe.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": 0, "min_sample": 50}}),
+               dict(visa_us_credit, routing_key="order_1"),
+               [rate("stripe", 200, 180, brand="visa", country="US", funding="credit"),
+                rate("adyen_eu", 200, 180, brand="visa", country="US", funding="credit")])
+    yield case("auth_rate_exact_compare.json",
+               "Rates compare exactly, by cross-multiplication: 2/3 (200/300) beats 666/1000 -> checkout, the second.",
+               ruleset({"auth_rate": {"processors": ["stripe", "checkout"], "explore": 0, "min_sample": 10}}),
+               dict(visa_us_credit, routing_key="order_1"),
+               [rate("stripe", 1000, 666), rate("checkout", 300, 200)])
+    yield case("auth_rate_min_sample.json",
+               "No candidate has min_sample (100) attempts in any group of the payment: the order written decides "
+               "(stripe), reason min_sample, no roll; each candidate shows its all-payments counts and rate null.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": 0.2}, "fallback": ["checkout"]}),
+               dict(visa_us_credit, routing_key="order_1"),
+               [rate("stripe", 40, 10, brand="visa", country="US", funding="credit"),
+                rate("adyen_eu", 99, 99)])
+    yield case("auth_rate_no_rates.json",
+               "No rates given at all: the order written decides (stripe, reason min_sample), with the defaults "
+               "explore 0.05 and min_sample 100.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu"]}}),
+               dict(visa_us_credit, routing_key="order_1"), None)
+    yield case("auth_rate_coarser_groups.json",
+               "A thin finest group falls back to coarser ones, per processor: stripe has 30 attempts for visa/US/credit "
+               "but 150 for visa/US (credit+debit) -> brand_country 120/150 = 0.8; adyen_eu has 60 for visa/US/credit and "
+               "nothing else for the US, 500 for visa -> brand 475/500 = 0.95; checkout only has all-card counts, "
+               "900/1000. min_sample 100 -> adyen_eu.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu", "checkout"], "explore": 0, "min_sample": 100}}),
+               dict(visa_us_credit, routing_key="order_1"),
+               [rate("stripe", 30, 20, brand="visa", country="US", funding="credit"),
+                rate("stripe", 120, 100, brand="visa", country="US", funding="debit"),
+                rate("adyen_eu", 60, 40, brand="visa", country="US", funding="credit"),
+                rate("adyen_eu", 440, 435, brand="visa", country="FR", funding="credit"),
+                rate("checkout", 1000, 900)])
+    yield case("auth_rate_other_groups_ignored.json",
+               "Counts of other groups do not count: adyen_eu's 1,000 mastercard attempts are not visa's; its visa "
+               "group has 20 attempts (< min_sample 100), and its all-payments group 1,020 (0.50) -> stripe, 150/200 "
+               "in visa/US/credit, beats it.",
+               ruleset({"auth_rate": {"processors": ["adyen_eu", "stripe"], "explore": 0, "min_sample": 100}}),
+               dict(visa_us_credit, routing_key="order_1"),
+               [rate("adyen_eu", 1000, 500, brand="mastercard", country="US", funding="credit"),
+                rate("adyen_eu", 20, 10, brand="visa", country="US", funding="credit"),
+                rate("stripe", 200, 150, brand="visa", country="US", funding="credit")])
+    yield case("auth_rate_unknown_group.json",
+               "A payment without card facts is in the unknown brand, country and funding groups (as the worker's "
+               "metrics count it): adyen_eu's unknown/unknown/unknown 95/100 beats stripe's 80/100.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": 0, "min_sample": 100}}, rules=False),
+               {"amount": 100, "currency": "eur", "routing_key": "order_1"},
+               [rate("stripe", 100, 80, brand="unknown", country="unknown", funding="unknown"),
+                rate("adyen_eu", 100, 95, brand="unknown", country="unknown", funding="unknown"),
+                rate("stripe", 5000, 5000, brand="visa")])
+    # exploration: find routing keys on each side of the roll
+    spec = {"processors": ["stripe", "adyen_eu", "checkout"], "explore": 0.3, "min_sample": 100}
+    picked = {}
+    for i in range(200):
+        key = f"order_{i}"
+        _, info = auth_rate({"auth_rate": spec}, key, visa_us_credit, fine)
+        picked.setdefault(info["reason"] + ":" + info["picked"], key)
+        if len(picked) >= 3:
+            break
+    for what, key in sorted(picked.items()):
+        reason, proc = what.split(":")
+        d = hashlib.sha256(key.encode()).digest()
+        roll = int.from_bytes(d[8:16], "big") % 1_000_000
+        other = int.from_bytes(d[16:24], "big")
+        yield case(f"auth_rate_{reason}_{proc}.json",
+                   f"Exploration 0.3 (300,000 millionths), best adyen_eu (190/200): routing key {key!r}, "
+                   f"roll = bytes 8..15 of SHA-256 as big-endian u64 ({int.from_bytes(d[8:16], 'big')}) mod 1,000,000 "
+                   f"= {roll}" + (f" < 300,000 -> explore: bytes 16..23 ({other}) mod 2 = {other % 2}, the "
+                   f"{'first' if other % 2 == 0 else 'second'} of the others (stripe, checkout) -> {proc}."
+                   if reason == "explored" else f" >= 300,000 -> the best, {proc}."),
+                   ruleset({"auth_rate": spec}), dict(visa_us_credit, routing_key=key), fine)
+    yield case("auth_rate_single.json",
+               "One candidate: it is picked whatever its rate; no roll is drawn, nothing to explore.",
+               ruleset({"auth_rate": {"processors": ["checkout"], "explore": 0.5, "min_sample": 1}, "fallback": ["stripe"]}),
+               dict(visa_us_credit, routing_key="order_1"), fine)
+    yield case("auth_rate_country_case.json",
+               "Countries match in any case: a payment's card country \"us\" is the group US.",
+               ruleset({"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": 0, "min_sample": 100}}),
+               {"amount": 2500, "currency": "usd", "card": {"brand": "visa", "country": "us", "funding": "credit"},
+                "routing_key": "order_1"}, fine)
+
+    def val(name, description, action, errors, options=None):
+        c = {"description": description, "ruleset": ruleset(action)}
+        if options:
+            c["options"] = options
+        c["expect"] = {"errors": errors, "warnings": []}
+        return name, c
+
+    at = "/rules/0/then"
+    yield val("val_auth_rate_not_object.json", "auth_rate takes an object: wrong_type at the auth_rate.",
+              {"auth_rate": ["stripe"]}, [{"path": f"{at}/auth_rate", "code": "wrong_type"}])
+    yield val("val_auth_rate_missing_processors.json", "auth_rate needs processors: missing_key at /processors.",
+              {"auth_rate": {"explore": 0.1}}, [{"path": f"{at}/auth_rate/processors", "code": "missing_key"}])
+    yield val("val_auth_rate_empty.json", "An empty processors list: empty_list.",
+              {"auth_rate": {"processors": []}}, [{"path": f"{at}/auth_rate/processors", "code": "empty_list"}])
+    yield val("val_auth_rate_duplicate.json", "A processor twice: duplicate_processor at the second.",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu", "stripe"]}},
+              [{"path": f"{at}/auth_rate/processors/2", "code": "duplicate_processor"}])
+    yield val("val_auth_rate_unknown_key.json", "A misspelt key (explor): unknown_key, suggesting explore.",
+              {"auth_rate": {"processors": ["stripe"], "explor": 0.1}},
+              [{"path": f"{at}/auth_rate/explor", "code": "unknown_key"}])
+    yield val("val_auth_rate_explore_range.json", "explore above 0.5: invalid_explore.",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": 0.6}},
+              [{"path": f"{at}/auth_rate/explore", "code": "invalid_explore"}])
+    yield val("val_auth_rate_explore_negative.json", "A negative explore: invalid_explore.",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": -0.01}},
+              [{"path": f"{at}/auth_rate/explore", "code": "invalid_explore"}])
+    yield val("val_auth_rate_explore_type.json", "explore as a string (\"5%\"): wrong_type.",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu"], "explore": "5%"}},
+              [{"path": f"{at}/auth_rate/explore", "code": "wrong_type"}])
+    yield val("val_auth_rate_min_sample.json", "min_sample 0: invalid_min_sample (at least 1).",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu"], "min_sample": 0}},
+              [{"path": f"{at}/auth_rate/min_sample", "code": "invalid_min_sample"}])
+    yield val("val_auth_rate_min_sample_fraction.json", "min_sample 2.5: invalid_min_sample.",
+              {"auth_rate": {"processors": ["stripe", "adyen_eu"], "min_sample": 2.5}},
+              [{"path": f"{at}/auth_rate/min_sample", "code": "invalid_min_sample"}])
+    yield val("val_auth_rate_unknown_processor.json",
+              "With the known processors given, a misspelt one in processors and in fallback: unknown_processor at each.",
+              {"auth_rate": {"processors": ["stripe", "adyn_eu"]}, "fallback": ["chekout"]},
+              [{"path": f"{at}/auth_rate/processors/1", "code": "unknown_processor"},
+               {"path": f"{at}/fallback/0", "code": "unknown_processor"}],
+              options={"processors": ["stripe", "adyen_eu", "checkout"]})
+    yield val("val_auth_rate_with_route.json", "auth_rate and route in one action: invalid_action at the action.",
+              {"auth_rate": {"processors": ["stripe"]}, "route": ["stripe"]},
+              [{"path": at, "code": "invalid_action"}])
+    yield val("val_auth_rate_fallback_type.json", "A fallback that is not an array: wrong_type.",
+              {"auth_rate": {"processors": ["stripe"]}, "fallback": "adyen_eu"},
+              [{"path": f"{at}/fallback", "code": "wrong_type"}])
 
 
 def random_payment(rnd, n):
@@ -308,7 +564,11 @@ def render(case):
     items = list(case.items())
     for n, (key, value) in enumerate(items):
         comma = "," if n + 1 < len(items) else ""
-        if key == "ruleset":
+        if key == "rates" and value:
+            lines.append('  "rates": [')
+            lines.extend("    " + dumps(r) + ("," if i + 1 < len(value) else "") for i, r in enumerate(value))
+            lines.append("  ]" + comma)
+        elif key == "ruleset":
             lines.append(f'  "ruleset": {{')
             keys = list(value.items())
             for m, (k, v) in enumerate(keys):
@@ -329,7 +589,7 @@ def render(case):
 def main():
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, case in list(cases()) + list(index_cases()):
+    for name, case in list(cases()) + list(index_cases()) + list(auth_rate_cases()):
         path = os.path.join(HERE, name)
         text = render(case)
         if check:

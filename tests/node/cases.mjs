@@ -44,14 +44,16 @@ export function decisionProblems(expected, actual, { withTrace }) {
   // How a split picked is in the trace, on the entry that decided; the hot
   // path has no trace and is not asked. The decision itself has only the
   // keys of rules.md.
-  if (Array.isArray(actual.trace)) {
-    const got = actual.trace.at(-1)?.split;
-    if ('split' in expected && got === undefined) out.push(`split: expected ${show(expected.split)}, missing from the trace`);
-    else if (!('split' in expected) && got !== undefined) out.push(`split: expected absent, got ${show(got)}`);
-    else if (got !== undefined && !isDeepStrictEqual(plain(got), expected.split))
-      out.push(`split: expected ${show(expected.split)}, got ${show(got)}`);
+  for (const k of ['split', 'auth_rate']) {
+    if (Array.isArray(actual.trace)) {
+      const got = actual.trace.at(-1)?.[k];
+      if (k in expected && got === undefined) out.push(`${k}: expected ${show(expected[k])}, missing from the trace`);
+      else if (!(k in expected) && got !== undefined) out.push(`${k}: expected absent, got ${show(got)}`);
+      else if (got !== undefined && !isDeepStrictEqual(plain(got), expected[k]))
+        out.push(`${k}: expected ${show(expected[k])}, got ${show(got)}`);
+    }
+    if (k in actual) out.push(`${k}: the decision has only the keys of rules.md, got ${show(actual[k])}`);
   }
-  if ('split' in actual) out.push(`split: the decision has only the keys of rules.md, got ${show(actual.split)}`);
   for (const k of ['decline']) {
     const has = k in actual && actual[k] !== undefined;
     if (k in expected && !has) out.push(`${k}: expected ${show(expected[k])}, missing`);

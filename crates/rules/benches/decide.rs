@@ -61,7 +61,10 @@ fn simulate(c: &mut Criterion) {
     let payments: Vec<Value> = (0..1_000_000).map(gen::traffic_payment).collect();
     let text = Value::Array(payments).to_string();
     g.bench_function("simulate_json_1M_100_rules", |b| {
-        b.iter(|| switchyard_rules::simulate_json(&router, black_box(&text)).unwrap())
+        b.iter(|| {
+            switchyard_rules::simulate_json(&router, black_box(&text), &switchyard_rules::NO_RATES)
+                .unwrap()
+        })
     });
     g.finish();
 }

@@ -170,7 +170,24 @@ pub enum Action {
         code: String,
         message: Option<String>,
     },
+    /// Choose among `processors` by their recent authorization rate
+    /// (docs/rules.md, "Routing by authorization rate").
+    AuthRate {
+        processors: Vec<String>,
+        /// The exploration share, in millionths (0 to 500,000).
+        explore_ppm: u32,
+        /// The fewest attempts a group needs for its rate to count.
+        min_sample: u64,
+        fallback: Vec<String>,
+    },
 }
+
+/// `auth_rate`'s defaults: explore 5 % of payments, and trust a group's
+/// rate from 100 attempts.
+pub const DEFAULT_EXPLORE_PPM: u32 = 50_000;
+pub const DEFAULT_MIN_SAMPLE: u64 = 100;
+/// The largest exploration share (beyond it, exploring outweighs the best).
+pub const MAX_EXPLORE_PPM: u32 = 500_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {

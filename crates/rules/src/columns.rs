@@ -14,6 +14,7 @@ use crate::issue::Issue;
 use crate::payment::{
     BillingInput, CardInput, Payment, PaymentInput, StrictInput, Text, MAX_ROUTING_KEY,
 };
+use crate::rates::Rates;
 #[cfg(test)]
 use crate::router::simulate_json;
 use crate::router::{at_index, Router, Simulation, Tally};
@@ -223,6 +224,7 @@ pub fn simulate_columns(
     router: &Router,
     n: usize,
     cols: &PaymentColumns<'_>,
+    rates: &Rates,
     mut json: impl FnMut(usize) -> Option<String>,
 ) -> Result<Simulation, ColumnsError> {
     let mut tally = Tally::default();
@@ -236,7 +238,7 @@ pub fn simulate_columns(
                 return Err(ColumnsError::NeedsJson);
             };
             match read_element(router, &text) {
-                Element::Valid(p) => tally_keyed(router, &mut tally, &p, &mut key, i),
+                Element::Valid(p) => tally_keyed(router, rates, &mut tally, &p, &mut key, i),
                 Element::Invalid { issues, strict } => {
                     return invalid(i, issues, strict, n, cols, &mut json)
                 }
@@ -297,8 +299,8 @@ pub fn simulate_columns(
                 }
                 p.metadata = std::mem::take(&mut metadata);
                 match routing_key {
-                    Some(k) => router.tally(&mut tally, &p, k),
-                    None => tally_keyed(router, &mut tally, &p, &mut key, i),
+                    Some(k) => router.tally(&mut tally, &p, k, rates),
+                    None => tally_keyed(router, rates, &mut tally, &p, &mut key, i),
                 }
                 metadata = std::mem::take(&mut p.metadata);
                 if let Some(b) = p.issuer.take() {
@@ -357,14 +359,21 @@ fn invalid(
     })
 }
 
-fn tally_keyed(router: &Router, tally: &mut Tally, p: &Payment, key: &mut String, i: usize) {
+fn tally_keyed(
+    router: &Router,
+    rates: &Rates,
+    tally: &mut Tally,
+    p: &Payment,
+    key: &mut String,
+    i: usize,
+) {
     match p.routing_key() {
-        Some(k) => router.tally(tally, p, k),
+        Some(k) => router.tally(tally, p, k, rates),
         None => {
             use std::fmt::Write;
             key.clear();
             let _ = write!(key, "{i}");
-            router.tally(tally, p, key);
+            router.tally(tally, p, key, rates);
         }
     }
 }
@@ -522,7 +531,9 @@ mod tests {
             three_d_secure: &tds,
             metadata: vec![("tier", next())],
         };
-        simulate_columns(router, n, &columns, |i| list.get(i).map(Value::to_string))
+        simulate_columns(router, n, &columns, &crate::rates::NO_RATES, |i| {
+            list.get(i).map(Value::to_string)
+        })
     }
 
     fn pick(xs: &[&'static str], i: u32) -> &'static str {
@@ -564,7 +575,11 @@ mod tests {
     fn columns_count_like_simulate_json() {
         let r = router();
         let list = sample();
-        let want = simulate_json(&r, &Value::Array(list.clone()).to_string());
+        let want = simulate_json(
+            &r,
+            &Value::Array(list.clone()).to_string(),
+            &crate::rates::NO_RATES,
+        );
         assert!(want.is_ok(), "{want:?}");
         for interned in [false, true] {
             assert_eq!(run(&r, &list, interned).ok(), want.clone().ok());
@@ -588,7 +603,11 @@ mod tests {
             for at in [0usize, 150, 299] {
                 let mut list = sample();
                 list[at] = b.clone();
-                let want = simulate_json(&r, &Value::Array(list.clone()).to_string());
+                let want = simulate_json(
+                    &r,
+                    &Value::Array(list.clone()).to_string(),
+                    &crate::rates::NO_RATES,
+                );
                 let Err(want) = want else {
                     panic!("{b} accepted")
                 };

@@ -12,12 +12,13 @@ mod guard;
 mod issue;
 mod parse;
 mod payment;
+mod rates;
 mod router;
 mod values;
 
 pub use ast::{
-    Action, Cond, FieldKind, FieldRef, FieldType, Leaf, Op, Rule, RuleSet, Val, MAX_DEPTH,
-    MAX_JSON_BYTES, MAX_RULES,
+    Action, Cond, FieldKind, FieldRef, FieldType, Leaf, Op, Rule, RuleSet, Val,
+    DEFAULT_EXPLORE_PPM, DEFAULT_MIN_SAMPLE, MAX_DEPTH, MAX_EXPLORE_PPM, MAX_JSON_BYTES, MAX_RULES,
 };
 pub use card::{brand_of, last4_of, luhn_ok, normalise_number, NumberProblem};
 pub use catalog::{fields, FieldInfo};
@@ -26,9 +27,10 @@ pub use columns::{
 };
 pub use issue::{Issue, ValidateOptions, Validation};
 pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text};
+pub use rates::{Count, Group, Level, RateEntry, Rates, MAX_RATES, NO_RATES};
 pub use router::{
-    simulate_json, split_hash, Decision, DecisionAction, DeclineInfo, Failure, Router, Simulation,
-    SplitInfo, Tally, TraceEntry, Verdict,
+    explore_hash, simulate_json, split_hash, AuthRateInfo, Decision, DecisionAction, DeclineInfo,
+    Failure, RateSeen, Reason, Router, Simulation, SplitInfo, Tally, TraceEntry, Verdict,
 };
 pub use values::{Brand, CaptureMethod, CardBin, Country, Currency, Funding, MinorUnits};
 

@@ -782,10 +782,10 @@ impl Parser<'_> {
         self.unknown_keys(
             obj,
             at,
-            &["route", "split", "fallback", "decline"],
+            &["route", "split", "auth_rate", "fallback", "decline"],
             "an action",
         );
-        let kinds: Vec<&str> = ["route", "split", "decline"]
+        let kinds: Vec<&str> = ["route", "split", "auth_rate", "decline"]
             .into_iter()
             .filter(|k| obj.contains_key(*k))
             .collect();
@@ -795,7 +795,7 @@ impl Parser<'_> {
                 self.out.error(
                     at,
                     "invalid_action",
-                    "an action needs one of route, split or decline",
+                    "an action needs one of route, split, auth_rate or decline",
                 );
                 return None;
             }
@@ -804,38 +804,134 @@ impl Parser<'_> {
                     at,
                     "invalid_action",
                     format!(
-                        "an action has exactly one of route, split, decline; this one has {}",
+                        "an action has exactly one of route, split, auth_rate, decline; this one has {}",
                         many.join(" and ")
                     ),
                 );
                 return None;
             }
         };
-        if kind != "split" && obj.contains_key("fallback") {
+        if !matches!(kind, "split" | "auth_rate") && obj.contains_key("fallback") {
             self.out.error(
                 &at.key("fallback"),
                 "invalid_action",
-                "\"fallback\" goes with \"split\" only",
+                "\"fallback\" goes with \"split\" or \"auth_rate\" only",
             );
             return None;
         }
         let ap = at.key(kind);
         let inner = obj.get(kind)?;
+        let fallback = |this: &mut Self| match obj.get("fallback") {
+            None => Some(Vec::new()),
+            Some(f) => this.plan(f, &at.key("fallback"), "fallback", true),
+        };
         match kind {
             "route" => self.plan(inner, &ap, "route", false).map(Action::Route),
             "split" => {
                 let entries = self.split(inner, &ap);
-                let fallback = match obj.get("fallback") {
-                    None => Some(Vec::new()),
-                    Some(f) => self.plan(f, &at.key("fallback"), "fallback", true),
-                };
+                let fallback = fallback(self);
                 Some(Action::Split {
                     entries: entries?,
                     fallback: fallback?,
                 })
             }
+            "auth_rate" => {
+                let chosen = self.auth_rate(inner, &ap);
+                let fallback = fallback(self);
+                let (processors, explore_ppm, min_sample) = chosen?;
+                Some(Action::AuthRate {
+                    processors,
+                    explore_ppm,
+                    min_sample,
+                    fallback: fallback?,
+                })
+            }
             _ => self.decline(inner, &ap),
         }
+    }
+
+    /// `{"processors": [...], "explore": 0.05, "min_sample": 100}`.
+    fn auth_rate(&mut self, v: &Value, at: &Pointer) -> Option<(Vec<String>, u32, u64)> {
+        let Some(obj) = v.as_object() else {
+            self.out.error(
+                at,
+                "wrong_type",
+                format!(
+                    "\"auth_rate\" takes an object {{processors, explore, min_sample}}, not {}",
+                    kind_of(v)
+                ),
+            );
+            return None;
+        };
+        self.unknown_keys(
+            obj,
+            at,
+            &["processors", "explore", "min_sample"],
+            "an auth_rate",
+        );
+        let processors = match obj.get("processors") {
+            Some(p) => self.plan(p, &at.key("processors"), "processors", false),
+            None => {
+                self.out.error(
+                    &at.key("processors"),
+                    "missing_key",
+                    "an auth_rate needs \"processors\": the processors to choose among",
+                );
+                None
+            }
+        };
+        let explore = match obj.get("explore") {
+            None => Some(DEFAULT_EXPLORE_PPM),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if (0.0..=f64::from(MAX_EXPLORE_PPM) / 1e6).contains(&f) => {
+                    Some((f * 1e6).round() as u32)
+                }
+                _ => {
+                    self.out.error(
+                        &at.key("explore"),
+                        "invalid_explore",
+                        format!("\"explore\" is a share of payments from 0 to 0.5 (0.05 is 5 %), not {n}"),
+                    );
+                    None
+                }
+            },
+            Some(v) => {
+                self.out.error(
+                    &at.key("explore"),
+                    "wrong_type",
+                    format!("\"explore\" is a number from 0 to 0.5, not {}", kind_of(v)),
+                );
+                None
+            }
+        };
+        let min_sample = match obj.get("min_sample") {
+            None => Some(DEFAULT_MIN_SAMPLE),
+            Some(Value::Number(n)) => match whole(n) {
+                Some(m) if m >= 1 => Some(m),
+                _ => {
+                    self.out.error(
+                        &at.key("min_sample"),
+                        "invalid_min_sample",
+                        format!(
+                            "\"min_sample\" is a whole number of attempts, at least 1, not {n}"
+                        ),
+                    );
+                    None
+                }
+            },
+            Some(v) => {
+                self.out.error(
+                    &at.key("min_sample"),
+                    "wrong_type",
+                    format!(
+                        "\"min_sample\" is a whole number of attempts, not {}",
+                        kind_of(v)
+                    ),
+                );
+                None
+            }
+        };
+        Some((processors?, explore?, min_sample?))
     }
 
     fn split(&mut self, v: &Value, at: &Pointer) -> Option<Vec<(String, u64)>> {

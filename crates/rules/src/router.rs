@@ -14,6 +14,7 @@ use crate::ast::*;
 use crate::guard::{self, Guard};
 use crate::issue::{Issue, Issues, ValidateOptions};
 use crate::payment::{Fact, Payment};
+use crate::rates::{Count, Group, Level, Rates, NO_RATES};
 
 /// A compiled rule set, built once and used for many decisions.
 #[derive(Debug)]
@@ -49,6 +50,12 @@ enum CAction {
     Decline {
         code: String,
         message: Option<String>,
+    },
+    AuthRate {
+        candidates: Vec<u16>,
+        explore_ppm: u32,
+        min_sample: u64,
+        fallback: Vec<u16>,
     },
 }
 
@@ -98,6 +105,17 @@ impl Router {
                 }
             }
             Action::Decline { code, message } => CAction::Decline { code, message },
+            Action::AuthRate {
+                processors,
+                explore_ppm,
+                min_sample,
+                fallback,
+            } => CAction::AuthRate {
+                candidates: processors.into_iter().map(&mut intern).collect(),
+                explore_ppm,
+                min_sample,
+                fallback: fallback.into_iter().map(&mut intern).collect(),
+            },
         };
         let rules: Vec<CRule> = rs
             .rules
@@ -156,6 +174,16 @@ impl Router {
     /// The hot path: the deciding rule and plan, borrowed, with no trace and
     /// no allocation.
     pub fn select<'a>(&'a self, p: &Payment, routing_key: &str) -> Verdict<'a> {
+        self.select_with(p, routing_key, &NO_RATES)
+    }
+
+    /// The hot path, with the authorization rates `auth_rate` reads.
+    pub fn select_with<'a>(
+        &'a self,
+        p: &Payment,
+        routing_key: &str,
+        rates: &'a Rates,
+    ) -> Verdict<'a> {
         let rule = match &self.index {
             Some(ix) => ix.first_match(&self.rules, p),
             None => self
@@ -163,14 +191,21 @@ impl Router {
                 .iter()
                 .position(|r| r.enabled && r.cond.as_ref().is_none_or(|c| holds(c, p))),
         };
-        self.verdict(rule, routing_key)
+        self.verdict(rule, p, routing_key, rates)
     }
 
-    fn verdict<'a>(&'a self, rule: Option<usize>, routing_key: &str) -> Verdict<'a> {
+    fn verdict<'a>(
+        &'a self,
+        rule: Option<usize>,
+        p: &Payment,
+        routing_key: &str,
+        rates: &'a Rates,
+    ) -> Verdict<'a> {
         let action = match rule {
             Some(i) => &self.rules[i].action,
             None => &self.default,
         };
+        let mut chose = None;
         let pick = match action {
             CAction::Split { cumulative, .. } => {
                 let total = cumulative.last().copied().unwrap_or(1).max(1);
@@ -183,6 +218,24 @@ impl Router {
                     sat(total),
                 ))
             }
+            CAction::AuthRate {
+                candidates,
+                explore_ppm,
+                min_sample,
+                ..
+            } => {
+                let group = Group::of(p);
+                let c = self.choose(
+                    candidates,
+                    *explore_ppm,
+                    *min_sample,
+                    rates,
+                    group,
+                    routing_key,
+                );
+                chose = Some((c, group));
+                None
+            }
             _ => None,
         };
         Verdict {
@@ -190,6 +243,64 @@ impl Router {
             rule,
             action,
             pick,
+            chose,
+            rates,
+        }
+    }
+
+    /// `auth_rate`'s choice (docs/rules.md): the best rated candidate,
+    /// another one for an exploring share of routing keys, or the first
+    /// listed when none has `min_sample` attempts.
+    fn choose(
+        &self,
+        candidates: &[u16],
+        explore_ppm: u32,
+        min_sample: u64,
+        rates: &Rates,
+        group: Group,
+        routing_key: &str,
+    ) -> Choice {
+        let mut best: Option<(usize, Count)> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            let Some(name) = self.processors.get(usize::from(*c)) else {
+                continue;
+            };
+            if let Some((_, n)) = rates.rated(name, group, min_sample) {
+                if best.is_none_or(|(_, b)| n.beats(b)) {
+                    best = Some((i, n));
+                }
+            }
+        }
+        let Some((best, _)) = best else {
+            return Choice {
+                index: 0,
+                reason: Reason::MinSample,
+                roll: None,
+            };
+        };
+        if candidates.len() < 2 || explore_ppm == 0 {
+            return Choice {
+                index: best,
+                reason: Reason::BestRate,
+                roll: None,
+            };
+        }
+        let (roll, other) = explore_hash(routing_key);
+        let roll = (roll % EXPLORE_SCALE) as u32;
+        if roll >= explore_ppm {
+            return Choice {
+                index: best,
+                reason: Reason::BestRate,
+                roll: Some(roll),
+            };
+        }
+        // One of the others, evenly: skip over the best.
+        let others = (candidates.len() - 1) as u64;
+        let k = (other % others) as usize;
+        Choice {
+            index: if k >= best { k + 1 } else { k },
+            reason: Reason::Explored,
+            roll: Some(roll),
         }
     }
 
@@ -198,8 +309,18 @@ impl Router {
         self.select(p, routing_key).to_decision()
     }
 
+    /// The decision, without trace, with authorization rates.
+    pub fn decide_with(&self, p: &Payment, routing_key: &str, rates: &Rates) -> Decision {
+        self.select_with(p, routing_key, rates).to_decision()
+    }
+
     /// The decision with its trace: every rule looked at, in order.
     pub fn explain(&self, p: &Payment, routing_key: &str) -> Decision {
+        self.explain_with(p, routing_key, &NO_RATES)
+    }
+
+    /// The decision with its trace, with authorization rates.
+    pub fn explain_with(&self, p: &Payment, routing_key: &str, rates: &Rates) -> Decision {
         let mut trace = Vec::new();
         let mut decided = None;
         for (i, r) in self.rules.iter().enumerate() {
@@ -211,6 +332,7 @@ impl Router {
                 disabled: !r.enabled,
                 failed: None,
                 split: None,
+                auth_rate: None,
             };
             if r.enabled {
                 match r.cond.as_ref().map_or(Ok(()), |c| why_not(c, p)) {
@@ -234,13 +356,16 @@ impl Router {
                 disabled: false,
                 failed: None,
                 split: None,
+                auth_rate: None,
             });
         }
-        let verdict = self.verdict(decided, routing_key);
-        // How a split picked belongs to the explanation of the entry that
-        // decided (the Decision itself has only the keys of rules.md).
+        let verdict = self.verdict(decided, p, routing_key, rates);
+        // How a split or an auth_rate picked belongs to the explanation of
+        // the entry that decided (the Decision itself has only the keys of
+        // rules.md).
         if let Some(last) = trace.last_mut() {
             last.split = verdict.split();
+            last.auth_rate = verdict.auth_rate();
         }
         let mut d = verdict.to_decision();
         d.trace = Some(trace);
@@ -248,12 +373,12 @@ impl Router {
     }
 
     /// Adds one payment's decision to a tally.
-    pub fn tally(&self, t: &mut Tally, p: &Payment, routing_key: &str) {
+    pub fn tally(&self, t: &mut Tally, p: &Payment, routing_key: &str, rates: &Rates) {
         if t.by_rule.len() != self.rules.len() || t.by_processor.len() != self.processors.len() {
             t.by_rule = vec![0; self.rules.len()];
             t.by_processor = vec![0; self.processors.len()];
         }
-        let v = self.select(p, routing_key);
+        let v = self.select_with(p, routing_key, rates);
         t.total += 1;
         match v.rule.and_then(|i| t.by_rule.get_mut(i)) {
             Some(n) => *n += 1,
@@ -270,15 +395,15 @@ impl Router {
 
     /// Decides every payment (routing key: the payment's own, else its
     /// position in the list) and counts the outcomes.
-    pub fn simulate<'p, I>(&self, payments: I) -> Simulation
+    pub fn simulate<'p, I>(&self, payments: I, rates: &Rates) -> Simulation
     where
         I: IntoIterator<Item = &'p Payment>,
     {
         let mut t = Tally::default();
         for (i, p) in payments.into_iter().enumerate() {
             match p.routing_key() {
-                Some(k) => self.tally(&mut t, p, k),
-                None => self.tally(&mut t, p, &i.to_string()),
+                Some(k) => self.tally(&mut t, p, k, rates),
+                None => self.tally(&mut t, p, &i.to_string(), rates),
             }
         }
         t.finish(self)
@@ -305,6 +430,42 @@ pub fn split_hash(routing_key: &str) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// The scale of `auth_rate`'s exploration roll: millionths.
+const EXPLORE_SCALE: u64 = 1_000_000;
+
+/// `auth_rate`'s two draws from the routing key (docs/rules.md): bytes 8 to
+/// 15 and 16 to 23 of SHA-256 of the key, big-endian (the split reads
+/// bytes 0 to 7).
+pub fn explore_hash(routing_key: &str) -> (u64, u64) {
+    let digest = Sha256::digest(routing_key.as_bytes());
+    let mut a = [0u8; 8];
+    let mut b = [0u8; 8];
+    a.copy_from_slice(&digest[8..16]);
+    b.copy_from_slice(&digest[16..24]);
+    (u64::from_be_bytes(a), u64::from_be_bytes(b))
+}
+
+/// Why `auth_rate` picked what it picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The best rate among the candidates with enough attempts.
+    BestRate,
+    /// This routing key falls in the exploration share: another candidate.
+    Explored,
+    /// No candidate has `min_sample` attempts: the first listed.
+    MinSample,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Choice {
+    /// The candidate picked (its position in the list).
+    index: usize,
+    reason: Reason,
+    /// The exploration roll, when one was drawn.
+    roll: Option<u32>,
+}
+
 /// A decision borrowed from the router: what the hot path returns.
 #[derive(Clone, Copy)]
 pub struct Verdict<'a> {
@@ -313,6 +474,9 @@ pub struct Verdict<'a> {
     action: &'a CAction,
     /// For a split: (entry picked, bucket, total weight).
     pick: Option<(usize, u64, u64)>,
+    /// For an auth_rate: its choice and the payment's group.
+    chose: Option<(Choice, Group)>,
+    rates: &'a Rates,
 }
 
 impl<'a> Verdict<'a> {
@@ -333,9 +497,12 @@ impl<'a> Verdict<'a> {
         }
     }
     fn first_processor(&self) -> Option<u16> {
-        match (self.action, self.pick) {
-            (CAction::Route(ps), _) => ps.first().copied(),
-            (CAction::Split { entries, .. }, Some((e, _, _))) => entries.get(e).copied(),
+        match (self.action, self.pick, self.chose) {
+            (CAction::Route(ps), _, _) => ps.first().copied(),
+            (CAction::Split { entries, .. }, Some((e, _, _)), _) => entries.get(e).copied(),
+            (CAction::AuthRate { candidates, .. }, _, Some((c, _))) => {
+                candidates.get(c.index).copied()
+            }
             _ => None,
         }
     }
@@ -350,6 +517,9 @@ impl<'a> Verdict<'a> {
                 },
                 Some((e, _, _)),
             ) => (entries.get(e).copied(), fallback.as_slice()),
+            (CAction::AuthRate { fallback, .. }, _) => {
+                (self.first_processor(), fallback.as_slice())
+            }
             _ => (None, &[]),
         };
         head.into_iter()
@@ -370,6 +540,58 @@ impl<'a> Verdict<'a> {
             }),
             _ => None,
         }
+    }
+
+    /// How an auth_rate picked, when one decided: the rates it saw.
+    pub fn auth_rate(&self) -> Option<AuthRateInfo> {
+        let (
+            CAction::AuthRate {
+                candidates,
+                explore_ppm,
+                min_sample,
+                ..
+            },
+            Some((choice, group)),
+        ) = (self.action, self.chose)
+        else {
+            return None;
+        };
+        let names = &self.router.processors;
+        let name = |i: &u16| names.get(usize::from(*i)).cloned().unwrap_or_default();
+        let seen = candidates
+            .iter()
+            .map(|c| {
+                let p = name(c);
+                match self.rates.rated(&p, group, *min_sample) {
+                    Some((level, n)) => RateSeen {
+                        processor: p,
+                        group: Some(level),
+                        attempts: n.attempts,
+                        authorized: n.authorized,
+                        rate: n.rate(),
+                    },
+                    None => {
+                        let n = self.rates.count(&p, group, Level::All);
+                        RateSeen {
+                            processor: p,
+                            group: None,
+                            attempts: n.attempts,
+                            authorized: n.authorized,
+                            rate: None,
+                        }
+                    }
+                }
+            })
+            .collect();
+        Some(AuthRateInfo {
+            picked: candidates.get(choice.index).map(name).unwrap_or_default(),
+            reason: choice.reason,
+            explored: choice.reason == Reason::Explored,
+            explore: f64::from(*explore_ppm) / EXPLORE_SCALE as f64,
+            roll: choice.roll,
+            min_sample: *min_sample,
+            candidates: seen,
+        })
     }
 
     pub fn to_decision(&self) -> Decision {
@@ -427,6 +649,35 @@ pub struct SplitInfo {
     pub total_weight: u64,
 }
 
+/// How an `auth_rate` action picked (docs/engine.md): on the deciding trace
+/// entry, and on a worker's payment as `routing.auth_rate`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct AuthRateInfo {
+    pub picked: String,
+    pub reason: Reason,
+    pub explored: bool,
+    /// The exploration share configured.
+    pub explore: f64,
+    /// The exploration roll in millionths (explored when below `explore`),
+    /// when one was drawn.
+    pub roll: Option<u32>,
+    pub min_sample: u64,
+    /// Each candidate in the order written, with the rate it was judged by.
+    pub candidates: Vec<RateSeen>,
+}
+
+/// A candidate's rate as `auth_rate` saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct RateSeen {
+    pub processor: String,
+    /// The group the rate is from (`brand_country_funding`, `brand_country`,
+    /// `brand`, `all`); `null` when no group has `min_sample` attempts.
+    pub group: Option<Level>,
+    pub attempts: u64,
+    pub authorized: u64,
+    pub rate: Option<f64>,
+}
+
 /// An integer that stays exact everywhere: a JSON number, and in
 /// JavaScript a Number up to 2^53 - 1, a BigInt past it.
 fn exact_integer<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -455,6 +706,9 @@ pub struct TraceEntry {
     /// On the entry that decided, when a split picked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split: Option<SplitInfo>,
+    /// On the entry that decided, when an auth_rate picked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_rate: Option<AuthRateInfo>,
 }
 
 /// The first condition that did not hold.
@@ -947,11 +1201,12 @@ pub(crate) fn at_index(i: usize, issues: Vec<Issue>) -> Vec<Issue> {
 /// building them all in memory. A payment without `routing_key` is keyed by
 /// its position. The first invalid payment is reported, with its index in
 /// every issue's path.
-pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issue>> {
+pub fn simulate_json(router: &Router, text: &str, rates: &Rates) -> Result<Simulation, Vec<Issue>> {
     use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
     struct Run<'r> {
         router: &'r Router,
+        rates: &'r Rates,
         tally: Tally,
         /// The first payment that failed validation, with its issues.
         bad: Option<(usize, Vec<Issue>)>,
@@ -978,12 +1233,12 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
                 };
                 match Payment::from_input_keeping(input, |k| self.router.reads_metadata(k)) {
                     Ok(p) => match key_of.as_ref().map(AsRef::as_ref) {
-                        Some(k) => self.router.tally(&mut self.tally, &p, k),
+                        Some(k) => self.router.tally(&mut self.tally, &p, k, self.rates),
                         None => {
                             use std::fmt::Write;
                             key.clear();
                             let _ = write!(key, "{i}");
-                            self.router.tally(&mut self.tally, &p, &key);
+                            self.router.tally(&mut self.tally, &p, &key, self.rates);
                         }
                     },
                     Err(issues) => {
@@ -1005,6 +1260,7 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
 
     let mut run = Run {
         router,
+        rates,
         tally: Tally::default(),
         bad: None,
     };
@@ -1033,8 +1289,8 @@ pub fn simulate_json(router: &Router, text: &str) -> Result<Simulation, Vec<Issu
                 match Payment::from_value(v) {
                     Err(issues) => return Err(at(i, issues)),
                     Ok(p) => match p.routing_key() {
-                        Some(k) => router.tally(&mut tally, &p, k),
-                        None => router.tally(&mut tally, &p, &i.to_string()),
+                        Some(k) => router.tally(&mut tally, &p, k, rates),
+                        None => router.tally(&mut tally, &p, &i.to_string(), rates),
                     },
                 }
             }

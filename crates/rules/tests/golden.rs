@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use switchyard_rules::{validate_str, validate_value, Payment, Router, ValidateOptions};
+use switchyard_rules::{validate_str, validate_value, Payment, Rates, Router, ValidateOptions};
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases")
@@ -98,8 +98,15 @@ fn run(case: &Case) -> Vec<String> {
                 Ok(p) => p,
                 Err(issues) => return vec![format!("payment refused: {}", to_json(&issues))],
             };
+            let rates = match &case.rates {
+                None => Rates::default(),
+                Some(v) => match Rates::from_value(v, "/rates") {
+                    Ok(r) => r,
+                    Err(issues) => return vec![format!("rates refused: {}", to_json(&issues))],
+                },
+            };
             let key = case.routing_key();
-            let explained = to_json(&router.explain(&payment, &key));
+            let explained = to_json(&router.explain_with(&payment, &key, &rates));
             problems.extend(case.echo_problem("explain", &explained.to_string()));
             problems.extend(
                 check_decision(expected, &explained, true)
@@ -110,7 +117,7 @@ fn run(case: &Case) -> Vec<String> {
                 problems.push("explain: no trace".into());
             }
             // the hot path decides the same, without a trace
-            let decided = to_json(&router.decide(&payment, &key));
+            let decided = to_json(&router.decide_with(&payment, &key, &rates));
             problems.extend(
                 check_decision(expected, &decided, false)
                     .into_iter()
@@ -120,7 +127,7 @@ fn run(case: &Case) -> Vec<String> {
                 problems.push("decide: carries a trace".into());
             }
             // simulate over this one payment agrees
-            let sim = to_json(&router.simulate([&payment]));
+            let sim = to_json(&router.simulate([&payment], &rates));
             let want = expected_simulation(expected);
             if sim != want {
                 problems.push(format!("simulate: expected {want}, got {sim}"));

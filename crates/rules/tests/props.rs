@@ -795,7 +795,7 @@ proptest! {
                 None => tally.1 += 1,
             }
         }
-        let sim = simulate_json(&router, &Value::Array(payments.clone()).to_string());
+        let sim = simulate_json(&router, &Value::Array(payments.clone()).to_string(), &switchyard_rules::NO_RATES);
         prop_assert!(sim.is_ok(), "simulate_json failed: {sim:?}");
         let sim = sim.unwrap();
         prop_assert_eq!((sim.total, sim.declined, sim.default), tally);
@@ -1207,8 +1207,12 @@ fn check_ruleset_input(v: &Value) -> Result<(), TestCaseError> {
                 prop_assert_eq!(a.rule_index, b.rule_index);
                 prop_assert_eq!(a.processors, b.processors);
             }
-            let _ = r.simulate(&sample_payments());
-            let _ = simulate_json(&r, r#"[{"amount": 5, "currency": "eur"}]"#);
+            let _ = r.simulate(&sample_payments(), &switchyard_rules::NO_RATES);
+            let _ = simulate_json(
+                &r,
+                r#"[{"amount": 5, "currency": "eur"}]"#,
+                &switchyard_rules::NO_RATES,
+            );
         }
     }
     Ok(())
@@ -1227,7 +1231,11 @@ fn check_payment_input(v: &Value) -> Result<(), TestCaseError> {
     let text = v.to_string();
     prop_assert_eq!(&Payment::from_json_str(&text), &p);
     let list = Value::Array(vec![json!({ "amount": 7, "currency": "eur" }), v.clone()]);
-    let sim = simulate_json(&sample_router(), &list.to_string());
+    let sim = simulate_json(
+        &sample_router(),
+        &list.to_string(),
+        &switchyard_rules::NO_RATES,
+    );
     match (&p, &sim) {
         (Ok(_), Ok(s)) => prop_assert_eq!(s.total, 2),
         (Err(_), Err(issues)) => {
@@ -1281,7 +1289,7 @@ proptest! {
         prop_assert_eq!(val.ok, val.errors.is_empty());
         let _ = Router::from_json_str(part, &ValidateOptions::default());
         let _ = Payment::from_json_str(truncate_at(&p.to_string(), &cut));
-        let _ = simulate_json(&sample_router(), truncate_at(&p.to_string(), &cut));
+        let _ = simulate_json(&sample_router(), truncate_at(&p.to_string(), &cut), &switchyard_rules::NO_RATES);
     }
 
     #[test]
@@ -1291,7 +1299,7 @@ proptest! {
             prop_assert_eq!(val.ok, val.errors.is_empty());
             let _ = Router::from_json_str(text, &ValidateOptions::default());
             let _ = Payment::from_json_str(text);
-            let _ = simulate_json(&sample_router(), text);
+            let _ = simulate_json(&sample_router(), text, &switchyard_rules::NO_RATES);
         }
     }
 
@@ -1386,7 +1394,7 @@ proptest! {
         let from_text = Payment::from_json_str(&text);
         prop_assert_eq!(&from_text, &Payment::from_value(&v), "{}", text);
         check_payment_input(&v)?;
-        let sim = simulate_json(&sample_router(), &format!("[{text}]"));
+        let sim = simulate_json(&sample_router(), &format!("[{text}]"), &switchyard_rules::NO_RATES);
         let _ = sim;
     }
 }
@@ -1433,7 +1441,7 @@ fn limits_are_errors_with_paths() {
     let text = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
     assert_eq!(validate_str(&text, &opts).errors[0].code, "invalid_json");
     assert!(Payment::from_json_str(&text).is_err());
-    assert!(simulate_json(&sample_router(), &text).is_err());
+    assert!(simulate_json(&sample_router(), &text, &switchyard_rules::NO_RATES).is_err());
 }
 
 /// A payment `simulate_json` accepts is one `Payment::from_value` accepts:
@@ -1450,7 +1458,11 @@ fn simulate_reads_payments_like_payment_from_value() {
         json!({ "amount": null, "currency": "eur" }),
     ] {
         assert!(Payment::from_value(&p).is_err(), "{p}");
-        let sim = simulate_json(&router, &json!([p]).to_string());
+        let sim = simulate_json(
+            &router,
+            &json!([p]).to_string(),
+            &switchyard_rules::NO_RATES,
+        );
         assert!(
             sim.is_err(),
             "simulate_json accepted a payment that Payment::from_value refuses: {p} -> {sim:?}"

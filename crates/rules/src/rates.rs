@@ -1,0 +1,399 @@
+//! Authorization rates, passed in by the caller for `auth_rate` actions
+//! (docs/rules.md, "Routing by authorization rate"). The engine reads no
+//! clock and no store: the worker hands it the mode's recent rates, a
+//! preview the rates a person typed or loaded.
+//!
+//! Each entry counts a processor's attempts and authorizations in one group
+//! of payments: a card brand, brand and issuing country, or brand, country
+//! and funding (or none of them: all its payments). An entry counts toward
+//! every coarser group too, so the groups of a payment are, finest first:
+//! brand + country + funding, brand + country, brand, all.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::issue::{did_you_mean, Issue, Issues, Pointer};
+use crate::payment::Payment;
+use crate::values::{Brand, Country, Funding, MinorUnits};
+
+/// The most entries a rate table takes.
+pub const MAX_RATES: usize = 100_000;
+
+/// Attempts and authorizations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Count {
+    pub attempts: u64,
+    pub authorized: u64,
+}
+
+impl Count {
+    fn add(&mut self, o: Count) {
+        self.attempts = self.attempts.saturating_add(o.attempts);
+        self.authorized = self.authorized.saturating_add(o.authorized);
+    }
+    /// Whether this rate is above `o`'s (exact: cross-multiplied).
+    pub(crate) fn beats(self, o: Count) -> bool {
+        u128::from(self.authorized) * u128::from(o.attempts)
+            > u128::from(o.authorized) * u128::from(self.attempts)
+    }
+    pub fn rate(self) -> Option<f64> {
+        (self.attempts > 0).then(|| self.authorized as f64 / self.attempts as f64)
+    }
+}
+
+/// The groups of a payment, finest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    BrandCountryFunding = 0,
+    BrandCountry = 1,
+    Brand = 2,
+    All = 3,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [
+        Level::BrandCountryFunding,
+        Level::BrandCountry,
+        Level::Brand,
+        Level::All,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::BrandCountryFunding => "brand_country_funding",
+            Level::BrandCountry => "brand_country",
+            Level::Brand => "brand",
+            Level::All => "all",
+        }
+    }
+}
+
+/// A payment's group values: brand, issuing country, funding. A payment
+/// without them is in the `unknown` group of each (as the worker's
+/// metrics count it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    brand: u64,
+    country: u64,
+    funding: u64,
+}
+
+/// The code of an unknown country (no country has code 0).
+const NO_COUNTRY: u64 = 0;
+
+impl Group {
+    pub fn of(p: &Payment) -> Group {
+        Group::new(p.brand, p.card_country, p.funding)
+    }
+    pub fn new(brand: Option<Brand>, country: Option<Country>, funding: Option<Funding>) -> Group {
+        Group {
+            brand: u64::from(brand.unwrap_or(Brand::Unknown).code()),
+            country: country.map_or(NO_COUNTRY, |c| u64::from(c.code())),
+            funding: u64::from(funding.unwrap_or(Funding::Unknown).code()),
+        }
+    }
+    /// The key of this group at a level: the level, then the values it keeps.
+    fn key(self, level: Level) -> u64 {
+        let (b, c, f) = match level {
+            Level::BrandCountryFunding => (self.brand, self.country, self.funding),
+            Level::BrandCountry => (self.brand, self.country, 0),
+            Level::Brand => (self.brand, 0, 0),
+            Level::All => (0, 0, 0),
+        };
+        (level as u64) << 48 | b << 32 | c << 8 | f
+    }
+}
+
+/// A rate table: per processor, the counts of each group, sorted by key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rates {
+    by_processor: BTreeMap<String, Vec<(u64, Count)>>,
+}
+
+/// No rates at all: `auth_rate` then decides by its fixed order.
+pub static NO_RATES: Rates = Rates {
+    by_processor: BTreeMap::new(),
+};
+
+/// One entry of a rate table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateEntry {
+    pub processor: String,
+    pub brand: Option<Brand>,
+    pub country: Option<Option<Country>>,
+    pub funding: Option<Funding>,
+    pub count: Count,
+}
+
+impl Rates {
+    pub fn is_empty(&self) -> bool {
+        self.by_processor.is_empty()
+    }
+
+    /// Builds a table from entries (each counted toward its own group and
+    /// every coarser one). `country: Some(None)` is the unknown country.
+    pub fn from_entries<I: IntoIterator<Item = RateEntry>>(entries: I) -> Rates {
+        let mut acc: BTreeMap<String, BTreeMap<u64, Count>> = BTreeMap::new();
+        for e in entries {
+            let g = Group::new(e.brand, e.country.flatten(), e.funding);
+            // The finest level the entry is precise enough for.
+            let finest = match (e.brand, e.country, e.funding) {
+                (Some(_), Some(_), Some(_)) => 0,
+                (Some(_), Some(_), None) => 1,
+                (Some(_), None, _) => 2,
+                (None, _, _) => 3,
+            };
+            let groups = acc.entry(e.processor).or_default();
+            for level in &Level::ALL[finest..] {
+                groups.entry(g.key(*level)).or_default().add(e.count);
+            }
+        }
+        Rates {
+            by_processor: acc
+                .into_iter()
+                .map(|(p, g)| (p, g.into_iter().collect()))
+                .collect(),
+        }
+    }
+
+    /// The counts of a processor's group at a level (zero when none).
+    pub fn count(&self, processor: &str, g: Group, level: Level) -> Count {
+        let Some(groups) = self.by_processor.get(processor) else {
+            return Count::default();
+        };
+        let key = g.key(level);
+        groups
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .map_or(Count::default(), |i| groups[i].1)
+    }
+
+    /// A processor's rate for a payment's group: the finest level with at
+    /// least `min_sample` attempts, or `None`.
+    pub fn rated(&self, processor: &str, g: Group, min_sample: u64) -> Option<(Level, Count)> {
+        let groups = self.by_processor.get(processor)?;
+        let need = min_sample.max(1);
+        Level::ALL.into_iter().find_map(|level| {
+            let key = g.key(level);
+            let i = groups.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+            let c = groups[i].1;
+            (c.attempts >= need).then_some((level, c))
+        })
+    }
+
+    /// Reads a rate table given as JSON (docs/rules.md): an array of
+    /// `{processor, brand?, country?, funding?, attempts, authorized}`.
+    /// Every problem at once, each with a JSON Pointer under `at`.
+    pub fn from_value(v: &Value, at: &str) -> Result<Rates, Vec<Issue>> {
+        let mut out = Issues::default();
+        let root = Pointer(at.to_owned());
+        let Some(items) = v.as_array() else {
+            out.error(
+                &root,
+                "wrong_type",
+                "rates are an array of {processor, brand, country, funding, attempts, authorized}",
+            );
+            return Err(out.errors);
+        };
+        if items.len() > MAX_RATES {
+            out.error(
+                &root,
+                "too_many_rates",
+                format!(
+                    "rates hold at most {MAX_RATES} entries; these hold {}",
+                    items.len()
+                ),
+            );
+            return Err(out.errors);
+        }
+        let mut entries = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let ip = root.idx(i);
+            if let Some(e) = entry(item, &ip, &mut out) {
+                let dims = (e.processor.clone(), e.brand, e.country, e.funding);
+                if !seen.insert(dims) {
+                    out.error(
+                        &ip,
+                        "duplicate_rate",
+                        format!(
+                            "processor \"{}\" has this group twice: give each group once",
+                            e.processor
+                        ),
+                    );
+                } else {
+                    entries.push(e);
+                }
+            }
+        }
+        if out.errors.is_empty() {
+            Ok(Rates::from_entries(entries))
+        } else {
+            Err(out.errors)
+        }
+    }
+}
+
+const ENTRY_KEYS: &[&str] = &[
+    "processor",
+    "brand",
+    "country",
+    "funding",
+    "attempts",
+    "authorized",
+];
+
+fn entry(v: &Value, at: &Pointer, out: &mut Issues) -> Option<RateEntry> {
+    let Some(o) = v.as_object() else {
+        out.error(
+            at,
+            "wrong_type",
+            "a rate is an object {processor, brand, country, funding, attempts, authorized}",
+        );
+        return None;
+    };
+    for k in o.keys() {
+        if !ENTRY_KEYS.contains(&k.as_str()) {
+            let hint = did_you_mean(k, ENTRY_KEYS.iter().copied());
+            out.error(
+                &at.key(k),
+                "unknown_key",
+                format!("unknown key \"{k}\" in a rate{hint}"),
+            );
+        }
+    }
+    let processor = match o.get("processor") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Some(s.clone()),
+        Some(_) => {
+            out.error(
+                &at.key("processor"),
+                "wrong_type",
+                "a rate's processor is a processor id (a string of 1 to 64 characters)",
+            );
+            None
+        }
+        None => {
+            out.error(
+                &at.key("processor"),
+                "missing_key",
+                "a rate needs a \"processor\"",
+            );
+            None
+        }
+    };
+    let brands: Vec<&str> = Brand::names().collect();
+    let fundings: Vec<&str> = Funding::names().collect();
+    let brand = keyword(o, at, "brand", out, Brand::parse, &brands);
+    let funding = keyword(o, at, "funding", out, Funding::parse, &fundings);
+    let country = match o.get("country") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s == "unknown" => Some(Some(None)),
+        Some(Value::String(s)) => match Country::parse(s) {
+            Some(c) => Some(Some(Some(c))),
+            None => {
+                out.error(
+                    &at.key("country"),
+                    "invalid_value",
+                    format!("\"{s}\" is not an ISO 3166-1 alpha-2 country code or \"unknown\""),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            out.error(
+                &at.key("country"),
+                "wrong_type",
+                "a rate's country is a string (\"US\", or \"unknown\")",
+            );
+            None
+        }
+    };
+    let attempts = count(o, at, "attempts", out);
+    let authorized = count(o, at, "authorized", out);
+    if let (Some(n), Some(a)) = (attempts, authorized) {
+        if a > n {
+            out.error(
+                &at.key("authorized"),
+                "invalid_count",
+                format!("authorized ({a}) cannot exceed attempts ({n})"),
+            );
+            return None;
+        }
+    }
+    Some(RateEntry {
+        processor: processor?,
+        brand: brand?,
+        country: country?,
+        funding: funding?,
+        count: Count {
+            attempts: attempts?,
+            authorized: authorized?,
+        },
+    })
+}
+
+/// An optional keyword (`brand`, `funding`): `Some(None)` when absent.
+fn keyword<T: Copy>(
+    o: &Map<String, Value>,
+    at: &Pointer,
+    key: &str,
+    out: &mut Issues,
+    parse: fn(&str) -> Option<T>,
+    names: &[&'static str],
+) -> Option<Option<T>> {
+    match o.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => match parse(s) {
+            Some(t) => Some(Some(t)),
+            None => {
+                let hint = did_you_mean(s, names.iter().copied());
+                out.error(
+                    &at.key(key),
+                    "invalid_value",
+                    format!("\"{s}\" is not a {key}: one of {}{hint}", names.join(", ")),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            out.error(
+                &at.key(key),
+                "wrong_type",
+                format!("a rate's {key} is a string"),
+            );
+            None
+        }
+    }
+}
+
+fn count(o: &Map<String, Value>, at: &Pointer, key: &str, out: &mut Issues) -> Option<u64> {
+    match o.get(key) {
+        Some(Value::Number(n)) => match n.as_u64().filter(|c| *c <= MinorUnits::MAX) {
+            Some(c) => Some(c),
+            None => {
+                out.error(
+                    &at.key(key),
+                    "invalid_count",
+                    format!("{key} is a whole number from 0 to 2^53 - 1, not {n}"),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            out.error(
+                &at.key(key),
+                "wrong_type",
+                format!("{key} is a whole number"),
+            );
+            None
+        }
+        None => {
+            out.error(
+                &at.key(key),
+                "missing_key",
+                format!("a rate needs \"{key}\""),
+            );
+            None
+        }
+    }
+}
