@@ -24,6 +24,14 @@ pub const LIVE_PROCESSORS: &str = "SWITCHYARD_LIVE_PROCESSORS";
 /// default 300).
 pub const METRICS_ROLLUP_SECONDS: &str = "SWITCHYARD_METRICS_ROLLUP_SECONDS";
 pub const DEFAULT_METRICS_ROLLUP_SECONDS: u64 = 300;
+/// The window of the authorization rates `auth_rate` routes by (seconds,
+/// 60 to 86,400; default 900): the mode's attempts of the last 15 minutes.
+pub const RATES_WINDOW_SECONDS: &str = "SWITCHYARD_RATES_WINDOW_SECONDS";
+pub const DEFAULT_RATES_WINDOW_SECONDS: u64 = 900;
+/// How old an isolate's rates may grow before it refreshes them in the
+/// background (seconds, 1 to 600; default 10).
+pub const RATES_REFRESH_SECONDS: &str = "SWITCHYARD_RATES_REFRESH_SECONDS";
+pub const DEFAULT_RATES_REFRESH_SECONDS: u64 = 10;
 pub const TEST_CREDENTIALS: &str = "SWITCHYARD_TEST_CREDENTIALS";
 pub const LIVE_CREDENTIALS: &str = "SWITCHYARD_LIVE_CREDENTIALS";
 
@@ -33,6 +41,10 @@ pub struct Config {
     pub keys: Keys,
     /// How often a metrics shard rolls its minutes up, in milliseconds.
     pub metrics_rollup_ms: u64,
+    /// The window of `auth_rate`'s rates, in seconds.
+    pub rates_window_s: u64,
+    /// How often an isolate refreshes its rates, in milliseconds.
+    pub rates_refresh_ms: u64,
     test: Result<Vec<ProcessorConfig>, ApiError>,
     live: Result<Vec<ProcessorConfig>, ApiError>,
     problems: Vec<Problem>,
@@ -230,24 +242,47 @@ impl Config {
                 });
             }
         }
-        let metrics_rollup_ms =
-            match setting(METRICS_ROLLUP_SECONDS).filter(|s| !s.trim().is_empty()) {
-                None => DEFAULT_METRICS_ROLLUP_SECONDS * 1000,
+        let mut seconds =
+            |name: &'static str, range: std::ops::RangeInclusive<u64>, default| match setting(name)
+                .filter(|s| !s.trim().is_empty())
+            {
+                None => default,
                 Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=3600).contains(&n) => n * 1000,
+                    Ok(n) if range.contains(&n) => n,
                     _ => {
                         problems.push(Problem {
-                            setting: METRICS_ROLLUP_SECONDS,
-                            message: "must be a number of seconds from 1 to 3600".to_owned(),
+                            setting: name,
+                            message: format!(
+                                "must be a number of seconds from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
                             deployed_only: false,
                         });
-                        DEFAULT_METRICS_ROLLUP_SECONDS * 1000
+                        default
                     }
                 },
             };
+        let metrics_rollup_ms = seconds(
+            METRICS_ROLLUP_SECONDS,
+            1..=3600,
+            DEFAULT_METRICS_ROLLUP_SECONDS,
+        ) * 1000;
+        let rates_window_s = seconds(
+            RATES_WINDOW_SECONDS,
+            60..=86_400,
+            DEFAULT_RATES_WINDOW_SECONDS,
+        );
+        let rates_refresh_ms = seconds(
+            RATES_REFRESH_SECONDS,
+            1..=600,
+            DEFAULT_RATES_REFRESH_SECONDS,
+        ) * 1000;
         Config {
             keys,
             metrics_rollup_ms,
+            rates_window_s,
+            rates_refresh_ms,
             test,
             live,
             problems,
@@ -346,6 +381,24 @@ mod tests {
                 .problems()
                 .iter()
                 .any(|p| p.setting == METRICS_ROLLUP_SECONDS && !p.deployed_only));
+        }
+    }
+
+    #[test]
+    fn the_rates_window_and_refresh_are_read_and_checked() {
+        let c = config(&[]);
+        assert_eq!((c.rates_window_s, c.rates_refresh_ms), (900, 10_000));
+        let c = config(&[(RATES_WINDOW_SECONDS, "60"), (RATES_REFRESH_SECONDS, "1")]);
+        assert_eq!((c.rates_window_s, c.rates_refresh_ms), (60, 1_000));
+        for (name, bad) in [
+            (RATES_WINDOW_SECONDS, "59"),
+            (RATES_WINDOW_SECONDS, "86401"),
+            (RATES_REFRESH_SECONDS, "0"),
+            (RATES_REFRESH_SECONDS, "a while"),
+        ] {
+            let c = config(&[(name, bad)]);
+            assert_eq!((c.rates_window_s, c.rates_refresh_ms), (900, 10_000));
+            assert!(c.problems().iter().any(|p| p.setting == name));
         }
     }
 

@@ -122,7 +122,8 @@ fn one_payment(simulate_sandbox: bool, metrics: bool) -> String {
         serde_json::from_str(&msg).unwrap_or_else(|_| fail("run in"));
     let store = MemoryStore::default();
     let before = payment::snapshot(&store).unwrap_or_else(|_| fail("snapshot"));
-    let begun = ROUTERS.with(|r| payment::begin(&store, &mut r.borrow_mut(), &b));
+    let begun = ROUTERS
+        .with(|r| payment::begin(&store, &mut r.borrow_mut(), &switchyard_rules::NO_RATES, &b));
     let Ok(Begun::Work(work)) = begun else {
         fail("begin")
     };

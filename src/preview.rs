@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
-use switchyard_rules::{Payment, Router, ValidateOptions};
+use switchyard_rules::{Payment, Rates, Router, ValidateOptions};
 
 use crate::error::{pointer_to_param, ApiError};
 use crate::form::only_keys;
@@ -20,17 +20,33 @@ pub enum RulesetSource {
     Active,
 }
 
+/// The rates a preview's `auth_rate` reads.
+#[derive(Debug, PartialEq)]
+pub enum RatesSource {
+    /// None given: `auth_rate` decides by its fixed order.
+    None,
+    /// `"current"`: the mode's rates, as the worker routes with them now.
+    Current,
+    Given(Rates),
+}
+
 #[derive(Debug)]
 pub struct PreviewRequest {
     pub source: RulesetSource,
     pub payment: Value,
     pub processors: Option<Vec<String>>,
+    pub rates: RatesSource,
 }
 
-/// Reads the body: `{"ruleset" | "ruleset_id", "payment", "options"?}`.
+/// Reads the body: `{"ruleset" | "ruleset_id", "payment", "options"?,
+/// "rates"?}`.
 /// A form-encoded body may carry `ruleset` and `payment` as JSON strings.
 pub fn parse_request(body: &Value) -> Result<PreviewRequest, ApiError> {
-    only_keys(body, "", &["ruleset", "ruleset_id", "payment", "options"])?;
+    only_keys(
+        body,
+        "",
+        &["ruleset", "ruleset_id", "payment", "options", "rates"],
+    )?;
     let source = match (body.get("ruleset"), body.get("ruleset_id")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -107,15 +123,54 @@ pub fn parse_request(body: &Value) -> Result<PreviewRequest, ApiError> {
             ))
         }
     };
+    let rates = rates_of(body.get("rates"))?;
     Ok(PreviewRequest {
         source,
         payment,
         processors,
+        rates,
     })
 }
 
 /// A rule set given as a JSON object or as its JSON text, as text: so that
 /// the engine's size limit (1 MiB of JSON) holds for both forms.
+/// `rates`: an array of rates (docs/rules.md), its JSON text (a form
+/// body), or `"current"`.
+fn rates_of(v: Option<&Value>) -> Result<RatesSource, ApiError> {
+    let parsed;
+    let v = match v {
+        None | Some(Value::Null) => return Ok(RatesSource::None),
+        Some(Value::String(s)) if s == "current" => return Ok(RatesSource::Current),
+        Some(Value::String(s)) if s.trim_start().starts_with('[') => {
+            parsed = serde_json::from_str::<Value>(s).map_err(|e| {
+                ApiError::invalid(
+                    "rates",
+                    "parameter_invalid",
+                    format!("rates is not valid JSON: {e}."),
+                )
+            })?;
+            &parsed
+        }
+        Some(v @ Value::Array(_)) => v,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "rates",
+                "parameter_invalid",
+                "rates is an array of {processor, brand, country, funding, attempts, authorized}, or \"current\" for the mode's current rates.",
+            ))
+        }
+    };
+    Rates::from_value(v, "")
+        .map(RatesSource::Given)
+        .map_err(|issues| {
+            let param = issues.first().map_or_else(
+                || "rates".to_owned(),
+                |i| pointer_to_param("rates", &i.path),
+            );
+            ApiError::issues(&param, "rates_invalid", "the rates are invalid", issues)
+        })
+}
+
 pub fn ruleset_text(ruleset: &Value) -> Cow<'_, str> {
     match ruleset {
         Value::String(text) => Cow::Borrowed(text),
@@ -138,7 +193,12 @@ pub fn compile(ruleset: &Value, processors: Option<Vec<String>>) -> Result<Route
 
 /// The decision with trace. `fallback_key` is used when the payment gives
 /// no `routing_key` (the caller passes a random one).
-pub fn decide(router: &Router, payment: &Value, fallback_key: &str) -> Result<Value, ApiError> {
+pub fn decide(
+    router: &Router,
+    payment: &Value,
+    fallback_key: &str,
+    rates: &Rates,
+) -> Result<Value, ApiError> {
     let payment = Payment::from_value(payment).map_err(|issues| {
         let param = issues.first().map_or_else(
             || "payment".to_owned(),
@@ -147,7 +207,7 @@ pub fn decide(router: &Router, payment: &Value, fallback_key: &str) -> Result<Va
         ApiError::issues(&param, "payment_invalid", "the payment is invalid", issues)
     })?;
     let key = payment.routing_key().unwrap_or(fallback_key).to_owned();
-    let decision = router.explain(&payment, &key);
+    let decision = router.explain_with(&payment, &key, rates);
     serde_json::to_value(&decision)
         .map_err(|e| ApiError::internal(format!("could not serialise the decision: {e}")))
 }
@@ -208,5 +268,28 @@ mod tests {
             e.and_then(|e| e.param.clone()),
             Some("options[processors][0]".to_owned())
         );
+    }
+
+    #[test]
+    fn rates_are_read_strictly_with_the_param_named() {
+        let r = parse_request(&json!({"payment": {}, "rates": "current"}));
+        assert!(matches!(r.map(|r| r.rates), Ok(RatesSource::Current)));
+        let r = parse_request(&json!({"payment": {}}));
+        assert!(matches!(r.map(|r| r.rates), Ok(RatesSource::None)));
+        let r = parse_request(&json!({"payment": {},
+            "rates": [{"processor": "stripe", "attempts": 10, "authorized": 9}]}));
+        assert!(matches!(r.map(|r| r.rates), Ok(RatesSource::Given(_))));
+        let r = parse_request(&json!({"payment": {},
+            "rates": "[{\"processor\": \"stripe\", \"attempts\": 1, \"authorized\": 1}]"}));
+        assert!(matches!(r.map(|r| r.rates), Ok(RatesSource::Given(_))));
+        let e = parse_request(&json!({"payment": {},
+            "rates": [{"processor": "stripe", "attempts": 10, "authorized": 11}]}))
+        .err();
+        assert_eq!(
+            e.and_then(|e| e.param.clone()),
+            Some("rates[0][authorized]".to_owned())
+        );
+        let e = parse_request(&json!({"payment": {}, "rates": "latest"})).err();
+        assert_eq!(e.and_then(|e| e.param.clone()), Some("rates".to_owned()));
     }
 }

@@ -24,29 +24,28 @@ use futures_util::future::{join, join_all};
 use serde::{Deserialize, Serialize};
 use worker::{
     console_error, durable_object, Context, Delay, DurableObject, Env, Request, Response,
-    SqlStorage, SqlStorageValue, State, Storage, Stub,
+    SqlStorage, SqlStorageValue, State, Storage,
 };
 
 use super::config::config;
-use super::metrics_rollup::{self, ApplyMsg, RollupAnswer};
+use super::metrics_read::{collect, shard_stub, SHARDS};
+use super::metrics_rollup::{self, ApplyMsg};
 use super::metrics_rows::{
     add_counts, add_declines, add_latency_bins, ensure_alarm, group_key, read, respond, to_json,
     Groups,
 };
-use super::objects::{call, stub as object_stub, Binding};
+use super::objects::call;
 use super::request::Call;
 use super::runtime::{error_response, json_response, now_ms, random_token};
 use super::sql::{as_text, as_u64, exec, integer as int, rows};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::listing::Arg;
-use crate::metrics::query::{self, MinuteQuery, Query, Res, Sql, FULL};
+use crate::metrics::query::{self, MinuteQuery, Res, Sql, FULL};
 use crate::metrics::report::{self, GroupRow, ShardAnswer};
-use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Dim, Facts, Key};
+use crate::metrics::{fold, minute_of, Batch, Counts, CubeRow, Facts, Key};
 use switchyard_processors::payment::Attempt;
 
-/// Shards per mode.
-pub(crate) const SHARDS: u32 = 16;
 /// How long attempts wait in an isolate's memory to be recorded together:
 /// one write per shard touched per isolate per `BATCH_MS` (at 25 ms, a
 /// payment at a time made each its own write: 0.5 ms more workerd CPU per
@@ -64,10 +63,6 @@ const BATCH_IDS_KEPT_MS: u64 = 86_400_000;
 const ROLLUP_SPAN: u64 = 1440;
 /// ... and about the most minute rows (one rollup's message stays small).
 const ROLLUP_ROWS: i64 = 2000;
-
-fn shard_stub(env: &Env, mode: Mode, n: u32) -> Result<Stub, ApiError> {
-    object_stub(env, Binding::Metrics, mode, Some(&format!("shard:{n}")))
-}
 
 /// One minute's counts of one key, as sent to a shard.
 #[derive(Serialize, Deserialize)]
@@ -206,9 +201,9 @@ pub(crate) async fn get(
     let group = report::group_of(&q);
     // With a bucket, the series apart: grouped by what was asked alone.
     let step = q.bucket.map(Res::minutes);
-    let (totals, series) = join(collect(env, mode, &q, &group, None), async {
+    let (totals, series) = join(collect(env, mode, &q, &group, None, false), async {
         match step {
-            Some(_) => collect(env, mode, &q, &q.group_by, step).await,
+            Some(_) => collect(env, mode, &q, &q.group_by, step, false).await,
             None => Ok((Vec::new(), None)),
         }
     })
@@ -219,47 +214,6 @@ pub(crate) async fn get(
         200,
         &report::answer(&q, mode.livemode(), &group, totals, series, rolled_up),
     ))
-}
-
-/// The rows of a query grouped by `group` (and by bucket start each `step`
-/// minutes): the rollup's, then each shard's from its watermark on; and the
-/// earliest watermark.
-async fn collect(
-    env: &Env,
-    mode: Mode,
-    q: &Query,
-    group: &[Dim],
-    step: Option<u64>,
-) -> Result<(Vec<ShardAnswer>, Option<u64>), ApiError> {
-    let rollup = match query::cube_query(q, group, step) {
-        Some(cq) => metrics_rollup::query(env, mode, &cq).await?,
-        None => RollupAnswer::default(),
-    };
-    let calls = (0..SHARDS).map(|n| {
-        let w = rollup.watermarks.get(&n).copied().unwrap_or(0);
-        let mq = query::minute_query(q, group, w, step);
-        async move {
-            if mq.ranges.is_empty() {
-                return Ok(ShardAnswer::default());
-            }
-            let s = shard_stub(env, mode, n)?;
-            let a = call(&s, "/query", Some(&mq)).await?;
-            if a.status != 200 {
-                return Err(ApiError::internal("a metrics shard failed"));
-            }
-            serde_json::from_value::<ShardAnswer>(a.value())
-                .map_err(|e| ApiError::internal(format!("unreadable metrics shard answer: {e}")))
-        }
-    });
-    let mut parts = join_all(calls)
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let rolled_up = rollup.watermarks.values().min().copied();
-    parts.push(ShardAnswer {
-        groups: rollup.groups,
-    });
-    Ok((parts, rolled_up))
 }
 
 /// A mode's shard of minute rows.
@@ -378,8 +332,10 @@ impl MetricsObject {
         let key_of = |row: &[SqlStorageValue]| group_key(row, q.group.len(), q.step.is_some());
         let mut groups = Groups::new();
         add_counts(&mut groups, &rows(&self.sql, &q.counts_sql())?, n, key_of);
-        add_latency_bins(&mut groups, &rows(&self.sql, &q.latency_sql())?, n, key_of);
-        add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
+        if !q.counts_only {
+            add_latency_bins(&mut groups, &rows(&self.sql, &q.latency_sql())?, n, key_of);
+            add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
+        }
         // A group with no rows in the window (all of its rows filtered out)
         // is left out; so is an empty one.
         groups.retain(|_, c| c.attempts + c.skipped + c.payments > 0);

@@ -144,15 +144,17 @@ impl MetricsRollupObject {
         let key_of = |row: &[SqlStorageValue]| group_key(row, q.group.len(), q.step.is_some());
         let mut groups = Groups::new();
         add_counts(&mut groups, &rows(&self.sql, &q.counts_sql())?, n, key_of);
-        // One histogram per cube row, merged here.
-        for row in rows(&self.sql, &q.latency_sql())? {
-            if let (Some(SqlStorageValue::Blob(b)), Some(c)) =
-                (row.get(n), groups.get_mut(&key_of(&row)))
-            {
-                c.latency.merge(&Histogram::decode(b));
+        if !q.counts_only {
+            // One histogram per cube row, merged here.
+            for row in rows(&self.sql, &q.latency_sql())? {
+                if let (Some(SqlStorageValue::Blob(b)), Some(c)) =
+                    (row.get(n), groups.get_mut(&key_of(&row)))
+                {
+                    c.latency.merge(&Histogram::decode(b));
+                }
             }
+            add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
         }
-        add_declines(&mut groups, &rows(&self.sql, &q.declines_sql())?, n, key_of);
         let mut watermarks = BTreeMap::new();
         for row in rows(
             &self.sql,

@@ -43,11 +43,13 @@ mod health_do;
 mod index_do;
 mod keys_do;
 mod metrics;
+mod metrics_read;
 mod metrics_rollup;
 mod metrics_rows;
 mod objects;
 mod payment_do;
 mod payments;
+mod rates;
 mod reconcile;
 mod request;
 mod ruleset_replicas;
@@ -254,6 +256,7 @@ enum RouteName {
     ActivateRuleset,
     PromoteRuleset,
     Metrics,
+    Rates,
     Processors,
     Reconcile,
     SandboxStats,
@@ -293,6 +296,7 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         ["charges", id] => r(Charge, GET, Some(id)),
         ["routing", "preview"] => r(Preview, POST, None),
         ["routing", "metrics"] => r(Metrics, GET, None),
+        ["routing", "rates"] => r(Rates, GET, None),
         ["routing", "processors"] => r(Processors, GET, None),
         ["routing", "reconcile"] => r(Reconcile, POST, None),
         ["routing", "rulesets"] => r(Rulesets, BOTH, None),
@@ -337,6 +341,7 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
         ActivateRuleset => rulesets::activate(&call, env, id).await,
         PromoteRuleset => rulesets::promote(&call, env, id).await,
         Metrics => metrics::get(&call, env, call.query.clone()).await,
+        Rates => rates::get(&call, env).await,
         Processors => processors(&call, env).await,
         Reconcile => reconcile::api(&call, env).await,
         SandboxStats => sandbox_stats(&call, env, id).await,
@@ -375,7 +380,21 @@ async fn preview(call: &Call, env: &Env) -> Result<Response, ApiError> {
     };
     let router = preview::compile(&ruleset, processors)?;
     let key = format!("preview_{}", random_token(16)?);
-    let decision = preview::decide(&router, &req.payment, &key)?;
+    let current;
+    let rates = match &req.rates {
+        preview::RatesSource::None => &switchyard_rules::NO_RATES,
+        preview::RatesSource::Given(r) => r,
+        preview::RatesSource::Current if call.principal.kind == KeyKind::Publishable => {
+            return Err(ApiError::forbidden(
+                "A publishable API key cannot preview with the mode's current rates (rates: \"current\"): they take a secret API key.",
+            ));
+        }
+        preview::RatesSource::Current => {
+            current = rates::fresh(env, mode).await?;
+            &*current
+        }
+    };
+    let decision = preview::decide(&router, &req.payment, &key, rates)?;
     Ok(json_response(200, &decision))
 }
 

@@ -20,6 +20,7 @@ use worker::{
 };
 
 use super::config::config;
+use super::rates;
 use super::reconcile;
 use super::runtime::{error_response, json_text_response, now_ms};
 use super::sql::SqlStore;
@@ -141,7 +142,14 @@ impl PaymentObject {
         card: Option<CardInTransit>,
         mode: Mode,
     ) -> Result<RunOutcome, ApiError> {
-        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), b))? {
+        // The mode's authorization rates, as this isolate holds them (for
+        // auth_rate; refreshed in the background, never waited for).
+        let rates = if matches!(b.op, Op::Create | Op::Confirm) {
+            rates::current(&self.env, mode)
+        } else {
+            Default::default()
+        };
+        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), &rates, b))? {
             Begun::NeedRuleset => return Ok(RunOutcome::NeedRuleset),
             Begun::Reply(reply) => return answered(reply, Vec::new(), None),
             Begun::Work(work) => work,

@@ -9,6 +9,7 @@
 //! decline codes. A query reads buckets, never attempts.
 
 pub mod query;
+pub mod rates;
 pub mod report;
 pub mod sketch;
 

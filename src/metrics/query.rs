@@ -446,6 +446,9 @@ pub struct MinuteQuery {
     pub step: Option<u64>,
     pub group: Vec<Dim>,
     pub filters: Vec<(Dim, String)>,
+    /// Counters only: no latency, no decline codes (the rates' refresh).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counts_only: bool,
 }
 
 /// What the rollup is asked: the rows of `cube` in `ranges`, with the
@@ -457,6 +460,9 @@ pub struct CubeQuery {
     pub step: Option<u64>,
     pub group: Vec<Dim>,
     pub filters: Vec<(Dim, String)>,
+    /// Counters only: no latency, no decline codes (the rates' refresh).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counts_only: bool,
 }
 
 impl Serialize for Dim {
@@ -656,6 +662,7 @@ pub fn cube_query(q: &Query, group: &[Dim], step: Option<u64>) -> Option<CubeQue
         step,
         group: group.to_vec(),
         filters: q.filters.clone(),
+        counts_only: false,
     })
 }
 
@@ -680,6 +687,7 @@ pub fn minute_query(q: &Query, group: &[Dim], w: u64, step: Option<u64>) -> Minu
         step,
         group: group.to_vec(),
         filters: q.filters.clone(),
+        counts_only: false,
     }
 }
 

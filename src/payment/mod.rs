@@ -27,7 +27,7 @@ use switchyard_processors::payment::{
     Attempt, ConfirmResult, PaymentIntent, PendingOp, ProcessorDetails, Refund, RefundStatus,
     Refusal, Status, STALE_AFTER_MS,
 };
-use switchyard_rules::{DecisionAction, Router, ValidateOptions};
+use switchyard_rules::{DecisionAction, Rates, Router, ValidateOptions};
 
 use crate::error::ApiError;
 use crate::money;
@@ -270,6 +270,7 @@ fn secret_matches(stored: Option<&str>, given: &str) -> bool {
 pub fn begin(
     store: &impl PaymentStore,
     routers: &mut Routers,
+    rates: &Rates,
     b: &BeginRequest,
 ) -> Result<Begun, ApiError> {
     // Only a create makes the tables (in the same synchronous run as its
@@ -315,7 +316,7 @@ pub fn begin(
             Err(e) => return Ok(Begun::Reply(Reply::plain(answer_of(&e)))),
         }
     }
-    let (answer, started) = match begin_claimed(store, routers, b) {
+    let (answer, started) = match begin_claimed(store, routers, rates, b) {
         Ok(Step::Work(work)) => return Ok(Begun::Work(work)),
         Ok(Step::Done(answer)) => (answer, true),
         Err(Failure { error, started }) => (answer_of(&error), started),
@@ -379,6 +380,7 @@ fn save(store: &impl Docs, pi: &PaymentIntent) -> Result<(), Failure> {
 fn begin_claimed(
     store: &impl PaymentStore,
     routers: &mut Routers,
+    rates: &Rates,
     b: &BeginRequest,
 ) -> Result<Step, Failure> {
     let existing: Option<PaymentIntent> = store.get(PAYMENT).map_err(not_started)?;
@@ -600,7 +602,7 @@ fn begin_claimed(
                     pi.update(u).map_err(|r| begun(refusal(r)))?;
                 }
             }
-            confirm(store, routers, pi, b).map_err(begun)
+            confirm(store, routers, rates, pi, b).map_err(begun)
         }
         Op::Capture => {
             let (seq, amount) = pi
@@ -723,6 +725,7 @@ fn at_processor(
 fn confirm(
     store: &impl PaymentStore,
     routers: &mut Routers,
+    rates: &Rates,
     mut pi: PaymentIntent,
     b: &BeginRequest,
 ) -> Result<Step, ApiError> {
@@ -772,10 +775,13 @@ fn confirm(
             b.view,
         )));
     }
-    let decision = router.decide(&payment, &pi.id);
+    let verdict = router.select_with(&payment, &pi.id, rates);
+    let decision = verdict.to_decision();
     pi.routing.ruleset = Some(rs.id.clone());
     pi.routing.rule = decision.rule.clone();
     pi.routing.rule_index = decision.rule_index;
+    // How auth_rate chose, with the rates it saw (docs/api.md).
+    pi.routing.auth_rate = verdict.auth_rate();
     if decision.action == DecisionAction::Decline {
         let (code, message) = decision
             .decline

@@ -148,6 +148,8 @@ fn ready<F: Future>(f: F) -> F::Output {
 struct Object {
     store: MemoryStore,
     routers: Routers,
+    /// The authorization rates routing sees.
+    rates: switchyard_rules::Rates,
     configs: Vec<ProcessorConfig>,
     id: String,
     now_ms: u64,
@@ -166,6 +168,7 @@ impl Object {
         Object {
             store: MemoryStore::default(),
             routers: Routers::default(),
+            rates: switchyard_rules::Rates::default(),
             configs: ["sandbox_a", "sandbox_b"]
                 .iter()
                 .map(|id| ProcessorConfig::sandbox(id))
@@ -225,7 +228,7 @@ impl Object {
 
     /// begin, the scripted processor calls, finish: the API's reply.
     fn run(&mut self, r: Req, script: &Script) -> Reply {
-        match begin(&self.store, &mut self.routers, &r.b) {
+        match begin(&self.store, &mut self.routers, &self.rates, &r.b) {
             Ok(Begun::Reply(reply)) => reply,
             Ok(Begun::Work(work)) => {
                 let store = &self.store;
@@ -254,7 +257,8 @@ impl Object {
 
     /// `begin` alone: what it leaves to do.
     fn begin(&mut self, r: &Req) -> Begun {
-        begin(&self.store, &mut self.routers, &r.b).unwrap_or_else(|e| panic!("{}", e.message))
+        begin(&self.store, &mut self.routers, &self.rates, &r.b)
+            .unwrap_or_else(|e| panic!("{}", e.message))
     }
 
     fn payment(&self) -> PaymentIntent {
@@ -1420,4 +1424,43 @@ fn index_rows_follow_what_changed_with_a_rising_version() {
     assert_eq!(tables, vec![IndexTable::Intents, IndexTable::Refunds]);
     assert!(rows.iter().all(|r| r.version > v1));
     assert_eq!(rows[1].payment_intent, o.id);
+}
+
+#[test]
+fn auth_rate_routes_by_the_rates_given_and_records_why() {
+    let mut o = Object::new();
+    let mut create = o.create(1000, CaptureMethod::Automatic, true);
+    create.b.ruleset = Some(RulesetRef {
+        id: "rs_rate".into(),
+        ruleset: Some(json!({
+            "default": {
+                "auth_rate": {"processors": ["sandbox_a", "sandbox_b"], "explore": 0, "min_sample": 10},
+                "fallback": ["sandbox_a"]
+            }
+        })),
+    });
+    // sandbox_b authorizes more visa payments: it goes first, then the fallback.
+    o.rates = switchyard_rules::Rates::from_value(
+        &json!([
+            {"processor": "sandbox_a", "brand": "visa", "attempts": 100, "authorized": 60},
+            {"processor": "sandbox_b", "brand": "visa", "attempts": 100, "authorized": 95}
+        ]),
+        "",
+    )
+    .unwrap_or_else(|e| panic!("rates: {e:?}"));
+    let script = Script::of(vec![approved("sbx_1")]);
+    let r = o.run(create, &script);
+    assert_eq!(status_of(&r), "succeeded");
+    assert_eq!(script.sent(), [("sandbox_b".into(), "authorize".into())]);
+    let pi = o.payment();
+    let info = pi.routing.auth_rate.unwrap_or_else(|| panic!("no auth_rate"));
+    assert_eq!(
+        (info.picked.as_str(), info.reason, info.candidates.len()),
+        ("sandbox_b", switchyard_rules::Reason::BestRate, 2)
+    );
+    assert_eq!(info.candidates[1].rate, Some(0.95));
+    // Shown on the payment's routing, beside the rule that decided.
+    let body: Value = serde_json::from_str(r.answer.body.get()).unwrap_or_default();
+    assert_eq!(body["routing"]["auth_rate"]["picked"], "sandbox_b");
+    assert_eq!(body["routing"]["auth_rate"]["candidates"][0]["group"], "brand");
 }

@@ -82,6 +82,10 @@ pub struct Routing {
     pub rule: Option<String>,
     pub rule_index: Option<usize>,
     pub attempts: Vec<Attempt>,
+    /// How an `auth_rate` action chose the first processor, with the rates
+    /// it saw; absent when another action decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_rate: Option<switchyard_rules::AuthRateInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,6 +306,7 @@ impl PaymentIntent {
                 rule: None,
                 rule_index: None,
                 attempts: Vec::new(),
+                auth_rate: None,
             },
             last_payment_error: None,
             canceled_at: None,

@@ -666,6 +666,10 @@ pub struct AuthRateInfo {
     pub candidates: Vec<RateSeen>,
 }
 
+// Its numbers are never NaN (a rate is taken of attempts > 0; explore is a
+// share of millionths): equality is total.
+impl Eq for AuthRateInfo {}
+
 /// A candidate's rate as `auth_rate` saw it.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RateSeen {
@@ -677,6 +681,8 @@ pub struct RateSeen {
     pub authorized: u64,
     pub rate: Option<f64>,
 }
+
+impl Eq for RateSeen {}
 
 /// An integer that stays exact everywhere: a JSON number, and in
 /// JavaScript a Number up to 2^53 - 1, a BigInt past it.
