@@ -397,3 +397,88 @@ fn count(o: &Map<String, Value>, at: &Pointer, key: &str, out: &mut Issues) -> O
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn codes(v: Value) -> Vec<(String, &'static str)> {
+        match Rates::from_value(&v, "/rates") {
+            Ok(_) => Vec::new(),
+            Err(issues) => issues.into_iter().map(|i| (i.path, i.code)).collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_named_by_path_and_code() {
+        assert_eq!(codes(json!({})), [("/rates".into(), "wrong_type")]);
+        assert_eq!(codes(json!([3])), [("/rates/0".into(), "wrong_type")]);
+        let got = codes(json!([
+            {"processor": "stripe", "attempts": 10, "authorised": 9},
+            {"processor": "", "brand": "vsa", "country": "XX", "funding": 7, "attempts": -1, "authorized": 1.5},
+            {"processor": "stripe", "attempts": 5, "authorized": 6},
+            {"processor": "adyen", "attempts": 5, "authorized": 5},
+            {"processor": "adyen", "attempts": 1, "authorized": 0}
+        ]));
+        assert_eq!(
+            got,
+            [
+                ("/rates/0/authorised".into(), "unknown_key"),
+                ("/rates/0/authorized".into(), "missing_key"),
+                ("/rates/1/processor".into(), "wrong_type"),
+                ("/rates/1/brand".into(), "invalid_value"),
+                ("/rates/1/funding".into(), "wrong_type"),
+                ("/rates/1/country".into(), "invalid_value"),
+                ("/rates/1/attempts".into(), "invalid_count"),
+                ("/rates/1/authorized".into(), "invalid_count"),
+                ("/rates/2/authorized".into(), "invalid_count"),
+                ("/rates/4".into(), "duplicate_rate"),
+            ]
+        );
+        let err = Rates::from_value(
+            &json!([{"processor": "a", "brand": "vsa", "attempts": 1, "authorized": 1}]),
+            "",
+        );
+        let msg = err.err().and_then(|e| e.first().map(|i| i.message.clone()));
+        assert!(msg.is_some_and(|m| m.contains("did you mean") || m.contains("visa")));
+    }
+
+    #[test]
+    fn entries_count_toward_their_group_and_every_coarser_one() {
+        let r = Rates::from_value(
+            &json!([
+                {"processor": "a", "brand": "visa", "country": "us", "funding": "credit", "attempts": 10, "authorized": 9},
+                {"processor": "a", "brand": "visa", "country": "FR", "attempts": 5, "authorized": 5},
+                {"processor": "a", "country": "US", "attempts": 100, "authorized": 0},
+                {"processor": "a", "brand": "visa", "country": "unknown", "funding": "unknown", "attempts": 2, "authorized": 1}
+            ]),
+            "",
+        )
+        .unwrap_or_default();
+        let us = Group::new(
+            Some(Brand::Visa),
+            Country::parse("US"),
+            Some(Funding::Credit),
+        );
+        let c = |g, l| r.count("a", g, l);
+        assert_eq!(c(us, Level::BrandCountryFunding).attempts, 10);
+        assert_eq!(c(us, Level::BrandCountry).attempts, 10);
+        assert_eq!(c(us, Level::Brand).attempts, 17);
+        // an entry without a brand counts only toward all payments
+        assert_eq!(c(us, Level::All).attempts, 117);
+        let none = Group::new(Some(Brand::Visa), None, None);
+        assert_eq!(c(none, Level::BrandCountryFunding).attempts, 2);
+        assert_eq!(
+            r.rated("a", us, 11),
+            Some((
+                Level::Brand,
+                Count {
+                    attempts: 17,
+                    authorized: 15
+                }
+            ))
+        );
+        assert_eq!(r.rated("b", us, 1), None);
+    }
+}
