@@ -257,3 +257,125 @@ fn cpu_per_payment() {
         metrics_share / 1000.0
     );
 }
+
+/// A mode's rates as the metrics would give them: `processors` processors,
+/// each with attempts in `groups` brand/country/funding groups.
+fn rate_rows(processors: usize, groups: usize) -> Vec<crate::metrics::rates::Row> {
+    const BRANDS: [&str; 8] = [
+        "visa",
+        "mastercard",
+        "amex",
+        "discover",
+        "jcb",
+        "diners",
+        "unionpay",
+        "maestro",
+    ];
+    const FUNDING: [&str; 3] = ["credit", "debit", "prepaid"];
+    let countries: Vec<&str> = switchyard_rules::Country::all().collect();
+    let mut out = Vec::new();
+    for p in 0..processors {
+        for g in 0..groups {
+            out.push(crate::metrics::rates::Row {
+                processor: format!("processor_{p}"),
+                brand: BRANDS[g % BRANDS.len()].to_owned(),
+                country: countries[(g / BRANDS.len()) % countries.len()].to_owned(),
+                funding: FUNDING[(g / (BRANDS.len() * countries.len())) % FUNDING.len()]
+                    .to_owned(),
+                attempts: 1000 + (g as u64 * 7) % 500,
+                authorized: 800 + (g as u64 * 3) % 200,
+            });
+        }
+    }
+    out
+}
+
+fn median_of<T>(n: u32, mut f: impl FnMut() -> T) -> f64 {
+    let mut runs: Vec<f64> = (0..15)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(f());
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+/// The CPU of a rates refresh (`edge/rates.rs`): in an isolate, reading the
+/// table the rates object sends (its binary form) — the share of the
+/// payment whose routing starts the refresh; in the rates object, the
+/// table computed from the metrics' answers and encoded (no payment's).
+#[test]
+#[ignore = "a timing measurement: run with --release --ignored --nocapture"]
+fn cpu_per_rate_refresh() {
+    use crate::metrics::rates::{rows, table};
+    use crate::metrics::report::{GroupRow, ShardAnswer};
+    use crate::metrics::{Counts, Dim};
+    let target = if cfg!(target_arch = "wasm32") {
+        "wasm32"
+    } else {
+        "native"
+    };
+    for (processors, groups) in [(3, 50), (5, 200), (5, 720), (8, 2000)] {
+        let finest = rate_rows(processors, groups);
+        let bytes = table(&finest).encode();
+        let isolate = median_of(20, || switchyard_rules::Rates::decode(&bytes));
+        // The object's side: 17 answers (16 shards and the rollup), each
+        // row split over two currencies, summed, turned into the table.
+        let group = [
+            Dim::Processor,
+            Dim::Brand,
+            Dim::Country,
+            Dim::Funding,
+            Dim::Currency,
+        ];
+        let parts: Vec<ShardAnswer> = (0..17)
+            .map(|s| ShardAnswer {
+                groups: finest
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 17 == s)
+                    .flat_map(|(_, r)| {
+                        ["usd", "eur"].map(|cur| GroupRow {
+                            key: vec![
+                                r.processor.clone(),
+                                r.brand.clone(),
+                                r.country.clone(),
+                                r.funding.clone(),
+                                cur.to_owned(),
+                            ],
+                            t: None,
+                            counts: Counts {
+                                attempts: r.attempts / 2,
+                                authorized: r.authorized / 2,
+                                ..Counts::default()
+                            },
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let texts: Vec<String> = parts
+            .iter()
+            .map(|p| serde_json::to_string(p).unwrap_or_default())
+            .collect();
+        let object = median_of(3, || {
+            let parts: Vec<ShardAnswer> = texts
+                .iter()
+                .filter_map(|t| serde_json::from_str(t).ok())
+                .collect();
+            table(&rows(&group, &parts)).encode()
+        });
+        println!(
+            "rates refresh ({target}, median of 15): {processors} processors x {groups} groups \
+             ({} bytes): an isolate reads the table in {:.1} µs; the rates object computes it \
+             from 17 answers in {:.1} µs",
+            bytes.len(),
+            isolate / 1000.0,
+            object / 1000.0
+        );
+    }
+}

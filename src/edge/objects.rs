@@ -37,6 +37,8 @@ pub(crate) enum Binding {
     Reconcile,
     /// Shards of the mode's index of payments and refunds (lists, search).
     Index,
+    /// One per mode: the authorization rates `auth_rate` routes by.
+    Rates,
 }
 
 impl Binding {
@@ -52,6 +54,7 @@ impl Binding {
             Binding::Health => "HEALTH",
             Binding::Reconcile => "RECONCILE",
             Binding::Index => "INDEX",
+            Binding::Rates => "RATES",
         }
     }
 }

@@ -1,26 +1,33 @@
 //! The authorization rates `auth_rate` routes by, at the edge
 //! (`crate::metrics::rates` is the pure part).
 //!
-//! Each isolate keeps its mode's table (`Rates`) in memory and hands it to
-//! every payment it routes: no payment waits for the metrics store. A
-//! table older than `SWITCHYARD_RATES_REFRESH_SECONDS` is refreshed in the
-//! background, one refresh at a time, from the metrics of the last
-//! `SWITCHYARD_RATES_WINDOW_SECONDS` (counters only). Until an isolate's
-//! first refresh ends it has no rates, and `auth_rate` decides by its fixed
-//! order (docs/rules.md); a refresh that fails keeps the table it had.
+//! - `RatesObject` (binding `RATES`, one per mode) computes the mode's
+//!   table from the metrics store (the rollup, then the 16 shards;
+//!   counters only) over the last `SWITCHYARD_RATES_WINDOW_SECONDS`, keeps
+//!   it in memory for `SWITCHYARD_RATES_REFRESH_SECONDS`, and hands it to
+//!   isolates in the engine's compact binary form (`Rates::encode`).
+//! - Each isolate keeps its mode's table and hands it to every payment it
+//!   routes: no payment waits for it. A table older than the refresh
+//!   period is fetched anew in the background, one fetch at a time; the
+//!   isolate's share of a refresh is one small read and a decode, no JSON
+//!   (BENCHMARKS.md). Until its first refresh ends an isolate has no
+//!   rates, and `auth_rate` decides by its fixed order (docs/rules.md); a
+//!   refresh that fails keeps the table it had.
 //!
-//! `GET /v1/routing/rates` shows the table this isolate routes with.
+//! `GET /v1/routing/rates` shows the mode's table, group by group.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{console_error, Env, Response};
+use worker::{console_error, durable_object, DurableObject, Env, Request, Response, State};
 
 use super::config::config;
 use super::metrics_read::collect;
+use super::objects::{fetch, stub, Binding};
 use super::request::Call;
-use super::runtime::{json_response, now_ms};
+use super::runtime::{error_response, json_response, now_ms};
 use crate::auth::Mode;
 use crate::error::ApiError;
 use crate::metrics::rates::{self, Row};
@@ -34,9 +41,10 @@ const STALE_REFRESH_MS: u64 = 30_000;
 #[derive(Default)]
 struct Table {
     rates: Rc<Rates>,
-    rows: Rc<Vec<Row>>,
-    /// When the table was read (0: never).
-    read_ms: u64,
+    /// When the table was computed (0: never).
+    computed_ms: u64,
+    /// When this isolate last fetched it.
+    fetched_ms: u64,
     /// When the refresh under way started.
     refreshing_ms: Option<u64>,
 }
@@ -56,7 +64,7 @@ pub(crate) fn current(env: &Env, mode: Mode) -> Rc<Rates> {
     let now = now_ms();
     let refresh_ms = config(env).rates_refresh_ms;
     let (rates, due) = with(mode, |t| {
-        let due = now.saturating_sub(t.read_ms) >= refresh_ms
+        let due = now.saturating_sub(t.fetched_ms) >= refresh_ms
             && t.refreshing_ms
                 .is_none_or(|s| now.saturating_sub(s) >= STALE_REFRESH_MS);
         if due {
@@ -75,50 +83,86 @@ pub(crate) fn current(env: &Env, mode: Mode) -> Rc<Rates> {
     rates
 }
 
-/// Reads the mode's rates from the metrics store into this isolate's table.
+/// What an isolate asks the mode's rates object.
+#[derive(Serialize, Deserialize)]
+struct Ask {
+    /// The mode of the object asked (named by it: `objects.rs`).
+    livemode: bool,
+    window_s: u64,
+    /// The oldest table the caller takes.
+    max_age_ms: u64,
+}
+
+fn ask(env: &Env, mode: Mode) -> Ask {
+    let cfg = config(env);
+    Ask {
+        livemode: mode.livemode(),
+        window_s: cfg.rates_window_s,
+        max_age_ms: cfg.rates_refresh_ms,
+    }
+}
+
+/// Fetches the mode's table into this isolate.
 async fn refresh(env: &Env, mode: Mode) -> Result<(), ApiError> {
-    let started = now_ms();
     let result = async {
-        let q = rates::query(config(env).rates_window_s, started)?;
-        let group = report::group_of(&q);
-        let (parts, _) = collect(env, mode, &q, &group, None, true).await?;
-        let rows = rates::rows(&group, &parts);
-        Ok::<_, ApiError>((rates::table(&rows), rows))
+        let s = stub(env, Binding::Rates, mode, None)?;
+        let mut resp = fetch(&s, "/table", Some(&ask(env, mode))).await?;
+        if resp.status_code() != 200 {
+            return Err(ApiError::internal("the rates object failed"));
+        }
+        let computed_ms = resp
+            .headers()
+            .get(COMPUTED_HEADER)
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let bytes = resp.bytes().await?;
+        let rates = Rates::decode(&bytes)
+            .ok_or_else(|| ApiError::internal("unreadable rates from the rates object"))?;
+        Ok((rates, computed_ms))
     }
     .await;
     with(mode, |t| {
         t.refreshing_ms = None;
-        match result {
-            Ok((rates, rows)) => {
-                t.rates = Rc::new(rates);
-                t.rows = Rc::new(rows);
-                t.read_ms = started;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        let (rates, computed_ms) = result?;
+        t.rates = Rc::new(rates);
+        t.computed_ms = computed_ms;
+        t.fetched_ms = now_ms();
+        Ok(())
     })
 }
 
-/// The mode's rates as this isolate routes with them, read now when they
-/// are due (for the API: a caller who asks may wait).
+/// The mode's rates, fresh (for the API: a caller who asks may wait).
 pub(crate) async fn fresh(env: &Env, mode: Mode) -> Result<Rc<Rates>, ApiError> {
     let refresh_ms = config(env).rates_refresh_ms;
-    if with(mode, |t| now_ms().saturating_sub(t.read_ms) >= refresh_ms) {
+    if with(mode, |t| {
+        now_ms().saturating_sub(t.fetched_ms) >= refresh_ms
+    }) {
         refresh(env, mode).await?;
     }
     Ok(with(mode, |t| t.rates.clone()))
 }
 
-/// `GET /v1/routing/rates`: the rates this isolate routes the mode's
-/// payments with (read now when they are due). It takes no parameters.
+#[derive(Serialize, Deserialize)]
+struct RowsAnswer {
+    computed_ms: u64,
+    rows: Vec<Row>,
+}
+
+/// `GET /v1/routing/rates`: the mode's table, group by group, as payments
+/// are routed with it. It takes no parameters.
 pub(crate) async fn get(call: &Call, env: &Env) -> Result<Response, ApiError> {
     let params = crate::form::parse_form(call.query.as_deref().unwrap_or(""))?;
     crate::form::only_keys(&params, "", &[])?;
     let mode = call.principal.mode;
+    let s = stub(env, Binding::Rates, mode, None)?;
+    let mut resp = fetch(&s, "/rows", Some(&ask(env, mode))).await?;
+    if resp.status_code() != 200 {
+        return Err(ApiError::internal("the rates object failed"));
+    }
+    let answer: RowsAnswer = resp.json().await?;
     let cfg = config(env);
-    fresh(env, mode).await?;
-    let (rows, read_ms) = with(mode, |t| (t.rows.clone(), t.read_ms));
     Ok(json_response(
         200,
         &json!({
@@ -126,8 +170,85 @@ pub(crate) async fn get(call: &Call, env: &Env) -> Result<Response, ApiError> {
             "livemode": mode.livemode(),
             "window_seconds": cfg.rates_window_s,
             "refresh_seconds": cfg.rates_refresh_ms / 1000,
-            "computed_at": read_ms / 1000,
-            "rates": *rows,
+            "computed_at": answer.computed_ms / 1000,
+            "rates": answer.rows,
         }),
     ))
+}
+
+const COMPUTED_HEADER: &str = "Rates-Computed-Ms";
+
+struct Computed {
+    at_ms: u64,
+    window_s: u64,
+    rows: Vec<Row>,
+    table: Vec<u8>,
+}
+
+/// A mode's rates, computed from its metrics at most once per refresh
+/// period and kept in memory (nothing stored: a new instance computes
+/// anew).
+#[durable_object]
+pub struct RatesObject {
+    env: Env,
+    computed: RefCell<Option<Rc<Computed>>>,
+}
+
+impl RatesObject {
+    /// The table, computed now when the one kept is older than asked.
+    async fn table(&self, ask: &Ask) -> Result<Rc<Computed>, ApiError> {
+        let now = now_ms();
+        if let Some(c) = self.computed.borrow().as_ref() {
+            if c.window_s == ask.window_s && now.saturating_sub(c.at_ms) < ask.max_age_ms {
+                return Ok(c.clone());
+            }
+        }
+        let mode = if ask.livemode { Mode::Live } else { Mode::Test };
+        let q = rates::query(ask.window_s, now)?;
+        let group = report::group_of(&q);
+        let (parts, _) = collect(&self.env, mode, &q, &group, None, true).await?;
+        let rows = rates::rows(&group, &parts);
+        let table = rates::table(&rows).encode();
+        let c = Rc::new(Computed {
+            at_ms: now,
+            window_s: ask.window_s,
+            rows,
+            table,
+        });
+        *self.computed.borrow_mut() = Some(c.clone());
+        Ok(c)
+    }
+}
+
+impl DurableObject for RatesObject {
+    fn new(_state: State, env: Env) -> Self {
+        Self {
+            env,
+            computed: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let path = req.path();
+        let Ok(ask) = req.json::<Ask>().await else {
+            return Ok(error_response(&ApiError::internal("unreadable rates call")));
+        };
+        let c = match self.table(&ask).await {
+            Ok(c) => c,
+            Err(e) => return Ok(error_response(&e)),
+        };
+        match path.as_str() {
+            "/table" => {
+                let mut resp = Response::from_bytes(c.table.clone())?;
+                resp.headers_mut()
+                    .set(COMPUTED_HEADER, &c.at_ms.to_string())?;
+                Ok(resp)
+            }
+            "/rows" => Ok(json_response(
+                200,
+                &json!({"computed_ms": c.at_ms, "rows": c.rows}),
+            )),
+            _ => Ok(error_response(&ApiError::internal("unknown rates call"))),
+        }
+    }
 }

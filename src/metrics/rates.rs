@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use switchyard_rules::{Brand, Count, Country, Funding, RateEntry, Rates};
 
 use super::query::{self, Query};
@@ -20,7 +20,7 @@ pub fn query(window_s: u64, now_ms: u64) -> Result<Query, crate::error::ApiError
 
 /// One row of the table, as `GET /v1/routing/rates` shows it and as a
 /// preview takes it back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
     pub processor: String,
     pub brand: String,

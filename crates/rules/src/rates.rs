@@ -181,6 +181,69 @@ impl Rates {
         })
     }
 
+    /// The table in a compact binary form, for a table computed once and
+    /// handed to many isolates (the worker's rates object): read back by
+    /// [`Rates::decode`] without JSON, a few nanoseconds an entry.
+    ///
+    /// `SYR1`, the processor count (u32), then per processor its name's
+    /// length (u16) and UTF-8 bytes, its entry count (u32) and the entries
+    /// (key, attempts, authorized: u64 each), all little-endian.
+    pub fn encode(&self) -> Vec<u8> {
+        let entries: usize = self.by_processor.values().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(8 + self.by_processor.len() * 70 + entries * 24);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.by_processor.len() as u32).to_le_bytes());
+        for (name, groups) in &self.by_processor {
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(groups.len() as u32).to_le_bytes());
+            for (key, c) in groups {
+                out.extend_from_slice(&key.to_le_bytes());
+                out.extend_from_slice(&c.attempts.to_le_bytes());
+                out.extend_from_slice(&c.authorized.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads [`Rates::encode`]'s form; `None` for anything else (never a
+    /// panic: the bytes come from another object).
+    pub fn decode(bytes: &[u8]) -> Option<Rates> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != MAGIC {
+            return None;
+        }
+        let processors = r.u32()?;
+        let mut by_processor = BTreeMap::new();
+        for _ in 0..processors {
+            let len = usize::from(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
+            let name = std::str::from_utf8(r.take(len)?).ok()?.to_owned();
+            let n = usize::try_from(r.u32()?).ok()?;
+            if n > r.0.len() / 24 {
+                return None;
+            }
+            let mut groups = Vec::with_capacity(n);
+            for _ in 0..n {
+                let key = r.u64()?;
+                let attempts = r.u64()?;
+                let authorized = r.u64()?.min(attempts);
+                groups.push((
+                    key,
+                    Count {
+                        attempts,
+                        authorized,
+                    },
+                ));
+            }
+            // lookups search by key: the order is checked, not trusted
+            if groups.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return None;
+            }
+            by_processor.insert(name, groups);
+        }
+        r.0.is_empty().then_some(Rates { by_processor })
+    }
+
     /// Reads a rate table given as JSON (docs/rules.md): an array of
     /// `{processor, brand?, country?, funding?, attempts, authorized}`.
     /// Every problem at once, each with a JSON Pointer under `at`.
@@ -231,6 +294,27 @@ impl Rates {
         } else {
             Err(out.errors)
         }
+    }
+}
+
+const MAGIC: &[u8; 4] = b"SYR1";
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
@@ -442,6 +526,31 @@ mod tests {
         );
         let msg = err.err().and_then(|e| e.first().map(|i| i.message.clone()));
         assert!(msg.is_some_and(|m| m.contains("did you mean") || m.contains("visa")));
+    }
+
+    #[test]
+    fn the_binary_form_reads_back_and_refuses_anything_else() {
+        let r = Rates::from_value(
+            &json!([
+                {"processor": "a", "brand": "visa", "country": "US", "funding": "credit", "attempts": 10, "authorized": 9},
+                {"processor": "bé", "attempts": 5, "authorized": 5}
+            ]),
+            "",
+        )
+        .unwrap_or_default();
+        let bytes = r.encode();
+        assert_eq!(Rates::decode(&bytes), Some(r));
+        assert_eq!(
+            Rates::decode(&Rates::default().encode()),
+            Some(Rates::default())
+        );
+        for cut in 0..bytes.len() {
+            assert_eq!(Rates::decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Rates::decode(&longer), None);
+        assert_eq!(Rates::decode(b"SYR1\xff\xff\xff\xff"), None);
     }
 
     #[test]
