@@ -200,12 +200,13 @@ export interface AuthRateCandidate {
   processor: string;
   /** The group the rate is from; null when no group has min_sample attempts. */
   group: 'brand_country_funding' | 'brand_country' | 'brand' | 'all' | null;
-  attempts: number; authorized: number; rate: number | null;
+  /** Sums of rate entries: BigInt past 2^53 - 1. */
+  attempts: number | bigint; authorized: number | bigint; rate: number | null;
 }
 /** How an auth_rate picked. roll is in millionths (explored when below explore * 1,000,000). */
 export interface AuthRateInfo {
   picked: string; reason: 'best_rate' | 'explored' | 'min_sample'; explored: boolean;
-  explore: number; roll: number | null; min_sample: number;
+  explore: number; roll: number | null; min_sample: number | bigint;
   candidates: AuthRateCandidate[];
 }
 export interface Decision {
