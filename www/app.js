@@ -9,14 +9,16 @@
 // editor as a draft, activates, rolls back and promotes. Only rule sets
 // travel; the key lives in memory (lib/api.js), never in storage or a URL.
 //
-// Storage: only rule sets are stored (localStorage): the draft, the "current"
-// rule set for comparisons and the known-processor list. Payment form values,
-// and the card number above all, live in the DOM only.
+// Storage: only rule sets and settings are stored (localStorage): the draft,
+// the "current" rule set for comparisons, the known-processor list and the
+// authorization rates typed (not those loaded from the worker). Payment form
+// values, and the card number above all, live in the DOM only.
 
 import { indexJson, placePointer, lineCol } from './lib/jsonloc.js';
 import { parseTraffic } from './lib/traffic.js';
 import { EXAMPLES, DEFAULT_EXAMPLE } from './lib/examples.js';
-import { describeTraceEntry, formatMoney, outcomeOf } from './lib/explain.js';
+import { describeTraceEntry, describeAuthRate, formatMoney, outcomeOf } from './lib/explain.js';
+import { readRates, rateIssueText, ratesFromAnswer } from './lib/rates.js';
 import { conditionInsertion } from './lib/insert.js';
 import { createClient, describeError, listRuleSetsUntil } from './lib/api.js';
 import { examplesFor, describeMapping, mergeIssues, versionFacts, activationKind } from './lib/lifecycle.js';
@@ -25,6 +27,7 @@ const STORE = {
   draft: 'switchyard.preview.draft.v1',
   current: 'switchyard.preview.current.v1',
   processors: 'switchyard.preview.processors.v1',
+  rates: 'switchyard.preview.rates.v1',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -102,6 +105,7 @@ const state = {
   valid: false,
   router: null, // Router for the draft, built lazily
   routerText: null,
+  routerRates: -1, // the rates version bound to `router`
   traffic: null, // { name, payments }
   simShown: false,
   workerIssues: null, // { text, issues }: the worker's refusal of a save of `text`
@@ -387,19 +391,120 @@ function highlightIssueAtCaret() {
 }
 
 // ---------------------------------------------------------------------------
+// Authorization rates: what auth_rate rules choose by (docs/js.md, "Rates").
+// Typed (kept in localStorage) or loaded from the worker (memory only).
+
+const ratesState = {
+  text: '',
+  rates: undefined, // the array given to the engine; undefined: none or invalid
+  issues: [],
+  version: 0, // bumped on every change: routers rebind their rates
+  fromWorker: null, // summary of the worker's answer while the text is as loaded
+};
+let ratesChecker = null;
+
+/** The engine's issues for a rates value ([] when valid): a throwaway router's setRates. */
+function checkRates(value) {
+  try {
+    ratesChecker ??= new engine.Router('{"default": {"route": ["x"]}}');
+    ratesChecker.setRates(value);
+    return [];
+  } catch (e) {
+    return Array.isArray(e?.issues) && e.issues.length ? e.issues : [{ path: '/rates', code: 'invalid', message: String(e?.message ?? e) }];
+  }
+}
+
+/** { rates } for the engine's options, or undefined when there are none. */
+function ratesOption() {
+  return ratesState.rates ? { rates: ratesState.rates } : undefined;
+}
+
+function ratesInvalid() {
+  return ratesState.issues.length > 0;
+}
+
+function setRatesText(text, { fromWorker = null } = {}) {
+  const ta = $('rates-source');
+  if (ta.value !== text) ta.value = text;
+  ratesState.fromWorker = fromWorker;
+  onRatesInput({ persist: !fromWorker });
+}
+
+function onRatesInput({ persist = true } = {}) {
+  const text = $('rates-source').value;
+  if (ratesState.fromWorker && text !== ratesState.fromWorker.text) ratesState.fromWorker = null; // edited: the person's own now
+  const { rates, issues } = readRates(text, checkRates);
+  Object.assign(ratesState, { text, rates, issues, version: ratesState.version + 1 });
+  if (persist && !ratesState.fromWorker) save(STORE.rates, text.trim() ? text : null);
+  renderRates();
+  if (compareMadeFor) markCompareStale();
+  schedulePreview();
+  clearTimeout(followTimer);
+  if (state.simShown && state.valid && state.traffic) followTimer = setTimeout(() => runSimulation(), 400);
+}
+
+function renderRates() {
+  const ta = $('rates-source');
+  const n = Array.isArray(ratesState.rates) ? ratesState.rates.length : 0;
+  if (ratesInvalid()) ta.setAttribute('aria-invalid', 'true');
+  else ta.removeAttribute('aria-invalid');
+  const ne = ratesState.issues.length;
+  $('rates-summary').textContent = ne ? `(${ne} error${ne > 1 ? 's' : ''})` : n ? `(${n})` : '(none)';
+  $('rates-details').dataset.errors = String(ne);
+  $('rates-details').dataset.count = String(n);
+  const shown = ratesState.issues.slice(0, 6).map(rateIssueText);
+  if (ne > 6) shown.push(`… and ${ne - 6} more`);
+  showError('rates-error', ne ? `The rates are not valid, so no decision uses them:\n${shown.join('\n')}` : '');
+  $('rates-info').textContent = ratesState.fromWorker ? ratesState.fromWorker.summary : n ? `${n} rate${n === 1 ? '' : 's'}, kept in this browser` : '';
+}
+
+async function loadWorkerRates() {
+  const client = session.client;
+  if (!client) return;
+  const btn = $('rates-load');
+  btn.disabled = true;
+  btn.textContent = 'Loading…';
+  showError('rates-error', '');
+  try {
+    const answer = await client.rates();
+    if (session.client !== client) return;
+    const got = ratesFromAnswer(answer);
+    $('rates-details').open = true;
+    setRatesText(got.text, { fromWorker: { text: got.text, summary: got.summary } });
+    toast(`Loaded ${got.summary}`);
+  } catch (e) {
+    showError('rates-error', `Could not load the current rates: ${e instanceof Error && e.name !== 'ApiError' ? e.message : `${e.status ? `HTTP ${e.status}, ` : ''}${describeError(e)}`}`);
+  } finally {
+    btn.disabled = false;
+    btn.textContent = 'Load current rates';
+  }
+}
+
+$('rates-source').addEventListener('input', () => onRatesInput());
+$('rates-clear').addEventListener('click', () => setRatesText(''));
+$('rates-load').addEventListener('click', loadWorkerRates);
+
+// ---------------------------------------------------------------------------
 // The draft router (compiled once per draft text)
 
 function draftRouter() {
   if (!state.valid) return null;
-  if (state.router && state.routerText === state.text) return state.router;
-  if (state.router) state.router.free();
-  state.router = null;
-  try {
-    state.router = new engine.Router(state.text, engineOptions());
-    state.routerText = state.text;
-  } catch (e) {
-    state.routerText = null;
-    throw e;
+  if (!state.router || state.routerText !== state.text) {
+    if (state.router) state.router.free();
+    state.router = null;
+    try {
+      state.router = new engine.Router(state.text, engineOptions());
+      state.routerText = state.text;
+      state.routerRates = -1;
+    } catch (e) {
+      state.routerText = null;
+      throw e;
+    }
+  }
+  // The rates are bound once per change, not passed on every call.
+  if (state.routerRates !== ratesState.version) {
+    state.router.setRates(ratesState.rates ?? null);
+    state.routerRates = ratesState.version;
   }
   return state.router;
 }
@@ -637,9 +742,16 @@ function runPreview() {
     setKids(trace);
     return;
   }
+  if (ratesInvalid()) {
+    box.className = 'decision idle';
+    box.dataset.action = 'idle';
+    setKids(box, el('p', {}, 'Fix the authorization rates’ errors (under the editor) to try a payment with them.'));
+    setKids(trace);
+    return;
+  }
   let d;
   try {
-    d = engine.preview(state.text, payment);
+    d = engine.preview(state.text, payment, ratesOption());
   } catch (e) {
     const issues = e && Array.isArray(e.issues) ? e.issues : [];
     markFieldErrors(issues);
@@ -656,6 +768,7 @@ function runPreview() {
   box.dataset.rule = d.rule ?? '';
   // How a split picked is explained on the trace entry that decided.
   const split = d.trace?.at(-1)?.split;
+  const byRate = describeAuthRate(d.trace?.at(-1)?.auth_rate);
   box.dataset.processors = (d.processors ?? []).join(',');
   const who =
     d.rule === null || d.rule === undefined
@@ -673,6 +786,7 @@ function runPreview() {
       el('div', { class: 'verdict' }, el('span', { class: 'badge good' }, 'Route'), renderChips(d.processors ?? [])),
       who,
       split ? el('p', { class: 'muted split' }, `Split picked ${split.picked}: bucket ${split.bucket} of ${split.total_weight}, from routing key ${payment.routing_key ? `“${payment.routing_key}”` : '(random: no key given)'}.`) : null,
+      byRate ? renderAuthRate(byRate, payment) : null,
     );
   }
   // The trace, in words.
@@ -701,6 +815,35 @@ function runPreview() {
     const rest = rules.length - looked;
     trace.append(el('li', { class: 't skipped' }, el('span', { class: 'muted' }, `${rest} later rule${rest > 1 ? 's' : ''} not looked at`)));
   }
+}
+
+/** How an auth_rate picked: the choice, the reason, and every candidate's rate. */
+function renderAuthRate(a, payment) {
+  const badge = { best_rate: 'good', explored: 'warn', min_sample: 'idle' }[a.reason] ?? 'idle';
+  const reason = { best_rate: 'best rate', explored: 'explored', min_sample: 'below minimum sample' }[a.reason] ?? a.reason;
+  const keyNote = a.reason === 'explored' || a.reason === 'best_rate'
+    ? ` The roll comes from the routing key ${payment.routing_key ? `“${payment.routing_key}”` : '(random: no key given)'}.`
+    : '';
+  return el(
+    'div',
+    { class: 'auth-rate', id: 'auth-rate', dataset: { picked: a.picked, reason: a.reason, explored: String(a.explored) } },
+    el('p', { class: 'headline' }, el('span', { class: `badge ${badge}` }, reason), a.headline),
+    el('p', { class: 'muted detail' }, a.detail, keyNote),
+    el('div', { class: 'auth-rate-wrap' }, el(
+      'table',
+      { class: 'auth-rate-table' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Processor'), el('th', {}, 'Rate from'), el('th', { class: 'num' }, 'Attempts'), el('th', { class: 'num' }, 'Authorized'), el('th', { class: 'num' }, 'Rate'))),
+      el('tbody', {}, a.rows.map((r) => el(
+        'tr',
+        { class: r.picked ? 'picked' : null, dataset: { processor: r.processor, group: r.group ?? '', rate: r.rate === null ? '' : String(r.rate) } },
+        el('td', {}, r.processor, r.picked ? el('span', { class: 'muted' }, ' · picked') : null, r.best && !r.picked ? el('span', { class: 'muted' }, ' · best rate') : null),
+        el('td', {}, r.groupText),
+        el('td', { class: 'num' }, fmt(r.attempts)),
+        el('td', { class: 'num' }, fmt(r.authorized)),
+        el('td', { class: 'num' }, r.rateText),
+      ))),
+    )),
+  );
 }
 
 form.addEventListener('input', runPreview);
@@ -821,6 +964,10 @@ function runSimulation() {
     showError('sim-error', 'Fix the rule set’s errors to simulate traffic.');
     return;
   }
+  if (ratesInvalid()) {
+    showError('sim-error', 'Fix the authorization rates’ errors (under the editor) to simulate traffic with them.');
+    return;
+  }
   const t0 = performance.now();
   let res;
   try {
@@ -841,7 +988,7 @@ function runSimulation() {
   const ruleNames = Array.isArray(state.index?.value?.rules) ? state.index.value.rules.map((r) => r?.name) : Object.keys(byRule);
   // Rules are coloured by what they do: route (teal), split (blue), decline (red).
   const ruleList = Array.isArray(state.index?.value?.rules) ? state.index.value.rules : [];
-  const actionColor = (r) => (r?.then?.decline ? '#dc2626' : r?.then?.split ? '#2563eb' : '#0f766e');
+  const actionColor = (r) => (r?.then?.decline ? '#dc2626' : r?.then?.split ? '#2563eb' : r?.then?.auth_rate ? '#7c3aed' : '#0f766e');
   const rules = ruleNames.map((name, k) => ({ key: name, label: `${k} · ${name}`, count: byRule[name] ?? 0, color: actionColor(ruleList[k]) }));
   for (const [name, count] of Object.entries(byRule)) if (!ruleNames.includes(name)) rules.push({ key: name, label: name, count, color: '#0f766e' });
   rules.push({ key: '(default)', label: 'default', count: res.default ?? 0, color: DEFAULT_COLOR });
@@ -928,7 +1075,7 @@ let baselineOrigin = null;
 
 function markCompareStale() {
   const result = $('compare-result');
-  const stale = !!compareMadeFor && (compareMadeFor.draft !== state.text || compareMadeFor.baseline !== baselineText);
+  const stale = !!compareMadeFor && (compareMadeFor.draft !== state.text || compareMadeFor.baseline !== baselineText || compareMadeFor.rates !== ratesState.text);
   result.dataset.stale = String(stale);
   $('compare-stale').hidden = !stale;
 }
@@ -1092,9 +1239,14 @@ function runCompare() {
     showError('compare-error', 'Fix the draft’s errors to compare it.');
     return;
   }
+  if (ratesInvalid()) {
+    showError('compare-error', 'Fix the authorization rates’ errors (under the editor) to compare with them.');
+    return;
+  }
   let current;
   try {
-    current = new engine.Router(baselineText, engineOptions());
+    // Both sets decide with the same rates.
+    current = new engine.Router(baselineText, { ...engineOptions(), ...ratesOption() });
   } catch (e) {
     showError('compare-error', `The current rule set is not valid: ${e.message}`);
     return;
@@ -1109,7 +1261,7 @@ function runCompare() {
     current.free();
   }
   metrics.lastCompare = { payments: r.total, ms: r.ms };
-  compareMadeFor = { draft: state.text, baseline: baselineText };
+  compareMadeFor = { draft: state.text, baseline: baselineText, rates: ratesState.text };
   markCompareStale();
   $('compare-result').hidden = false;
   $('compare-result').dataset.changed = String(r.changed);
@@ -1427,6 +1579,8 @@ function renderSession() {
   $('versions-signed-out').hidden = on;
   $('versions-signed-in').hidden = !on;
   $('baseline-from-worker').hidden = !on;
+  $('rates-load').hidden = !on;
+  $('rates-help-signin').textContent = on ? `“Load current rates” reads ${session.mode} mode’s from the worker (not stored).` : 'sign in to load the worker’s current rates.';
   if (!on) {
     $('save-note').hidden = true;
     showError('save-error', '');
@@ -1485,6 +1639,8 @@ function signOut() {
   Object.assign(session, { client: null, mode: null, processors: null, active: null, versions: [], hasMore: false, examples: null });
   state.workerIssues = null;
   setBaseline(load(STORE.current) ?? '', { persist: false });
+  // Rates the worker gave are forgotten with the key; typed ones come back.
+  if (ratesState.fromWorker) setRatesText(load(STORE.rates) ?? '');
   renderSession();
   processorsChanged();
   toast('Signed out: the key is forgotten');
@@ -1703,11 +1859,13 @@ async function openActivation(v, opener) {
     } else {
       // Routing does not depend on which processors are configured: both
       // sets are compiled as they are.
-      const current = new engine.Router(a.text);
+      // Both with the page's rates, when valid (auth_rate rules decide by them).
+      const rates = ratesInvalid() ? undefined : ratesOption();
+      const current = new engine.Router(a.text, rates);
       let next;
       let r;
       try {
-        next = new engine.Router(JSON.stringify(full.ruleset));
+        next = new engine.Router(JSON.stringify(full.ruleset), rates);
         r = routeBoth(current, next, state.traffic.payments);
       } finally {
         current.free();
@@ -1842,6 +2000,13 @@ async function boot() {
     $('sim-error').hidden = false;
     $('sim-error').textContent = 'Charts are unavailable (www/vendor/chart.umd.min.js is missing: run scripts/vendor.sh); the tables below still show every count.';
   }
+
+  const storedRates = load(STORE.rates);
+  if (storedRates) {
+    $('rates-source').value = storedRates;
+    $('rates-details').open = true;
+  }
+  onRatesInput({ persist: false });
 
   const draft = load(STORE.draft);
   source.value = draft ?? JSON.stringify(DEFAULT_EXAMPLE.ruleSet, null, 2) + '\n';

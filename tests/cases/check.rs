@@ -240,6 +240,25 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
     })
 }
 
+/// JSON equality with numbers compared by value: `0.0` in a case file is
+/// `0` once a JavaScript runtime has written it (JSON.stringify keeps no
+/// `.0`), as the `explore` of an `auth_rate` shows.
+pub fn same(e: &Value, x: &Value) -> bool {
+    match (e, x) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_u64(), b.as_u64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => e == x,
+    }
+}
+
 /// Compares a decision (as JSON) with the expected one; each difference is one
 /// line. `with_trace`: whether `actual` comes from a preview (trace compared
 /// when the case gives one).
@@ -269,7 +288,7 @@ pub fn check_decision(
             .map(|t| t.last().and_then(|e| e.get(k)));
         if let Some(actual) = traced {
             match (expected.get(k), actual) {
-                (Some(e), Some(x)) if e == x => {}
+                (Some(e), Some(x)) if same(e, x) => {}
                 (Some(e), Some(x)) => out.push(format!("{k}: expected {e}, got {x}")),
                 (Some(e), None) => out.push(format!("{k}: expected {e}, missing from the trace")),
                 (None, Some(x)) => out.push(format!("{k}: expected absent, got {x}")),
@@ -295,7 +314,7 @@ pub fn check_decision(
     if with_trace {
         if let Some(e) = expected.get("trace") {
             match a.get("trace") {
-                Some(x) if x == e => {}
+                Some(x) if same(e, x) => {}
                 Some(x) => out.push(format!("trace: expected {e}, got {x}")),
                 None => out.push("trace: missing".into()),
             }

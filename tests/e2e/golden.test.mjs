@@ -1,5 +1,6 @@
 // The golden cases (tests/cases) through the worker: every case is POSTed to
-// /v1/routing/preview on a running `wrangler dev` as {ruleset, payment, options}.
+// /v1/routing/preview on a running `wrangler dev` as {ruleset, payment, options},
+// plus `rates` when the case has them (for auth_rate).
 // Decision cases must answer 200 with the expected decision (and its trace);
 // invalid rule sets and payments must answer a Stripe-shaped 400 whose
 // error.issues hold exactly the expected (path, code) pairs.
@@ -35,6 +36,7 @@ async function post(body) {
 function requestOf(c) {
   const body = { ruleset: 'ruleset_text' in c ? c.ruleset_text : c.ruleset, payment: c.payment ?? VALID_PAYMENT };
   if (c.options) body.options = c.options;
+  if ('rates' in c) body.rates = c.rates;
   return body;
 }
 

@@ -29,6 +29,9 @@ before(async () => {
         return send(401, { error: { type: 'invalid_request_error', code: 'api_key_invalid', message: 'Invalid API Key provided: sk_test_********' } });
       }
       if (u.pathname === '/v1/routing/processors') return send(200, { object: 'list', data: [{ id: 'sandbox_a' }, { id: 'sandbox_b' }] });
+      if (u.pathname === '/v1/routing/rates' && req.method === 'GET') {
+        return send(200, { object: 'routing_rates', livemode: false, window_seconds: 900, computed_at: 1764600000, rates: [{ processor: 'sandbox_a', brand: 'visa', country: 'US', funding: 'credit', attempts: 120, authorized: 100 }] });
+      }
       if (u.pathname === '/v1/routing/rulesets' && req.method === 'GET') {
         const limit = Number(u.searchParams.get('limit') ?? 10);
         const after = u.searchParams.get('starting_after');
@@ -188,4 +191,15 @@ test('keys: mode and redaction', () => {
   assert.equal(redactKey('whatever_long_key'), '…_key');
   assert.equal(ruleSetBody('{"a":1}'), '{"ruleset":{"a":1}}');
   assert.equal(ruleSetBody('{"a":'), '{"ruleset":"{\\"a\\":"}');
+});
+
+test('the current rates: GET /v1/routing/rates, signed with the key', async () => {
+  seen.length = 0;
+  const c = createClient(KEY, { base });
+  const r = await c.rates();
+  assert.equal(r.object, 'routing_rates');
+  assert.deepEqual(r.rates.map((x) => x.processor), ['sandbox_a']);
+  assert.deepEqual([seen[0].method, seen[0].url, seen[0].headers.authorization], ['GET', '/v1/routing/rates', `Bearer ${KEY}`]);
+  const e = await rejection(createClient('sk_test_wrong_key_0000', { base }).rates());
+  assert.equal(e.status, 401);
 });

@@ -46,26 +46,41 @@ function withoutTrace(d) {
   return rest;
 }
 
+const showJs = (v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}` : x));
+
 function runDecision(c) {
   const out = [];
   const exp = c.expect.decision;
   const opts = c.options;
-  // preview: with its trace, from an object and from JSON text
-  for (const [via, rs] of [['preview', c.ruleset], ['preview(text)', JSON.stringify(c.ruleset)]]) {
-    const [d, err] = attempt(() => sy.preview(rs, c.payment));
+  // The case's rates (tests/cases/README.md), given every way the binding
+  // takes them: preview's options, a Router's options, setRates, per call.
+  const hasRates = 'rates' in c;
+  const withRates = (o) => (hasRates ? { ...o, rates: c.rates } : o);
+  // preview: with its trace, from an object and from JSON text (the rates too)
+  for (const [via, rs, ro] of [
+    ['preview', c.ruleset, hasRates ? { rates: c.rates } : undefined],
+    ['preview(text)', JSON.stringify(c.ruleset), hasRates ? { rates: JSON.stringify(c.rates) } : undefined],
+  ]) {
+    const [d, err] = attempt(() => sy.preview(rs, c.payment, ro));
     if (err) out.push(`${via} threw ${describeThrown(err)} ${JSON.stringify(err?.issues ?? [])}`);
     else {
       out.push(...decisionProblems(exp, d, { withTrace: true }).map((p) => `${via}: ${p}`));
-      out.push(...echoProblem(c, via, JSON.stringify(d, (_, x) => (typeof x === 'bigint' ? `${x}` : x))));
+      out.push(...echoProblem(c, via, showJs(d)));
       if (!Array.isArray(d?.trace)) out.push(`${via}: no trace`);
     }
   }
-  const [router, err] = attempt(() => new sy.Router(c.ruleset, opts));
+  const [router, err] = attempt(() => new sy.Router(c.ruleset, withRates(opts)));
   if (err) return [...out, `new Router threw ${describeThrown(err)} ${JSON.stringify(err?.issues ?? [])}`];
+  // A router whose own rates are empty: per-call rates replace them.
+  const [bare, errBare] = attempt(() => new sy.Router(c.ruleset, { ...opts, rates: [] }));
+  if (errBare) {
+    router.free();
+    return [...out, `new Router({rates: []}) threw ${describeThrown(errBare)}`];
+  }
   try {
     const [hot, e1] = attempt(() => router.route(c.payment));
     const [traced, e2] = attempt(() => router.route(c.payment, { trace: true }));
-    const [viaPreview] = attempt(() => sy.preview(c.ruleset, c.payment));
+    const [viaPreview] = attempt(() => sy.preview(c.ruleset, c.payment, hasRates ? { rates: c.rates } : undefined));
     if (e1) out.push(`route threw ${describeThrown(e1)}`);
     else {
       out.push(...decisionProblems(exp, hot, { withTrace: false }).map((p) => `route: ${p}`));
@@ -75,11 +90,35 @@ function runDecision(c) {
     else {
       out.push(...decisionProblems(exp, traced, { withTrace: true }).map((p) => `route({trace:true}): ${p}`));
       if (viaPreview && !isDeepStrictEqual(traced, viaPreview))
-        out.push(`preview and route({trace:true}) disagree: ${JSON.stringify(viaPreview, (_, x) => (typeof x === 'bigint' ? `${x}` : x))} vs ${JSON.stringify(traced, (_, x) => (typeof x === 'bigint' ? `${x}` : x))}`);
+        out.push(`preview and route({trace:true}) disagree: ${showJs(viaPreview)} vs ${showJs(traced)}`);
       if (!e1 && !isDeepStrictEqual(withoutTrace(traced), hot))
         out.push(`route and route({trace:true}) disagree beyond the trace`);
     }
-    const [fromText, e4] = attempt(() => new sy.Router(JSON.stringify(c.ruleset), opts));
+    // Per-call rates over the router's empty ones, hot path and traced.
+    const perCall = hasRates ? { rates: c.rates } : undefined;
+    const [hotCall, e5] = attempt(() => bare.route(c.payment, perCall));
+    if (e5) out.push(`route(p, {rates}) threw ${describeThrown(e5)}`);
+    else out.push(...decisionProblems(exp, hotCall, { withTrace: false }).map((p) => `route(p, {rates}): ${p}`));
+    const [tracedCall, e6] = attempt(() => bare.route(c.payment, { ...perCall, trace: true }));
+    if (e6) out.push(`route(p, {trace, rates}) threw ${describeThrown(e6)}`);
+    else if (!e2 && !isDeepStrictEqual(tracedCall, traced))
+      out.push(`route(p, {trace, rates}) and the router's own rates disagree: ${showJs(tracedCall)} vs ${showJs(traced)}`);
+    // setRates binds them; setRates(null) clears them again.
+    const [afterSet, e7] = attempt(() => {
+      bare.setRates(hasRates ? c.rates : null);
+      return bare.route(c.payment, { trace: true });
+    });
+    if (e7) out.push(`setRates then route threw ${describeThrown(e7)}`);
+    else if (!e2 && !isDeepStrictEqual(afterSet, traced)) out.push(`setRates(rates) then route disagrees: ${showJs(afterSet)} vs ${showJs(traced)}`);
+    const [cleared, e8] = attempt(() => {
+      bare.setRates(null);
+      return bare.route(c.payment, { trace: true });
+    });
+    const [noRates] = attempt(() => sy.preview(c.ruleset, c.payment));
+    if (e8) out.push(`setRates(null) then route threw ${describeThrown(e8)}`);
+    else if (noRates && !isDeepStrictEqual(cleared, noRates)) out.push(`setRates(null) does not clear the rates: ${showJs(cleared)} vs ${showJs(noRates)}`);
+
+    const [fromText, e4] = attempt(() => new sy.Router(JSON.stringify(c.ruleset), withRates(opts)));
     if (e4) out.push(`new Router(JSON text) threw ${describeThrown(e4)}`);
     else {
       try {
@@ -88,12 +127,21 @@ function runDecision(c) {
         fromText.free();
       }
     }
-    const [sim, e3] = attempt(() => router.simulate([c.payment]));
-    if (e3) out.push(`simulate threw ${describeThrown(e3)}`);
-    else if (!isDeepStrictEqual(sim, expectedSimulation(exp)))
-      out.push(`simulate: expected ${JSON.stringify(expectedSimulation(exp))}, got ${JSON.stringify(sim)}`);
+    // simulate: the router's rates, and per-call rates (columns and JSON text)
+    const want = expectedSimulation(exp);
+    for (const [via, f] of [
+      ['simulate', () => router.simulate([c.payment])],
+      ['simulate(text)', () => router.simulate(JSON.stringify([c.payment]))],
+      ['simulate(p, {rates})', () => bare.simulate([c.payment], perCall)],
+      ['simulate(text, {rates})', () => bare.simulate(JSON.stringify([c.payment]), perCall)],
+    ]) {
+      const [sim, e3] = attempt(f);
+      if (e3) out.push(`${via} threw ${describeThrown(e3)}`);
+      else if (!isDeepStrictEqual(sim, want)) out.push(`${via}: expected ${JSON.stringify(want)}, got ${JSON.stringify(sim)}`);
+    }
   } finally {
     router.free();
+    bare.free();
   }
   return out;
 }

@@ -20,6 +20,7 @@ test('the processors a rule set names: routes, splits, fallbacks and the default
   assert.deepEqual(processorsOf(full), ['adyen_eu', 'stripe', 'checkout']);
   assert.deepEqual(processorsOf({ default: { split: [{ processor: 'x', weight: 1 }], fallback: ['y'] } }), ['x', 'y']);
   assert.deepEqual(processorsOf({}), []);
+  assert.deepEqual(processorsOf({ default: { auth_rate: { processors: ['a', 'b'] }, fallback: ['c', 'a'] } }), ['a', 'b', 'c']);
 });
 
 test('an example moved onto configured processors: distinct ids stay distinct, configured ids stay', () => {
@@ -42,6 +43,12 @@ test('an example moved onto configured processors: distinct ids stay distinct, c
   // Too few processors: no mapping.
   assert.equal(remapRuleSet(full, LIVE), null);
   assert.equal(describeMapping(r.mapping), 'adyen_eu → sandbox_a, stripe → sandbox_b, checkout → sandbox_c');
+  // auth_rate's processors are moved too, its other keys kept
+  const byRate = EXAMPLES.find((e) => e.id === 'auth_rate').ruleSet;
+  const moved = remapRuleSet(byRate, TEST);
+  assert.deepEqual(moved.ruleSet.rules[0].then.auth_rate, { processors: ['sandbox_a', 'sandbox_b', 'sandbox_c'], explore: 0.05, min_sample: 100 });
+  assert.deepEqual(moved.ruleSet.rules[0].then.fallback, ['sandbox_down']);
+  assert.ok(validate(moved.ruleSet, { processors: TEST }).ok);
 });
 
 test('the examples offered in a mode: every one valid on its processors, the others hidden with a reason', () => {
@@ -51,7 +58,7 @@ test('the examples offered in a mode: every one valid on its processors, the oth
   assert.deepEqual(test.hidden, []);
   const live = examplesFor(EXAMPLES, LIVE, check(LIVE));
   assert.deepEqual(live.offered.map((e) => e.id), ['eur', 'bin']);
-  assert.deepEqual(live.hidden.map((h) => h.id), ['full', 'split', 'mit']);
+  assert.deepEqual(live.hidden.map((h) => h.id), ['full', 'split', 'mit', 'auth_rate']);
   assert.match(live.hidden[0].reason, /names 3 processors and 2 are configured/);
   for (const ex of [...test.offered, ...live.offered]) {
     const procs = test.offered.includes(ex) ? TEST : LIVE;

@@ -1,4 +1,4 @@
-// The worker's rule-set API (docs/api.md, "Rule sets", "Processors") for
+// The worker's rule-set API (docs/api.md, "Rule sets", "Processors", rates) for
 // the page, signed in with a mode's secret key.
 //
 // The key lives in this client's closure only: it is sent in the
@@ -92,6 +92,8 @@ export function createClient(key, { base = '', fetch: doFetch = globalThis.fetch
     shown,
     request,
     processors: () => request('GET', '/v1/routing/processors'),
+    /** The mode's recent authorization rates: `{ object: 'routing_rates', rates: [...] , ...}`. */
+    rates: () => request('GET', '/v1/routing/rates'),
     listRuleSets: ({ limit = 100, startingAfter } = {}) =>
       request('GET', `/v1/routing/rulesets?limit=${limit}${startingAfter ? `&starting_after=${enc(startingAfter)}` : ''}`),
     getRuleSet: (id) => request('GET', `/v1/routing/rulesets/${enc(id)}`),

@@ -120,6 +120,25 @@ export const EXAMPLES = [
       default: { route: ['adyen_eu', 'stripe'] },
     },
   },
+  {
+    id: 'auth_rate',
+    title: 'Route by authorization rate',
+    blurb: 'USD payments to the processor with the best recent authorization rate for cards like it (brand, country, funding); 5% explore; Braintree if it fails. Type or load rates under “Authorization rates”.',
+    ruleSet: {
+      name: 'By authorization rate',
+      rules: [
+        {
+          name: 'USD by authorization rate',
+          if: { field: 'currency', eq: 'usd' },
+          then: {
+            auth_rate: { processors: ['stripe', 'adyen_eu', 'checkout'], explore: 0.05, min_sample: 100 },
+            fallback: ['braintree'],
+          },
+        },
+      ],
+      default: { route: ['stripe'] },
+    },
+  },
 ];
 
 export const DEFAULT_EXAMPLE = EXAMPLES[0];

@@ -91,3 +91,62 @@ export function outcomeOf(decision) {
   if (decision.action === 'decline') return 'declined';
   return decision.processors?.[0] ?? 'declined';
 }
+
+const GROUP_WORDS = {
+  brand_country_funding: 'same brand, country and funding',
+  brand_country: 'same brand and country',
+  brand: 'same brand',
+  all: 'all its payments',
+};
+
+/** A rate 0.95 as "95.0%"; null as "—". */
+export function formatRate(rate) {
+  return typeof rate === 'number' && Number.isFinite(rate) ? `${(100 * rate).toFixed(1)}%` : '—';
+}
+
+/** A share or roll 0.05 as "5%" (up to 4 decimals of a percent). */
+function share(x) {
+  return `${Number((100 * x).toFixed(4))}%`;
+}
+
+/**
+ * How an auth_rate picked (the trace's `auth_rate`, docs/js.md), for
+ * display: { picked, reason, headline, detail, rows }. Each row is
+ * { processor, group, groupText, attempts, authorized, rate, rateText, picked, best }.
+ */
+export function describeAuthRate(info) {
+  if (!info || typeof info !== 'object') return null;
+  const candidates = Array.isArray(info.candidates) ? info.candidates : [];
+  // The best rate among those judged (first listed on a tie), as the engine compares.
+  let best = null;
+  for (const c of candidates) {
+    if (typeof c.rate === 'number' && (best === null || c.rate > best.rate)) best = c;
+  }
+  const rows = candidates.map((c) => ({
+    processor: c.processor,
+    group: c.group ?? null,
+    groupText: c.group ? GROUP_WORDS[c.group] ?? c.group : `under ${info.min_sample} attempts`,
+    attempts: String(c.attempts),
+    authorized: String(c.authorized),
+    rate: c.rate ?? null,
+    rateText: formatRate(c.rate),
+    picked: c.processor === info.picked,
+    best: best !== null && c.processor === best.processor,
+  }));
+  const pickedRow = rows.find((r) => r.picked);
+  const roll = typeof info.roll === 'number' ? info.roll / 1e6 : null;
+  let headline;
+  let detail;
+  if (info.reason === 'explored') {
+    headline = `Picked ${info.picked} to explore`;
+    detail = `This payment's roll ${share(roll)} is below the exploration share ${share(info.explore)}, so ${info.picked} was tried instead of the best rate${best ? ` (${best.processor}, ${formatRate(best.rate)})` : ''}.`;
+  } else if (info.reason === 'best_rate') {
+    headline = `Picked ${info.picked}, the best rate`;
+    detail = `${info.picked} has the best authorization rate, ${pickedRow?.rateText ?? '—'} (${pickedRow?.authorized}/${pickedRow?.attempts}, ${pickedRow?.groupText}), of the candidates with at least ${info.min_sample} attempts.`
+      + (roll === null ? '' : ` Not explored: the roll ${share(roll)} is not below the exploration share ${share(info.explore)}.`);
+  } else {
+    headline = `Picked ${info.picked}, the first listed`;
+    detail = `No candidate has ${info.min_sample} attempts in any group of this payment, so the first listed, ${info.picked}, decides.`;
+  }
+  return { picked: info.picked, reason: info.reason, explored: !!info.explored, headline, detail, rows };
+}

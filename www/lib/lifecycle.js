@@ -10,6 +10,7 @@ function actionProcessors(action, out) {
   if (!action || typeof action !== 'object') return;
   for (const p of Array.isArray(action.route) ? action.route : []) if (typeof p === 'string') out.push(p);
   for (const s of Array.isArray(action.split) ? action.split : []) if (typeof s?.processor === 'string') out.push(s.processor);
+  for (const p of Array.isArray(action.auth_rate?.processors) ? action.auth_rate.processors : []) if (typeof p === 'string') out.push(p);
   for (const p of Array.isArray(action.fallback) ? action.fallback : []) if (typeof p === 'string') out.push(p);
 }
 
@@ -27,6 +28,9 @@ function mapAction(action, map) {
   const out = { ...action };
   if (Array.isArray(action.route)) out.route = action.route.map(m);
   if (Array.isArray(action.split)) out.split = action.split.map((s) => (s && typeof s === 'object' ? { ...s, processor: m(s.processor) } : s));
+  if (action.auth_rate && typeof action.auth_rate === 'object' && Array.isArray(action.auth_rate.processors)) {
+    out.auth_rate = { ...action.auth_rate, processors: action.auth_rate.processors.map(m) };
+  }
   if (Array.isArray(action.fallback)) out.fallback = action.fallback.map(m);
   return out;
 }

@@ -81,6 +81,7 @@ impl ColumnData {
 fn simulate_columns(
     router: &rules::Router,
     payments: &JsValue,
+    rates: &rules::Rates,
 ) -> Option<Result<rules::Simulation, Vec<rules::Issue>>> {
     // About 100 bytes of wasm memory a payment: past this many, the JSON
     // path (which refuses a list too long to be one JSON text) answers.
@@ -123,7 +124,7 @@ fn simulate_columns(
         three_d_secure: &three_d_secure,
         metadata: router.metadata_keys().map(|k| (k, next())).collect(),
     };
-    match rules::simulate_columns(router, n, &columns, |i| {
+    match rules::simulate_columns(router, n, &columns, rates, |i| {
         element_json(payments, u32::try_from(i).ok()?)
     }) {
         Ok(sim) => Some(Ok(sim)),
@@ -138,10 +139,18 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "Options")]
     #[derive(Clone, Debug)]
     pub type OptionsArg;
-    /// `{ trace?: boolean }`, optional in TypeScript.
+    /// `{ trace?: boolean, rates?: Rates }`, optional in TypeScript.
     #[wasm_bindgen(typescript_type = "RouteOptions")]
     #[derive(Clone, Debug)]
     pub type RouteOptionsArg;
+    /// `{ rates?: Rates }`, optional in TypeScript.
+    #[wasm_bindgen(typescript_type = "SimulateOptions")]
+    #[derive(Clone, Debug)]
+    pub type SimulateOptionsArg;
+    /// `Rates`, or `null` / `undefined` for none.
+    #[wasm_bindgen(typescript_type = "Rates | null | undefined")]
+    #[derive(Clone, Debug)]
+    pub type RatesArg;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -149,8 +158,25 @@ const TS_TYPES: &str = r#"
 /** A problem in a rule set or payment (docs/rules.md, Validation). */
 export interface Issue { path: string; code: string; message: string; }
 export interface ValidationResult { ok: boolean; errors: Issue[]; warnings: Issue[]; }
-export interface Options { processors?: string[]; }
-export interface RouteOptions { trace?: boolean; }
+/**
+ * A processor's recent attempts and authorizations in one group of payments
+ * (docs/rules.md, Routing by authorization rate). brand and funding are
+ * engine keywords ("visa", "credit") or "unknown"; country is ISO 3166-1
+ * alpha-2 or "unknown". Leaving one out counts the entry in the coarser
+ * groups only.
+ */
+export interface Rate {
+  processor: string; brand?: string | null; country?: string | null; funding?: string | null;
+  attempts: number; authorized: number;
+}
+/** The rates `auth_rate` reads: an array of Rate, or its JSON text. */
+export type Rates = Rate[] | string;
+/** processors: the ids the rule set may name; rates: bound to a Router, or given to preview. */
+export interface Options { processors?: string[]; rates?: Rates | null; }
+/** rates, when given, replace the router's own for this call. */
+export interface RouteOptions { trace?: boolean; rates?: Rates | null; }
+/** rates, when given, replace the router's own for this simulation. */
+export interface SimulateOptions { rates?: Rates | null; }
 /** A rule set (docs/rules.md), as an object or JSON text. */
 export type RuleSet = { name?: string; rules?: unknown[]; default: unknown } | string;
 export interface Payment {
@@ -166,6 +192,22 @@ export interface TraceEntry {
   default?: boolean; disabled?: boolean; failed?: TraceFailure;
   /** On the entry that decided, when a split picked. bucket and total_weight are BigInt past 2^53 - 1. */
   split?: { picked: string; bucket: number | bigint; total_weight: number | bigint };
+  /** On the entry that decided, when an auth_rate picked. */
+  auth_rate?: AuthRateInfo;
+}
+/** A candidate of an auth_rate, with the rate it was judged by. */
+export interface AuthRateCandidate {
+  processor: string;
+  /** The group the rate is from; null when no group has min_sample attempts. */
+  group: 'brand_country_funding' | 'brand_country' | 'brand' | 'all' | null;
+  /** Sums of rate entries: BigInt past 2^53 - 1. */
+  attempts: number | bigint; authorized: number | bigint; rate: number | null;
+}
+/** How an auth_rate picked. roll is in millionths (explored when below explore * 1,000,000). */
+export interface AuthRateInfo {
+  picked: string; reason: 'best_rate' | 'explored' | 'min_sample'; explored: boolean;
+  explore: number; roll: number | null; min_sample: number | bigint;
+  candidates: AuthRateCandidate[];
 }
 export interface Decision {
   action: 'route' | 'decline'; processors: string[];
@@ -263,6 +305,72 @@ fn options(v: &JsValue) -> Result<rules::ValidateOptions, rules::Issue> {
     })
 }
 
+/// The longest JSON text of rates read (about 100 times what
+/// `MAX_RATES` entries take): past it, `too_large` before any parsing.
+const MAX_RATES_TEXT: u32 = 64 * 1024 * 1024;
+
+fn rates_issue(code: &'static str, message: &str) -> Vec<rules::Issue> {
+    vec![issue("/rates", code, message.to_owned())]
+}
+
+/// Rates given as an array or its JSON text: one JSON text, read strictly
+/// (`Rates::from_value`, paths under `/rates`). `None` for null or
+/// undefined: no rates given.
+fn rates(v: &JsValue) -> Result<Option<rules::Rates>, Vec<rules::Issue>> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let too_large = || rates_issue("too_large", "the rates' JSON text is larger than 64 MiB");
+    let text = if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
+        if s.length() > MAX_RATES_TEXT {
+            return Err(too_large());
+        }
+        String::from(s)
+    } else if v.is_function() || v.is_symbol() || v.is_bigint() {
+        return Err(rates_issue(
+            "wrong_type",
+            "rates are an array of {processor, brand, country, funding, attempts, authorized}, or its JSON text",
+        ));
+    } else {
+        // Counted before anything is written: a long list costs nothing.
+        if js_sys::Array::is_array(v) {
+            let n = v.unchecked_ref::<js_sys::Array>().length();
+            if usize::try_from(n).map_or(true, |n| n > rules::MAX_RATES) {
+                return Err(rates_issue(
+                    "too_many_rates",
+                    &format!(
+                        "rates hold at most {} entries; these hold {n}",
+                        rules::MAX_RATES
+                    ),
+                ));
+            }
+        }
+        to_json_text(v)
+            .ok_or_else(|| rates_issue("invalid_json", "the rates cannot be written as JSON"))?
+    };
+    if text.len() > MAX_RATES_TEXT as usize {
+        return Err(too_large());
+    }
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| rates_issue("invalid_json", &format!("the rates are not JSON: {e}")))?;
+    rules::Rates::from_value(&value, "/rates").map(Some)
+}
+
+/// `options.rates` (of `preview`, `Router`, `route`, `simulate`). Other
+/// keys are not looked at here. A getter that throws is an error.
+fn option_rates(options: &JsValue) -> Result<Option<rules::Rates>, JsValue> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let v = js_sys::Reflect::get(options, &JsValue::from_str("rates")).map_err(|_| {
+        error(&rates_issue(
+            "wrong_type",
+            "options.rates could not be read",
+        ))
+    })?;
+    rates(&v).map_err(|e| error(&e))
+}
+
 fn compile(rule_set: &JsValue, opts: &JsValue) -> Result<rules::Router, JsValue> {
     let opts = options(opts).map_err(|i| error(&[i]))?;
     let text = ruleset_text(rule_set).map_err(|i| error(&[i]))?;
@@ -316,22 +424,29 @@ pub fn validate(
     to_js(&result).unwrap_or(JsValue::NULL)
 }
 
-/// The decision for one payment, with its trace.
+/// The decision for one payment, with its trace. `options.rates`: the
+/// authorization rates `auth_rate` reads; `options.processors` as for
+/// `validate`.
 #[wasm_bindgen(unchecked_return_type = "Decision")]
 pub fn preview(
     #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Payment")] payment: JsValue,
+    options: Option<OptionsArg>,
 ) -> Result<JsValue, JsValue> {
-    let router = compile(&rule_set, &JsValue::UNDEFINED)?;
+    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+    let router = compile(&rule_set, &options)?;
+    let rates = option_rates(&options)?;
     let p = self::payment(&payment)?;
     let key = p.routing_key().map_or_else(random_key, str::to_owned);
-    to_js(&router.explain(&p, &key))
+    to_js(&router.explain_with(&p, &key, rates.as_ref().unwrap_or(&rules::NO_RATES)))
 }
 
 /// A compiled rule set for repeated use.
 #[wasm_bindgen(js_name = Router)]
 pub struct JsRouter {
     inner: rules::Router,
+    /// Bound by `options.rates` or `setRates`; empty when none.
+    rates: rules::Rates,
 }
 
 #[wasm_bindgen(js_class = Router)]
@@ -341,42 +456,66 @@ impl JsRouter {
         #[wasm_bindgen(js_name = ruleSet, unchecked_param_type = "RuleSet")] rule_set: JsValue,
         options: Option<OptionsArg>,
     ) -> Result<JsRouter, JsValue> {
-        Ok(JsRouter {
-            inner: compile(&rule_set, &options.map_or(JsValue::UNDEFINED, Into::into))?,
-        })
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let inner = compile(&rule_set, &options)?;
+        let rates = option_rates(&options)?.unwrap_or_default();
+        Ok(JsRouter { inner, rates })
+    }
+
+    /// Replaces the router's rates; `null` or `undefined` clears them. On
+    /// bad rates it throws and keeps the ones it had.
+    #[wasm_bindgen(js_name = setRates)]
+    pub fn set_rates(&mut self, rates: RatesArg) -> Result<(), JsValue> {
+        self.rates = self::rates(&rates)
+            .map_err(|e| error(&e))?
+            .unwrap_or_default();
+        Ok(())
     }
 
     /// The decision for one payment; with `{trace: true}`, its trace too.
+    /// `options.rates` replaces the router's rates for this call.
     #[wasm_bindgen(unchecked_return_type = "Decision")]
     pub fn route(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Payment")] payment: JsValue,
         options: Option<RouteOptionsArg>,
     ) -> Result<JsValue, JsValue> {
+        let (trace, given) = match &options {
+            None => (false, None),
+            Some(o) => (
+                js_sys::Reflect::get(o, &JsValue::from_str("trace")).is_ok_and(|t| t.is_truthy()),
+                option_rates(o)?,
+            ),
+        };
         let p = self::payment(&payment)?;
         let key = p.routing_key().map_or_else(random_key, str::to_owned);
-        let trace = options.is_some_and(|o| {
-            js_sys::Reflect::get(&o, &JsValue::from_str("trace")).is_ok_and(|t| t.is_truthy())
-        });
+        let rates = given.as_ref().unwrap_or(&self.rates);
         let d = if trace {
-            self.inner.explain(&p, &key)
+            self.inner.explain_with(&p, &key, rates)
         } else {
-            self.inner.decide(&p, &key)
+            self.inner.decide_with(&p, &key, rates)
         };
         to_js(&d)
     }
 
     /// Decides every payment and counts the outcomes. A payment without a
-    /// `routing_key` is keyed by its position in the list.
+    /// `routing_key` is keyed by its position in the list. `options.rates`
+    /// replaces the router's rates for this simulation.
     #[wasm_bindgen(unchecked_return_type = "Simulation")]
     pub fn simulate(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Payment[] | string")] payments: JsValue,
+        options: Option<SimulateOptionsArg>,
     ) -> Result<JsValue, JsValue> {
+        let given = match &options {
+            Some(o) => option_rates(o)?,
+            None => None,
+        };
+        let rates = given.as_ref().unwrap_or(&self.rates);
         let text = if let Some(t) = payments.as_string() {
             t
         } else if let Some(result) = js_sys::Array::is_array(&payments)
-            .then(|| simulate_columns(&self.inner, &payments))
+            .then(|| simulate_columns(&self.inner, &payments, rates))
             .flatten()
         {
             // Columns: no JSON text of the whole list (js/columns.js).
@@ -398,7 +537,7 @@ impl JsRouter {
                 "simulate takes an array of payments".to_owned(),
             )]));
         };
-        rules::simulate_json(&self.inner, &text)
+        rules::simulate_json(&self.inner, &text, rates)
             .map_err(|e| error(&e))
             .and_then(|s| to_js(&s))
     }

@@ -17,7 +17,9 @@ use check::{
     Source,
 };
 use serde_json::Value;
-use switchyard_preview::{preview, validate, JsRouter, OptionsArg, RouteOptionsArg};
+use switchyard_preview::{
+    preview, validate, JsRouter, OptionsArg, RatesArg, RouteOptionsArg, SimulateOptionsArg,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -55,6 +57,30 @@ fn options_js(case: &Case) -> Option<OptionsArg> {
         Value::Null => None,
         v => Some(js(&v).unchecked_into()),
     }
+}
+
+/// The case's options with its rates (when it has some) as `rates`.
+fn options_with_rates(case: &Case) -> Option<OptionsArg> {
+    let mut o = match case.options_value() {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(r) = &case.rates {
+        o.insert("rates".into(), r.clone());
+    }
+    (!o.is_empty()).then(|| js(&Value::Object(o)).unchecked_into())
+}
+
+/// `{rates}` (plus `extra`) when the case has rates, else `extra` alone.
+fn with_rates(case: &Case, extra: Value) -> JsValue {
+    let mut o = match extra {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(r) = &case.rates {
+        o.insert("rates".into(), r.clone());
+    }
+    js(&Value::Object(o))
 }
 
 /// The `(path, code)` set of a thrown SwitchyardError, or a problem.
@@ -116,7 +142,16 @@ fn run(case: &Case) -> Vec<String> {
         }
         Expect::Decision(expected) => {
             let payment = js(case.payment.as_ref().unwrap_or(&Value::Null));
-            let previewed = match preview(rs.clone(), payment.clone()) {
+            // preview's options: the case's rates, as an array and as JSON text
+            let preview_opts = case
+                .rates
+                .as_ref()
+                .map(|r| js(&serde_json::json!({ "rates": r })));
+            let previewed = match preview(
+                rs.clone(),
+                payment.clone(),
+                preview_opts.clone().map(JsCast::unchecked_into),
+            ) {
                 Ok(d) => json(&d),
                 Err(e) => return vec![format!("preview threw {:?}", json(&e))],
             };
@@ -125,7 +160,23 @@ fn run(case: &Case) -> Vec<String> {
                     .into_iter()
                     .map(|p| format!("preview: {p}")),
             );
-            let router = match JsRouter::new(rs, opts) {
+            if let Some(r) = &case.rates {
+                let text = serde_json::json!({ "rates": r.to_string() });
+                match preview(
+                    rs.clone(),
+                    payment.clone(),
+                    Some(js(&text).unchecked_into()),
+                ) {
+                    Ok(d) if json(&d) == previewed => {}
+                    Ok(d) => problems.push(format!(
+                        "preview with rates as JSON text disagrees: {}",
+                        json(&d)
+                    )),
+                    Err(e) => problems.push(format!("preview(rates text) threw {:?}", json(&e))),
+                }
+            }
+            // The router's own rates (options.rates)
+            let router = match JsRouter::new(rs.clone(), options_with_rates(case)) {
                 Ok(r) => r,
                 Err(e) => return vec![format!("new Router threw {:?}", json(&e))],
             };
@@ -154,20 +205,73 @@ fn run(case: &Case) -> Vec<String> {
                 )),
                 Err(e) => problems.push(format!("route({{trace:true}}) threw {:?}", json(&e))),
             }
-            let batch = js_sys::Array::of1(&payment);
-            match router.simulate(batch.into()) {
-                Ok(s) => {
-                    let (s, want) = (json(&s), expected_simulation(expected));
-                    if s != want {
-                        problems.push(format!("simulate: expected {want}, got {s}"));
-                    }
+            // Per-call rates over a router bound to none, then setRates
+            let mut bare = match JsRouter::new(
+                rs,
+                Some(js(&serde_json::json!({ "rates": [] })).unchecked_into()),
+            ) {
+                Ok(r) => r,
+                Err(e) => return vec![format!("new Router({{rates: []}}) threw {:?}", json(&e))],
+            };
+            let traced = with_rates(case, serde_json::json!({ "trace": true }));
+            match bare.route(payment.clone(), Some(traced.unchecked_into())) {
+                Ok(d) if json(&d) == previewed => {}
+                Ok(d) => problems.push(format!(
+                    "route(p, {{trace, rates}}) disagrees with preview: {}",
+                    json(&d)
+                )),
+                Err(e) => problems.push(format!("route(p, {{trace, rates}}) threw {:?}", json(&e))),
+            }
+            let rates_js = case.rates.as_ref().map_or(JsValue::NULL, js);
+            match bare
+                .set_rates(rates_js.unchecked_into::<RatesArg>())
+                .and_then(|()| {
+                    bare.route(
+                        payment.clone(),
+                        Some(js(&serde_json::json!({"trace": true})).unchecked_into()),
+                    )
+                }) {
+                Ok(d) if json(&d) == previewed => {}
+                Ok(d) => problems.push(format!(
+                    "setRates then route disagrees with preview: {}",
+                    json(&d)
+                )),
+                Err(e) => problems.push(format!("setRates then route threw {:?}", json(&e))),
+            }
+            let want = expected_simulation(expected);
+            let batch: JsValue = js_sys::Array::of1(&payment).into();
+            let batch_text = JsValue::from_str(&format!(
+                "[{}]",
+                case.payment.as_ref().unwrap_or(&Value::Null)
+            ));
+            for (via, got) in [
+                ("simulate", router.simulate(batch.clone(), None)),
+                ("simulate(text)", router.simulate(batch_text.clone(), None)),
+                (
+                    "simulate(p, {rates})",
+                    bare.simulate(
+                        batch,
+                        Some(with_rates(case, Value::Null).unchecked_into::<SimulateOptionsArg>()),
+                    ),
+                ),
+                (
+                    "simulate(text, {rates})",
+                    bare.simulate(
+                        batch_text,
+                        Some(with_rates(case, Value::Null).unchecked_into::<SimulateOptionsArg>()),
+                    ),
+                ),
+            ] {
+                match got {
+                    Ok(s) if json(&s) == want => {}
+                    Ok(s) => problems.push(format!("{via}: expected {want}, got {}", json(&s))),
+                    Err(e) => problems.push(format!("{via} threw {:?}", json(&e))),
                 }
-                Err(e) => problems.push(format!("simulate threw {:?}", json(&e))),
             }
         }
         Expect::PaymentErrors(expected) => {
             let payment = js(case.payment.as_ref().unwrap_or(&Value::Null));
-            match preview(rs.clone(), payment.clone()) {
+            match preview(rs.clone(), payment.clone(), None) {
                 Ok(d) => problems.push(format!("preview accepted the payment: {}", json(&d))),
                 Err(e) => {
                     let message = js_sys::Reflect::get(&e, &JsValue::from_str("message"))

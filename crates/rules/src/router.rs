@@ -661,6 +661,7 @@ pub struct AuthRateInfo {
     /// The exploration roll in millionths (explored when below `explore`),
     /// when one was drawn.
     pub roll: Option<u32>,
+    #[serde(serialize_with = "exact_integer")]
     pub min_sample: u64,
     /// Each candidate in the order written, with the rate it was judged by.
     pub candidates: Vec<RateSeen>,
@@ -677,7 +678,10 @@ pub struct RateSeen {
     /// The group the rate is from (`brand_country_funding`, `brand_country`,
     /// `brand`, `all`); `null` when no group has `min_sample` attempts.
     pub group: Option<Level>,
+    /// Sums of entries: may pass 2^53 - 1 (then a BigInt in JavaScript).
+    #[serde(serialize_with = "exact_integer")]
     pub attempts: u64,
+    #[serde(serialize_with = "exact_integer")]
     pub authorized: u64,
     pub rate: Option<f64>,
 }
