@@ -280,8 +280,7 @@ fn rate_rows(processors: usize, groups: usize) -> Vec<crate::metrics::rates::Row
                 processor: format!("processor_{p}"),
                 brand: BRANDS[g % BRANDS.len()].to_owned(),
                 country: countries[(g / BRANDS.len()) % countries.len()].to_owned(),
-                funding: FUNDING[(g / (BRANDS.len() * countries.len())) % FUNDING.len()]
-                    .to_owned(),
+                funding: FUNDING[(g / (BRANDS.len() * countries.len())) % FUNDING.len()].to_owned(),
                 attempts: 1000 + (g as u64 * 7) % 500,
                 authorized: 800 + (g as u64 * 3) % 200,
             });

@@ -237,18 +237,36 @@ def auth_rate(t, key, p, rates):
     elif len(cands) < 2 or ppm == 0:
         index, reason = best[0], "best_rate"
     else:
-        d = hashlib.sha256(key.encode("utf-8")).digest()
-        roll = int.from_bytes(d[8:16], "big") % 1_000_000
+        draw, other = explore_draws(key)
+        roll = draw % 1_000_000
         if roll >= ppm:
             index, reason = best[0], "best_rate"
         else:
-            k = int.from_bytes(d[16:24], "big") % (len(cands) - 1)
+            k = other % (len(cands) - 1)
             index, reason = (k + 1 if k >= best[0] else k), "explored"
     picked = cands[index]
     plan = [picked] + [x for x in t.get("fallback", []) if x != picked]
     info = {"picked": picked, "reason": reason, "explored": reason == "explored", "explore": ppm / 1_000_000,
             "roll": roll, "min_sample": min_sample, "candidates": seen}
     return {"action": "route", "processors": plan}, info
+
+
+M64 = (1 << 64) - 1
+
+
+def explore_draws(key):
+    """The first two outputs of SplitMix64 seeded with FNV-1a 64 of the key (docs/rules.md)."""
+    h = 0xcbf29ce484222325
+    for b in key.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001b3) & M64
+    out = []
+    for _ in range(2):
+        h = (h + 0x9e3779b97f4a7c15) & M64
+        z = h
+        z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M64
+        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M64
+        out.append(z ^ (z >> 31))
+    return out
 
 
 def rate(processor, attempts, authorized, **dims):
@@ -352,13 +370,12 @@ def auth_rate_cases():
             break
     for what, key in sorted(picked.items()):
         reason, proc = what.split(":")
-        d = hashlib.sha256(key.encode()).digest()
-        roll = int.from_bytes(d[8:16], "big") % 1_000_000
-        other = int.from_bytes(d[16:24], "big")
+        draw, other = explore_draws(key)
+        roll = draw % 1_000_000
         yield case(f"auth_rate_{reason}_{proc}.json",
                    f"Exploration 0.3 (300,000 millionths), best adyen_eu (190/200): routing key {key!r}, "
-                   f"roll = bytes 8..15 of SHA-256 as big-endian u64 ({int.from_bytes(d[8:16], 'big')}) mod 1,000,000 "
-                   f"= {roll}" + (f" < 300,000 -> explore: bytes 16..23 ({other}) mod 2 = {other % 2}, the "
+                   f"SplitMix64 seeded with FNV-1a 64 of the key: first output {draw}, roll = it mod 1,000,000 "
+                   f"= {roll}" + (f" < 300,000 -> explore: second output ({other}) mod 2 = {other % 2}, the "
                    f"{'first' if other % 2 == 0 else 'second'} of the others (stripe, checkout) -> {proc}."
                    if reason == "explored" else f" >= 300,000 -> the best, {proc}."),
                    ruleset({"auth_rate": spec}), dict(visa_us_credit, routing_key=key), fine)

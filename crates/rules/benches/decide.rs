@@ -40,6 +40,75 @@ fn decide(c: &mut Criterion) {
     g.finish();
 }
 
+/// `auth_rate` deciding at 100 rules: the marked rule's action replaced
+/// by an auth_rate over three processors (explore 0.05, min_sample 100),
+/// with a rate table of five processors x 720 brand/country/funding groups
+/// in which the payment's finest group is rated for two of the three and
+/// the third falls back to its brand group.
+fn auth_rate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("auth_rate");
+    let brands = [
+        "visa",
+        "mastercard",
+        "amex",
+        "discover",
+        "jcb",
+        "diners",
+        "unionpay",
+        "unknown",
+    ];
+    let countries = [
+        "US", "GB", "FR", "DE", "NZ", "JP", "BR", "ES", "IT", "NL", "CA", "AU", "SE", "NO", "PL",
+        "MX", "IN", "SG", "HK", "CH", "AT", "BE", "DK", "FI", "IE", "PT", "CZ", "HU", "RO", "GR",
+    ];
+    let funding = ["credit", "debit", "prepaid"];
+    let mut entries = Vec::new();
+    for (pi, p) in ["adyen", "stripe", "checkout", "braintree", "worldpay"]
+        .iter()
+        .enumerate()
+    {
+        for (i, b) in brands.iter().enumerate() {
+            for (j, c) in countries.iter().enumerate() {
+                for (k, f) in funding.iter().enumerate() {
+                    // checkout has no NZ credit unknown-brand group: it falls back
+                    if *p == "checkout" && *c == "NZ" {
+                        continue;
+                    }
+                    let attempts = 100 + ((i * 31 + j * 7 + k * 3 + pi) % 400) as u64;
+                    entries.push(json!({"processor": p, "brand": b, "country": c, "funding": f,
+                                        "attempts": attempts, "authorized": attempts * (80 + pi as u64) / 100}));
+                }
+            }
+        }
+    }
+    let rates = switchyard_rules::Rates::from_value(&Value::Array(entries), "").unwrap();
+    let action = json!({"auth_rate": {"processors": ["adyen", "stripe", "checkout"], "explore": 0.05, "min_sample": 100},
+                        "fallback": ["braintree"]});
+    for (label, at) in [("start", 1usize), ("middle", 50)] {
+        let mut rs = gen::rule_set(100, Some(at));
+        rs["rules"][at]["then"] = action.clone();
+        let router = Router::from_json_str(&rs.to_string(), &ValidateOptions::default()).unwrap();
+        let p = Payment::from_value(&gen::target_payment(true)).unwrap();
+        let d = router.decide_with(&p, "order_1", &rates);
+        assert_eq!(d.rule_index, Some(at));
+        assert!(router
+            .select_with(&p, "order_1", &rates)
+            .auth_rate()
+            .is_some());
+        g.bench_with_input(BenchmarkId::new(label, 100), &(), |b, _| {
+            b.iter(|| {
+                let v = router.select_with(black_box(&p), black_box("order_1"), black_box(&rates));
+                black_box(v.rule_index())
+            })
+        });
+    }
+    // The exploration draw alone (SHA-256 of the routing key).
+    g.bench_function("explore_hash", |b| {
+        b.iter(|| switchyard_rules::explore_hash(black_box("order_1")))
+    });
+    g.finish();
+}
+
 fn compile(c: &mut Criterion) {
     let mut g = c.benchmark_group("compile");
     g.sample_size(10);
@@ -78,5 +147,5 @@ fn payment(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decide, compile, simulate, payment);
+criterion_group!(benches, decide, auth_rate, compile, simulate, payment);
 criterion_main!(benches);

@@ -9,7 +9,8 @@
 //! every coarser group too, so the groups of a payment are, finest first:
 //! brand + country + funding, brand + country, brand, all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::{Map, Value};
 
@@ -105,10 +106,31 @@ impl Group {
     }
 }
 
-/// A rate table: per processor, the counts of each group, sorted by key.
+/// A group key's hash: one multiplication (the keys are already well
+/// spread integers; no attacker chooses them).
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (x ^ (x >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Groups = HashMap<u64, Count, BuildHasherDefault<KeyHasher>>;
+
+/// A rate table: per processor, the counts of each group by key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
-    by_processor: BTreeMap<String, Vec<(u64, Count)>>,
+    by_processor: BTreeMap<String, Groups>,
 }
 
 /// No rates at all: `auth_rate` then decides by its fixed order.
@@ -134,7 +156,7 @@ impl Rates {
     /// Builds a table from entries (each counted toward its own group and
     /// every coarser one). `country: Some(None)` is the unknown country.
     pub fn from_entries<I: IntoIterator<Item = RateEntry>>(entries: I) -> Rates {
-        let mut acc: BTreeMap<String, BTreeMap<u64, Count>> = BTreeMap::new();
+        let mut acc: BTreeMap<String, Groups> = BTreeMap::new();
         for e in entries {
             let g = Group::new(e.brand, e.country.flatten(), e.funding);
             // The finest level the entry is precise enough for.
@@ -149,12 +171,7 @@ impl Rates {
                 groups.entry(g.key(*level)).or_default().add(e.count);
             }
         }
-        Rates {
-            by_processor: acc
-                .into_iter()
-                .map(|(p, g)| (p, g.into_iter().collect()))
-                .collect(),
-        }
+        Rates { by_processor: acc }
     }
 
     /// The counts of a processor's group at a level (zero when none).
@@ -162,10 +179,7 @@ impl Rates {
         let Some(groups) = self.by_processor.get(processor) else {
             return Count::default();
         };
-        let key = g.key(level);
-        groups
-            .binary_search_by_key(&key, |(k, _)| *k)
-            .map_or(Count::default(), |i| groups[i].1)
+        groups.get(&g.key(level)).copied().unwrap_or_default()
     }
 
     /// A processor's rate for a payment's group: the finest level with at
@@ -174,10 +188,8 @@ impl Rates {
         let groups = self.by_processor.get(processor)?;
         let need = min_sample.max(1);
         Level::ALL.into_iter().find_map(|level| {
-            let key = g.key(level);
-            let i = groups.binary_search_by_key(&key, |(k, _)| *k).ok()?;
-            let c = groups[i].1;
-            (c.attempts >= need).then_some((level, c))
+            let c = groups.get(&g.key(level))?;
+            (c.attempts >= need).then_some((level, *c))
         })
     }
 
@@ -189,7 +201,7 @@ impl Rates {
     /// length (u16) and UTF-8 bytes, its entry count (u32) and the entries
     /// (key, attempts, authorized: u64 each), all little-endian.
     pub fn encode(&self) -> Vec<u8> {
-        let entries: usize = self.by_processor.values().map(Vec::len).sum();
+        let entries: usize = self.by_processor.values().map(HashMap::len).sum();
         let mut out = Vec::with_capacity(8 + self.by_processor.len() * 70 + entries * 24);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(self.by_processor.len() as u32).to_le_bytes());
@@ -197,7 +209,9 @@ impl Rates {
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&(groups.len() as u32).to_le_bytes());
-            for (key, c) in groups {
+            let mut sorted: Vec<(&u64, &Count)> = groups.iter().collect();
+            sorted.sort_unstable_by_key(|(k, _)| **k);
+            for (key, c) in sorted {
                 out.extend_from_slice(&key.to_le_bytes());
                 out.extend_from_slice(&c.attempts.to_le_bytes());
                 out.extend_from_slice(&c.authorized.to_le_bytes());
@@ -222,22 +236,24 @@ impl Rates {
             if n > r.0.len() / 24 {
                 return None;
             }
-            let mut groups = Vec::with_capacity(n);
+            let mut groups = Groups::with_capacity_and_hasher(n, Default::default());
+            let mut last = None;
             for _ in 0..n {
                 let key = r.u64()?;
                 let attempts = r.u64()?;
                 let authorized = r.u64()?.min(attempts);
-                groups.push((
+                // in increasing order: each key once
+                if last.is_some_and(|l| l >= key) {
+                    return None;
+                }
+                last = Some(key);
+                groups.insert(
                     key,
                     Count {
                         attempts,
                         authorized,
                     },
-                ));
-            }
-            // lookups search by key: the order is checked, not trusted
-            if groups.windows(2).any(|w| w[0].0 >= w[1].0) {
-                return None;
+                );
             }
             by_processor.insert(name, groups);
         }
