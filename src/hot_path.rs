@@ -321,7 +321,7 @@ fn cpu_per_rate_refresh() {
     for (processors, groups) in [(3, 50), (5, 200), (5, 720), (8, 2000)] {
         let finest = rate_rows(processors, groups);
         let bytes = table(&finest).encode();
-        let isolate = median_of(20, || switchyard_rules::Rates::decode(&bytes));
+        let isolate = median_of(20, || switchyard_rules::Rates::decode(bytes.clone()));
         // The object's side: 17 answers (16 shards and the rollup), each
         // row split over two currencies, summed, turned into the table.
         let group = [

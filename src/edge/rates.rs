@@ -118,7 +118,7 @@ async fn refresh(env: &Env, mode: Mode) -> Result<(), ApiError> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
         let bytes = resp.bytes().await?;
-        let rates = Rates::decode(&bytes)
+        let rates = Rates::decode(bytes)
             .ok_or_else(|| ApiError::internal("unreadable rates from the rates object"))?;
         Ok((rates, computed_ms))
     }

@@ -106,58 +106,76 @@ impl Group {
 }
 
 /// One processor's groups: an open-addressing hash table of group keys
-/// (linear probing, a power of two of cells, at most half full), laid out
-/// as it travels (`Rates::encode`), so that an isolate reads it without
-/// building anything.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// (linear probing, a power of two of cells, at most three quarters
+/// full), kept in the table's bytes as they travel (`Rates::encode`):
+/// an isolate that receives a table reads it in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slab {
+    /// Where its cells start in `Rates::bytes`.
+    at: usize,
     /// `64 - log2(cells)`.
     shift: u32,
-    /// key, attempts, authorized; `EMPTY` keys are free cells.
-    cells: Vec<[u64; 3]>,
 }
 
+/// A cell: key, attempts, authorized (u64 each, little-endian).
+const CELL: usize = 24;
 /// No group has this key (its level bits are 3 at most).
 const EMPTY: u64 = u64::MAX;
 
+fn word(b: &[u8], at: usize) -> Option<u64> {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b.get(at..at + 8)?);
+    Some(u64::from_le_bytes(w))
+}
+
 impl Slab {
-    fn slot(&self, key: u64) -> usize {
+    fn cells(self) -> usize {
+        1 << (64 - self.shift)
+    }
+
+    fn slot(self, key: u64) -> usize {
         ((key ^ (key >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    fn build(groups: &BTreeMap<u64, Count>) -> Slab {
-        let bits = (groups.len() * 2)
+    /// Appends the table of `groups` to `out`.
+    fn write(groups: &BTreeMap<u64, Count>, out: &mut Vec<u8>) {
+        let bits = (groups.len() + groups.len() / 3 + 1)
             .max(2)
             .next_power_of_two()
             .trailing_zeros();
-        let mut slab = Slab {
+        out.push(bits as u8);
+        let slab = Slab {
+            at: out.len(),
             shift: 64 - bits,
-            cells: vec![[EMPTY, 0, 0]; 1 << bits],
         };
-        let mask = slab.cells.len() - 1;
+        let mut cells = vec![[EMPTY, 0, 0]; slab.cells()];
+        let mask = cells.len() - 1;
         for (key, c) in groups {
             let mut i = slab.slot(*key);
-            while slab.cells[i][0] != EMPTY {
+            while cells[i][0] != EMPTY {
                 i = (i + 1) & mask;
             }
-            slab.cells[i] = [*key, c.attempts, c.authorized];
+            cells[i] = [*key, c.attempts, c.authorized];
         }
-        slab
+        for cell in cells {
+            for v in cell {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
     }
 
-    fn get(&self, key: u64) -> Option<Count> {
-        if self.cells.is_empty() {
-            return None;
-        }
-        let mask = self.cells.len() - 1;
+    fn get(self, bytes: &[u8], key: u64) -> Option<Count> {
+        let mask = self.cells() - 1;
         let mut i = self.slot(key);
         // A table always has a free cell (`decode` checks it): this ends.
         loop {
-            let [k, attempts, authorized] = *self.cells.get(i)?;
+            let at = self.at + i * CELL;
+            let k = word(bytes, at)?;
             if k == key {
+                let attempts = word(bytes, at + 8)?;
                 return Some(Count {
                     attempts,
-                    authorized,
+                    authorized: word(bytes, at + 16)?.min(attempts),
                 });
             }
             if k == EMPTY {
@@ -168,14 +186,17 @@ impl Slab {
     }
 }
 
-/// A rate table: per processor, the counts of each group by key.
+/// A rate table: per processor, the counts of each group by key, in the
+/// form it travels in (`encode`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
+    bytes: Vec<u8>,
     by_processor: BTreeMap<String, Slab>,
 }
 
 /// No rates at all: `auth_rate` then decides by its fixed order.
 pub static NO_RATES: Rates = Rates {
+    bytes: Vec::new(),
     by_processor: BTreeMap::new(),
 };
 
@@ -212,64 +233,61 @@ impl Rates {
                 groups.entry(g.key(*level)).or_default().add(e.count);
             }
         }
-        Rates {
-            by_processor: acc
-                .into_iter()
-                .map(|(p, groups)| (p, Slab::build(&groups)))
-                .collect(),
+        if acc.is_empty() {
+            return Rates::default();
         }
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(acc.len() as u32).to_le_bytes());
+        for (name, groups) in &acc {
+            out.extend_from_slice(&(name.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+            out.extend_from_slice(&name.as_bytes()[..name.len().min(usize::from(u16::MAX))]);
+            Slab::write(groups, &mut out);
+        }
+        Rates::decode(out).unwrap_or_default()
     }
 
     /// The counts of a processor's group at a level (zero when none).
     pub fn count(&self, processor: &str, g: Group, level: Level) -> Count {
-        let Some(groups) = self.by_processor.get(processor) else {
+        let Some(groups) = self.by_processor.get(processor).copied() else {
             return Count::default();
         };
-        groups.get(g.key(level)).unwrap_or_default()
+        groups.get(&self.bytes, g.key(level)).unwrap_or_default()
     }
 
     /// A processor's rate for a payment's group: the finest level with at
     /// least `min_sample` attempts, or `None`.
     pub fn rated(&self, processor: &str, g: Group, min_sample: u64) -> Option<(Level, Count)> {
-        let groups = self.by_processor.get(processor)?;
+        let groups = *self.by_processor.get(processor)?;
         let need = min_sample.max(1);
         Level::ALL.into_iter().find_map(|level| {
-            let c = groups.get(g.key(level))?;
+            let c = groups.get(&self.bytes, g.key(level))?;
             (c.attempts >= need).then_some((level, c))
         })
     }
 
-    /// The table in a compact binary form, for a table computed once and
-    /// handed to many isolates (the worker's rates object): read back by
-    /// [`Rates::decode`] without JSON and without building anything.
+    /// The table in its binary form, for a table computed once and handed
+    /// to many isolates (the worker's rates object): [`Rates::decode`]
+    /// reads it in place, without JSON and without building anything.
     ///
     /// `SYR2`, the processor count (u32), then per processor its name's
     /// length (u16) and UTF-8 bytes, log2 of its cell count (u8) and its
     /// hash table's cells (key, attempts, authorized: u64 each; a free
     /// cell's key is 2^64 - 1), all little-endian.
     pub fn encode(&self) -> Vec<u8> {
-        let cells: usize = self.by_processor.values().map(|s| s.cells.len()).sum();
-        let mut out = Vec::with_capacity(8 + self.by_processor.len() * 70 + cells * 24);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.by_processor.len() as u32).to_le_bytes());
-        for (name, slab) in &self.by_processor {
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(name.as_bytes());
-            out.push((64 - slab.shift) as u8);
-            for cell in &slab.cells {
-                for v in cell {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-            }
+        if self.bytes.is_empty() {
+            let mut out = MAGIC.to_vec();
+            out.extend_from_slice(&0u32.to_le_bytes());
+            return out;
         }
-        out
+        self.bytes.clone()
     }
 
-    /// Reads [`Rates::encode`]'s form; `None` for anything else (never a
+    /// Takes [`Rates::encode`]'s form; `None` for anything else (never a
     /// panic, nor a lookup that does not end: the bytes come from another
-    /// object).
-    pub fn decode(bytes: &[u8]) -> Option<Rates> {
-        let mut r = Reader(bytes);
+    /// object). The table is checked, not copied.
+    pub fn decode(bytes: Vec<u8>) -> Option<Rates> {
+        let mut r = Reader(&bytes);
         if r.take(4)? != MAGIC {
             return None;
         }
@@ -282,32 +300,28 @@ impl Rates {
             if !(1..=24).contains(&bits) {
                 return None;
             }
-            let n = 1usize << bits;
-            let raw = r.take(n.checked_mul(24)?)?;
-            let mut cells = Vec::with_capacity(n);
-            let mut free = 0usize;
-            for c in raw.chunks_exact(24) {
-                let word = |i: usize| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&c[i * 8..i * 8 + 8]);
-                    u64::from_le_bytes(b)
-                };
-                let (key, attempts) = (word(0), word(1));
-                free += usize::from(key == EMPTY);
-                cells.push([key, attempts, word(2).min(attempts)]);
-            }
-            if free == 0 {
+            let at = bytes.len() - r.0.len();
+            let slab = Slab {
+                at,
+                shift: 64 - bits,
+            };
+            let cells = r.take(slab.cells().checked_mul(CELL)?)?;
+            // a free cell ends every lookup
+            if !cells.chunks_exact(CELL).any(|c| c[..8] == [0xff; 8]) {
                 return None;
             }
-            by_processor.insert(
-                name,
-                Slab {
-                    shift: 64 - bits,
-                    cells,
-                },
-            );
+            by_processor.insert(name, slab);
         }
-        r.0.is_empty().then_some(Rates { by_processor })
+        if !r.0.is_empty() {
+            return None;
+        }
+        if by_processor.is_empty() {
+            return Some(Rates::default());
+        }
+        Some(Rates {
+            bytes,
+            by_processor,
+        })
     }
 
     /// Reads a rate table given as JSON (docs/rules.md): an array of
@@ -602,18 +616,18 @@ mod tests {
         )
         .unwrap_or_default();
         let bytes = r.encode();
-        assert_eq!(Rates::decode(&bytes), Some(r));
+        assert_eq!(Rates::decode(bytes.clone()), Some(r));
         assert_eq!(
-            Rates::decode(&Rates::default().encode()),
+            Rates::decode(Rates::default().encode()),
             Some(Rates::default())
         );
         for cut in 0..bytes.len() {
-            assert_eq!(Rates::decode(&bytes[..cut]), None, "cut at {cut}");
+            assert_eq!(Rates::decode(bytes[..cut].to_vec()), None, "cut at {cut}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(Rates::decode(&longer), None);
-        assert_eq!(Rates::decode(b"SYR2\xff\xff\xff\xff"), None);
+        assert_eq!(Rates::decode(longer), None);
+        assert_eq!(Rates::decode(b"SYR2\xff\xff\xff\xff".to_vec()), None);
         // a table without a free cell would make a lookup go round forever
         let mut full = b"SYR2\x01\x00\x00\x00\x01\x00a\x01".to_vec();
         for key in [1u64, 2] {
@@ -621,7 +635,7 @@ mod tests {
                 full.extend_from_slice(&v.to_le_bytes());
             }
         }
-        assert_eq!(Rates::decode(&full), None);
+        assert_eq!(Rates::decode(full), None);
     }
 
     #[test]
