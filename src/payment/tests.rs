@@ -1453,7 +1453,10 @@ fn auth_rate_routes_by_the_rates_given_and_records_why() {
     assert_eq!(status_of(&r), "succeeded");
     assert_eq!(script.sent(), [("sandbox_b".into(), "authorize".into())]);
     let pi = o.payment();
-    let info = pi.routing.auth_rate.unwrap_or_else(|| panic!("no auth_rate"));
+    let info = pi
+        .routing
+        .auth_rate
+        .unwrap_or_else(|| panic!("no auth_rate"));
     assert_eq!(
         (info.picked.as_str(), info.reason, info.candidates.len()),
         ("sandbox_b", switchyard_rules::Reason::BestRate, 2)
@@ -1462,5 +1465,8 @@ fn auth_rate_routes_by_the_rates_given_and_records_why() {
     // Shown on the payment's routing, beside the rule that decided.
     let body: Value = serde_json::from_str(r.answer.body.get()).unwrap_or_default();
     assert_eq!(body["routing"]["auth_rate"]["picked"], "sandbox_b");
-    assert_eq!(body["routing"]["auth_rate"]["candidates"][0]["group"], "brand");
+    assert_eq!(
+        body["routing"]["auth_rate"]["candidates"][0]["group"],
+        "brand"
+    );
 }
