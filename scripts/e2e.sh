@@ -15,6 +15,10 @@
 # 0.2.130 in PATH or ~/.cargo/bin, node >= 20, `npm ci` done, and .venv with
 # Stripe's Python SDK (all from scripts/setup.sh test).
 # Env: E2E_SKIP_BUILD=1 reuses build/; E2E_KEEP=1 keeps the state directory.
+# Arguments: test files to run instead of the whole suite (for example
+# `E2E_SKIP_BUILD=1 bash scripts/e2e.sh tests/e2e/15-auth-rate.test.mjs`):
+# only those run, then the card data scan; the Python SDK and the
+# conformance check (which needs the whole run's responses) are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -47,8 +51,10 @@ PORT="${E2E_PORT:-$(free_port)}"
 
 # The processors of the test run: the three default sandboxes plus one down
 # one that times out after accepting, a slow one and one whose answers are
-# always lost (reconciliation), to exercise routing.
-E2E_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5},{"id":"sandbox_c","type":"sandbox","latency_ms":5},{"id":"sandbox_down","type":"sandbox","failure":"outage"},{"id":"sandbox_timeout","type":"sandbox","failure":"timeout_after_accept","timeout_ms":1000},{"id":"sandbox_slow","type":"sandbox","failure":"slow","slow_ms":400},{"id":"sandbox_lost","type":"sandbox","failure":"lost_answers","timeout_ms":500}]'
+# always lost (reconciliation), to exercise routing; and a pair only
+# 15-auth-rate routes to (by authorization rate), so that no other test's
+# attempts count in their rates.
+E2E_PROCESSORS='[{"id":"sandbox_a","type":"sandbox","latency_ms":5},{"id":"sandbox_b","type":"sandbox","latency_ms":5},{"id":"sandbox_c","type":"sandbox","latency_ms":5},{"id":"sandbox_down","type":"sandbox","failure":"outage"},{"id":"sandbox_timeout","type":"sandbox","failure":"timeout_after_accept","timeout_ms":1000},{"id":"sandbox_slow","type":"sandbox","failure":"slow","slow_ms":400},{"id":"sandbox_lost","type":"sandbox","failure":"lost_answers","timeout_ms":500},{"id":"sandbox_rate_a","type":"sandbox","latency_ms":5},{"id":"sandbox_rate_b","type":"sandbox","latency_ms":5}]'
 
 # Live mode, to check that test and live stay apart (sandbox processors
 # under their own ids; a real deployment configures real ones).
@@ -85,6 +91,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # WORKER_BUILD=true: wrangler's [build] command becomes a no-op (built above).
+# Metrics roll up every second, and auth_rate's rates cover the last minute
+# (the least allowed), refreshed every second: 15-auth-rate sees a
+# processor's decline spike, and its recovery, within minutes.
 WORKER_BUILD=true setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
   --persist-to "$STATE" --show-interactive-dev-session=false \
   --var "SWITCHYARD_TEST_PROCESSORS:$E2E_PROCESSORS" \
@@ -93,6 +102,8 @@ WORKER_BUILD=true setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
   --var "SWITCHYARD_TEST_PUBLISHABLE_KEY:$E2E_PUBLISHABLE_KEY" \
   --var "SWITCHYARD_LIVE_PROCESSORS:$E2E_LIVE_PROCESSORS" \
   --var "SWITCHYARD_METRICS_ROLLUP_SECONDS:1" \
+  --var "SWITCHYARD_RATES_WINDOW_SECONDS:60" \
+  --var "SWITCHYARD_RATES_REFRESH_SECONDS:1" \
   >>"$LOG" 2>&1 &
 WPID=$!
 
@@ -129,19 +140,24 @@ echo "e2e: recording proxy on $PROXY -> $BASE ($RESPONSES)" >&2
 export E2E_BASE_URL="$PROXY" E2E_WORKER_URL="$BASE" E2E_STATE_DIR="$STATE" E2E_LOG="$LOG" E2E_ARTIFACTS="$ART"
 export E2E_PROCESSORS E2E_LIVE_KEY E2E_LIVE_PROCESSORS E2E_SECRET_KEY E2E_PUBLISHABLE_KEY
 status=0
-node --test --test-concurrency=1 tests/e2e/[0-8][0-9]-*.test.mjs tests/e2e/golden.test.mjs || status=$?
-# The same API through Stripe's official Python SDK (scripts/setup.sh test
-# installs it in .venv).
-if [ -x .venv/bin/python ]; then
-  .venv/bin/python tests/e2e/sdk_python.py || status=$?
+if [ "$#" -gt 0 ]; then
+  node --test --test-concurrency=1 "$@" || status=$?
+  stop_wrangler
 else
-  echo "e2e: .venv/bin/python missing (scripts/setup.sh test installs it)" >&2
-  status=1
+  node --test --test-concurrency=1 tests/e2e/[0-8][0-9]-*.test.mjs tests/e2e/golden.test.mjs || status=$?
+  # The same API through Stripe's official Python SDK (scripts/setup.sh test
+  # installs it in .venv).
+  if [ -x .venv/bin/python ]; then
+    .venv/bin/python tests/e2e/sdk_python.py || status=$?
+  else
+    echo "e2e: .venv/bin/python missing (scripts/setup.sh test installs it)" >&2
+    status=1
+  fi
+  stop_wrangler
+  # Every object and error recorded above, against Stripe's own OpenAPI
+  # description (tests/stripe-openapi/).
+  node --test tests/e2e/98-stripe-conformance.test.mjs || status=$?
 fi
-stop_wrangler
-# Every object and error recorded above, against Stripe's own OpenAPI
-# description (tests/stripe-openapi/).
-node --test tests/e2e/98-stripe-conformance.test.mjs || status=$?
 # Last: scan everything the run left on disk (state, logs, the recorded
 # responses) for card data.
 node --test tests/e2e/99-card-data-scan.test.mjs || status=$?

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use switchyard_processors::card::Card;
 use switchyard_processors::payment::CaptureMethod;
+use switchyard_processors::sandbox::{self, ControlsUpdate};
 
 use switchyard_processors::extras::{
     Address, AutomaticPaymentMethods, BillingDetails, Extras, Update, View,
@@ -703,6 +704,83 @@ pub const ACCEPTED: &[(&str, &str, &[&str])] = &[
     ("get", "/v1/charges/{charge}", EXPAND_ONLY),
 ];
 
+/// The parameters of `POST /v1/sandbox/processors/:id` (Switchyard's own
+/// call, not one of Stripe's: not in `ACCEPTED`).
+pub const SANDBOX_CONTROL_PARAMS: &[&str] = &["decline_share", "decline_code"];
+
+/// `POST /v1/sandbox/processors/:id`: the controls to change (a parameter
+/// not given keeps its control as it is; `decline_code=` with no value
+/// restores the default code).
+pub fn sandbox_controls(v: &Value) -> Result<ControlsUpdate, ApiError> {
+    only_keys(v, "", SANDBOX_CONTROL_PARAMS)?;
+    let bad_share = || {
+        ApiError::invalid(
+            "decline_share",
+            "parameter_invalid",
+            "decline_share is a decimal from 0 to 1 with at most 6 decimal places: the share of authorizations the sandbox declines (0.25: a quarter; 0: none).",
+        )
+    };
+    let decline_ppm = match v.get("decline_share") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(share_ppm(s).ok_or_else(bad_share)?),
+        Some(Value::Number(n)) => Some(
+            n.as_f64()
+                .and_then(share_ppm_of_f64)
+                .ok_or_else(bad_share)?,
+        ),
+        Some(_) => return Err(bad_share()),
+    };
+    let decline_code = match param_str(v, "decline_code")? {
+        None => None,
+        Some(c) if c.is_empty() => Some(sandbox::DEFAULT_SPIKE_CODE.to_owned()),
+        Some(c) if sandbox::spike_code(&c).is_some() => Some(c),
+        Some(_) => {
+            let codes: Vec<&str> = sandbox::SPIKE_CODES.iter().map(|(c, _)| *c).collect();
+            return Err(ApiError::invalid(
+                "decline_code",
+                "parameter_invalid",
+                format!(
+                    "decline_code must be a soft decline code (the plan moves on to its next processor): one of {}.",
+                    codes.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(ControlsUpdate {
+        decline_ppm,
+        decline_code,
+    })
+}
+
+/// A decimal from 0 to 1 with at most 6 decimal places (`0`, `1`, `0.25`,
+/// `1.000`), in millionths.
+fn share_ppm(s: &str) -> Option<u32> {
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (s, None),
+    };
+    let digits = |t: &str, max: usize| {
+        !t.is_empty() && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(whole, 8) || frac.is_some_and(|f| !digits(f, 6)) {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let frac = frac.unwrap_or("");
+    let frac: u32 = format!("{frac:0<6}").parse().ok()?;
+    let ppm = whole.checked_mul(sandbox::SHARE_SCALE)?.checked_add(frac)?;
+    (ppm <= sandbox::SHARE_SCALE).then_some(ppm)
+}
+
+/// A JSON number given as the share: from 0 to 1, a whole number of
+/// millionths.
+fn share_ppm_of_f64(x: f64) -> Option<u32> {
+    let scaled = x * f64::from(sandbox::SHARE_SCALE);
+    let ppm = scaled.round();
+    let exact = (scaled - ppm).abs() < 1e-6;
+    ((0.0..=f64::from(sandbox::SHARE_SCALE)).contains(&ppm) && exact).then_some(ppm as u32)
+}
+
 pub fn capture(v: &Value) -> Result<Option<u64>, ApiError> {
     only_keys(v, "", CAPTURE_PARAMS)?;
     param_u64(v, "amount_to_capture", "amount_to_capture")
@@ -944,6 +1022,83 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sandbox_controls_are_read_strictly() {
+        let form = |t: &str| sandbox_controls(&crate::form::parse_form(t).unwrap_or_default());
+        let ok = |t: &str| form(t).unwrap_or_else(|e| panic!("{t}: {e:?}"));
+        let ppm = |t: &str| ok(t).decline_ppm;
+        assert_eq!(ok(""), ControlsUpdate::default());
+        assert_eq!(ppm("decline_share=0"), Some(0));
+        assert_eq!(ppm("decline_share=1"), Some(1_000_000));
+        assert_eq!(ppm("decline_share=1.000000"), Some(1_000_000));
+        assert_eq!(ppm("decline_share=0.25"), Some(250_000));
+        assert_eq!(ppm("decline_share=0.000001"), Some(1));
+        assert_eq!(ppm("decline_share=0.1"), Some(100_000));
+        assert_eq!(
+            ok("decline_code=do_not_honor").decline_code.as_deref(),
+            Some("do_not_honor")
+        );
+        assert_eq!(
+            ok("decline_code=").decline_code.as_deref(),
+            Some("try_again_later")
+        );
+        // JSON numbers too.
+        let json = |v: Value| sandbox_controls(&v).map(|u| u.decline_ppm);
+        assert_eq!(
+            json(serde_json::json!({"decline_share": 0.3})).ok(),
+            Some(Some(300_000))
+        );
+        assert_eq!(
+            json(serde_json::json!({"decline_share": 1})).ok(),
+            Some(Some(1_000_000))
+        );
+        assert_eq!(
+            json(serde_json::json!({"decline_share": 0.000001})).ok(),
+            Some(Some(1))
+        );
+        for bad in [
+            serde_json::json!({"decline_share": 1.5}),
+            serde_json::json!({"decline_share": -0.1}),
+            serde_json::json!({"decline_share": 0.0000001}),
+            serde_json::json!({"decline_share": true}),
+            serde_json::json!({"decline_share": [0.5]}),
+        ] {
+            let e = json(bad.clone()).err().map(|e| e.body().to_string());
+            assert!(
+                e.is_some_and(|e| e.contains("\"param\":\"decline_share\"")),
+                "{bad}"
+            );
+        }
+        // Bad values name their parameter; unknown ones are refused by name.
+        for (t, param) in [
+            ("decline_share=1.01", "decline_share"),
+            ("decline_share=2", "decline_share"),
+            ("decline_share=-0", "decline_share"),
+            ("decline_share=", "decline_share"),
+            ("decline_share=.5", "decline_share"),
+            ("decline_share=0.", "decline_share"),
+            ("decline_share=0.1234567", "decline_share"),
+            ("decline_share=50%25", "decline_share"),
+            ("decline_share=0x1", "decline_share"),
+            ("decline_share=1e-1", "decline_share"),
+            ("decline_share=%200.5", "decline_share"),
+            ("decline_code=stolen_card", "decline_code"),
+            ("decline_code=nope", "decline_code"),
+            ("decline_rate=0.5", "decline_rate"),
+            ("decline_share=0.5&failure=outage", "failure"),
+        ] {
+            let e = form(t).err().unwrap_or_else(|| panic!("{t} accepted"));
+            assert_eq!(e.status, 400, "{t}");
+            let body = e.body();
+            assert_eq!(body["error"]["param"], param, "{t}: {body}");
+        }
+        let e = form("decline_rate=1").err().map(|e| e.body());
+        assert_eq!(
+            e.map(|b| b["error"]["code"].clone()),
+            Some(serde_json::json!("parameter_unknown"))
+        );
     }
 
     #[test]

@@ -259,7 +259,7 @@ enum RouteName {
     Rates,
     Processors,
     Reconcile,
-    SandboxStats,
+    Sandbox,
     SandboxAuthorize,
 }
 
@@ -303,7 +303,7 @@ fn route_of(seg: &[&str]) -> Option<Route> {
         ["routing", "rulesets", id] => r(Ruleset, GET, Some(id)),
         ["routing", "rulesets", id, "activate"] => r(ActivateRuleset, POST, Some(id)),
         ["routing", "rulesets", id, "promote"] => r(PromoteRuleset, POST, Some(id)),
-        ["sandbox", "processors", id] => r(SandboxStats, GET, Some(id)),
+        ["sandbox", "processors", id] => r(Sandbox, BOTH, Some(id)),
         ["sandbox", "processors", id, "authorize"] => r(SandboxAuthorize, POST, Some(id)),
         _ => None,
     }
@@ -344,7 +344,8 @@ async fn dispatch(route: Route, call: Call, env: &Env) -> Result<Response, ApiEr
         Rates => rates::get(&call, env).await,
         Processors => processors(&call, env).await,
         Reconcile => reconcile::api(&call, env).await,
-        SandboxStats => sandbox_stats(&call, env, id).await,
+        Sandbox if post => sandbox_controls(&call, env, id).await,
+        Sandbox => sandbox_stats(&call, env, id).await,
         SandboxAuthorize => {
             let cfg = sandbox_config(&call, env, id)?;
             payments::sandbox_direct(env, &cfg, &call).await
@@ -447,11 +448,29 @@ async fn processors(call: &Call, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// The sandbox processor's own counters (test mode only): requests it
-/// processed and approved, by operation, as its dashboard would show.
+/// processed and approved, by operation, as its dashboard would show, and
+/// its controls (the decline share).
 async fn sandbox_stats(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
     let mode = call.principal.mode;
     sandbox_config(call, env, id)?;
+    form::only_keys(
+        &form::parse_form(call.query.as_deref().unwrap_or(""))?,
+        "",
+        &[],
+    )?;
     let stub = stub(env, Binding::Sandbox, mode, Some(id))?;
     let a = object_call::<()>(&stub, "/stats", None).await?;
+    Ok(answer_response(a))
+}
+
+/// `POST /v1/sandbox/processors/:id` (test mode only): changes the
+/// sandbox's controls (`decline_share`, `decline_code`), kept by its object;
+/// answers as the GET, with the controls now in force.
+async fn sandbox_controls(call: &Call, env: &Env, id: &str) -> Result<Response, ApiError> {
+    let mode = call.principal.mode;
+    sandbox_config(call, env, id)?;
+    let update = crate::params::sandbox_controls(&call.body)?;
+    let stub = stub(env, Binding::Sandbox, mode, Some(id))?;
+    let a = object_call(&stub, "/controls", Some(&update)).await?;
     Ok(answer_response(a))
 }

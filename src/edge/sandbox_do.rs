@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_processors::sandbox::{
-    simulate, Behaviour, SandboxPayment, SandboxRequest, BEHAVIOUR_HEADER,
+    simulate_with, Behaviour, Controls, ControlsUpdate, SandboxPayment, SandboxRequest,
+    BEHAVIOUR_HEADER,
 };
 use worker::{
     durable_object, Delay, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue,
@@ -22,6 +23,9 @@ use worker::{
 use super::runtime::{json_response, random_token};
 use super::sql::SqlStore;
 use crate::storage::Docs;
+
+/// The document holding the sandbox's controls (absent: the defaults).
+const CONTROLS_DOC: &str = "controls";
 
 #[durable_object]
 pub struct SandboxObject {
@@ -65,6 +69,25 @@ impl DurableObject for SandboxObject {
         }
         let path = req.path();
         if path == "/stats" {
+            return Ok(json_response(200, &self.stats()));
+        }
+        // The front's `POST /v1/sandbox/processors/:id` (processor calls
+        // come as `/{processor id}/v1/{op}`).
+        if path == "/controls" {
+            let update: Option<ControlsUpdate> = req.json().await.ok();
+            let Some(update) = update else {
+                return Ok(json_response(
+                    400,
+                    &json!({"status": "invalid", "message": "unreadable controls"}),
+                ));
+            };
+            let controls = self.controls().with(&update);
+            if let Err(e) = SqlStore::new(&self.sql, &self.ready).put(CONTROLS_DOC, &controls) {
+                return Ok(json_response(
+                    500,
+                    &json!({"status": "error", "message": e.message}),
+                ));
+            }
             return Ok(json_response(200, &self.stats()));
         }
         let op = path.rsplit('/').next().unwrap_or("").to_owned();
@@ -134,12 +157,13 @@ impl DurableObject for SandboxObject {
                 ))
             }
         };
-        let reply = simulate(
+        let reply = simulate_with(
             &op,
             &sreq,
             existing.as_ref(),
             &reference,
             behaviour.as_ref(),
+            &self.controls(),
         );
         drop(sreq);
         // Not-processed answers are not stored: a retry is processed anew.
@@ -209,7 +233,18 @@ impl SandboxObject {
         ))
     }
 
-    /// Requests processed, by operation, and approved authorizations.
+    /// The controls in force (the defaults when none were set, or when
+    /// their document cannot be read).
+    fn controls(&self) -> Controls {
+        SqlStore::new(&self.sql, &self.ready)
+            .get(CONTROLS_DOC)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Requests processed, by operation, and approved authorizations; the
+    /// controls in force.
     fn stats(&self) -> Value {
         let counts: Vec<Count> = self
             .sql
@@ -232,6 +267,12 @@ impl SandboxObject {
         for c in approved {
             ok.insert(c.op, json!(c.n));
         }
-        json!({ "processed": processed, "approved": ok })
+        let controls = self.controls().view();
+        json!({
+            "processed": processed,
+            "approved": ok,
+            "decline_share": controls["decline_share"],
+            "decline_code": controls["decline_code"],
+        })
     }
 }

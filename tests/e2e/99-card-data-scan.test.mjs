@@ -28,6 +28,18 @@ function luhn(s) {
   return sum % 10 === 0;
 }
 
+/**
+ * Whether `needle` is in `t` other than as the fraction of a decimal
+ * number: the digits of a stored rate (`"rate":0.4242424242424242`, 14/33,
+ * in a payment's `routing.auth_rate`) are no card number.
+ */
+function holds(t, needle) {
+  for (let i = t.indexOf(needle); i >= 0; i = t.indexOf(needle, i + 1)) {
+    if (!(t[i - 1] === '.' && /\d/.test(t[i - 2] ?? ''))) return true;
+  }
+  return false;
+}
+
 /** Card data found in one file's bytes. */
 function scan(buf, name) {
   const findings = [];
@@ -37,14 +49,14 @@ function scan(buf, name) {
   for (const n of CARD_NUMBERS) {
     const spaced = n.replace(/(\d{4})(?=\d)/g, '$1 ');
     for (const needle of [n, spaced]) {
-      if (text.includes(needle) || wide.includes(needle)) findings.push(`${name}: card number ${n.slice(0, 6)}…`);
+      if (holds(text, needle) || holds(wide, needle)) findings.push(`${name}: card number ${n.slice(0, 6)}…`);
     }
   }
   // Any 15/16-digit Luhn-valid run starting like a card (3, 4, 5, 6),
   // standing alone: a run of digits inside a hex id or digest (which the
   // state is full of) is not a card number, and one in ten of them is
-  // Luhn-valid by chance.
-  for (const m of text.matchAll(/(?<![0-9A-Za-z])[3-6]\d{14,15}(?![0-9A-Za-z])/g)) {
+  // Luhn-valid by chance; nor is the fraction of a decimal number.
+  for (const m of text.matchAll(/(?<![0-9A-Za-z])(?<!\d\.)[3-6]\d{14,15}(?![0-9A-Za-z])/g)) {
     if (luhn(m[0]) && !/^(\d)\1+$/.test(m[0])) findings.push(`${name}: Luhn-valid digits ${m[0].slice(0, 6)}… at ${m.index}`);
   }
   // A prefix of a number used in the run that is longer than PCI DSS lets
@@ -55,7 +67,7 @@ function scan(buf, name) {
   // state of the rule-set objects and their replicas is not searched for
   // prefixes.)
   const ruleSets = /RuleSetsObject|ActiveSetObject/.test(name);
-  for (const m of ruleSets ? [] : text.matchAll(/(?<![0-9A-Za-z])\d{7,19}(?![0-9A-Za-z])/g)) {
+  for (const m of ruleSets ? [] : text.matchAll(/(?<![0-9A-Za-z])(?<!\d\.)\d{7,19}(?![0-9A-Za-z])/g)) {
     for (const n of CARD_NUMBERS) {
       const allowed = n.length >= 16 ? 8 : 6;
       if (m[0].length > allowed && m[0].length < n.length && n.startsWith(m[0])) {
@@ -83,9 +95,12 @@ test('the scanner finds planted card data (control)', () => {
   ];
   const amex = CARD_NUMBERS.find((n) => n.length === 15);
   planted.push(`{"bin":"${amex.slice(0, 8)}","last4":"${amex.slice(-4)}"}`);
+  planted.push(`x.${CARD_NUMBERS[0]} `, `{"n":"${CARD_NUMBERS[0]}.5"}`, '0.5,5105105105105100');
   for (const p of planted) assert.ok(scan(Buffer.from(p, 'latin1'), 'planted').length > 0, p);
   assert.deepEqual(scan(Buffer.from('{"decline_code":"incorrect_cvc","last4":"4242","bin":"42424242"}'), 'clean'), []);
   assert.deepEqual(scan(Buffer.from(`{"bin":"${amex.slice(0, 6)}","last4":"${amex.slice(-4)}"}`), 'clean'), []);
+  // Rates' fractions (auth_rate's candidates), one a test card's digits.
+  assert.deepEqual(scan(Buffer.from('{"rate":0.4553571428571428},{"rate":0.4242424242424242}'), 'clean'), []);
 });
 
 const dirs = [process.env.E2E_STATE_DIR, process.env.E2E_ARTIFACTS].filter(Boolean);

@@ -5,7 +5,10 @@
 //!   processor: build a JSON request, parse the answer);
 //! - [`simulate`], the processor's own decision logic: Stripe's test card
 //!   numbers pick the answer, and its ledger (authorizations, captures,
-//!   refunds, idempotency) is kept by the caller (a Durable Object).
+//!   refunds, idempotency) is kept by the caller (a Durable Object);
+//!   [`simulate_with`] adds the sandbox's [`Controls`] (a decline spike:
+//!   a share of authorizations declined, drawn from each payment's
+//!   reference), which the caller keeps too.
 //!
 //! The wire format: `POST {base}/{processor_id}/v1/{op}` with a JSON body
 //! and an `Idempotency-Key` header; answers `200 {"status": ..., "reference"}`,
@@ -17,6 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use sha2::{Digest, Sha256};
 
 use crate::adapter::{Adapter, Call, Delivery, Outcome, Parsed, WireRequest};
 use crate::config::{FailureMode, ProcessorConfig};
@@ -292,6 +297,116 @@ pub fn test_card_decline(number: &str, cvc: Option<&str>) -> Option<(&'static st
     Some(d)
 }
 
+// ---- the sandbox's controls (a decline spike) -------------------------------
+
+/// The scale of a decline share: millionths.
+pub const SHARE_SCALE: u32 = 1_000_000;
+
+/// The decline code of a decline spike unless another is set: soft, so
+/// that a plan moves on to its next processor (`decline::classify`).
+pub const DEFAULT_SPIKE_CODE: &str = "try_again_later";
+
+/// The decline codes a spike may answer, each with the issuer's (ISO
+/// 8583-style) response code the sandbox gives with it. Every one is soft
+/// (a test checks it against `decline::classify`): a spike rehearses a
+/// processor declining what another may approve.
+pub const SPIKE_CODES: &[(&str, &str)] = &[
+    ("try_again_later", "19"),
+    ("reenter_transaction", "19"),
+    ("issuer_not_available", "91"),
+    ("processing_error", "96"),
+    ("generic_decline", "05"),
+    ("do_not_honor", "05"),
+    ("insufficient_funds", "51"),
+    ("call_issuer", "01"),
+    ("approve_with_id", "08"),
+    ("card_velocity_exceeded", "61"),
+    ("withdrawal_count_limit_exceeded", "65"),
+    ("service_not_allowed", "57"),
+    ("transaction_not_allowed", "57"),
+    ("not_permitted", "57"),
+];
+
+/// The issuer code a spike answers with `decline_code`, or `None` when a
+/// spike cannot answer that code.
+pub fn spike_code(decline_code: &str) -> Option<&'static str> {
+    SPIKE_CODES
+        .iter()
+        .find(|(c, _)| *c == decline_code)
+        .map(|(_, issuer)| *issuer)
+}
+
+/// A sandbox's controls, set by `POST /v1/sandbox/processors/:id` and
+/// kept in its object's storage (unlike `Behaviour`, which comes from the
+/// processors' configuration with each request).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Controls {
+    /// The share of authorizations declined, in millionths (0 to
+    /// `SHARE_SCALE`): those whose reference draws under it.
+    pub decline_ppm: u32,
+    /// The decline code they get (one of `SPIKE_CODES`).
+    pub decline_code: String,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Controls {
+            decline_ppm: 0,
+            decline_code: DEFAULT_SPIKE_CODE.to_owned(),
+        }
+    }
+}
+
+/// A change of the controls: `None` keeps a control as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlsUpdate {
+    pub decline_ppm: Option<u32>,
+    pub decline_code: Option<String>,
+}
+
+impl Controls {
+    /// These controls with `u` applied (a share above the scale is the
+    /// whole scale; a code a spike cannot answer keeps the current one:
+    /// the API refuses both before).
+    pub fn with(&self, u: &ControlsUpdate) -> Controls {
+        Controls {
+            decline_ppm: u
+                .decline_ppm
+                .map_or(self.decline_ppm, |p| p.min(SHARE_SCALE)),
+            decline_code: match &u.decline_code {
+                Some(c) if spike_code(c).is_some() => c.clone(),
+                _ => self.decline_code.clone(),
+            },
+        }
+    }
+
+    /// The controls as the API shows them.
+    pub fn view(&self) -> Value {
+        json!({
+            "decline_share": f64::from(self.decline_ppm) / f64::from(SHARE_SCALE),
+            "decline_code": self.decline_code,
+        })
+    }
+
+    /// Whether a spike declines the authorization of `reference`.
+    pub fn declines(&self, reference: &str) -> bool {
+        self.decline_ppm > 0 && decline_draw(reference) < self.decline_ppm
+    }
+}
+
+/// The spike's draw for an authorization, from 0 to `SHARE_SCALE` - 1:
+/// the first 8 bytes of SHA-256 of `sandbox-decline:` and the reference,
+/// big-endian, modulo the scale. The same reference always draws the same
+/// (a payment declined by a spike is declined again at the same share);
+/// the prefix keeps it apart from the routing key's split and exploration
+/// draws (the reference is the payment id, also its routing key).
+pub fn decline_draw(reference: &str) -> u32 {
+    let digest = Sha256::digest(format!("sandbox-decline:{reference}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(b) % u64::from(SHARE_SCALE)) as u32
+}
+
 /// Decides one call. `op` is the last path segment; `existing` is the ledger
 /// entry the call refers to (capture/void/refund), looked up by the caller;
 /// `new_reference` names a new authorization or refund.
@@ -301,6 +416,29 @@ pub fn simulate(
     existing: Option<&SandboxPayment>,
     new_reference: &str,
     behaviour: Option<&Behaviour>,
+) -> SandboxReply {
+    simulate_with(
+        op,
+        req,
+        existing,
+        new_reference,
+        behaviour,
+        &Controls::default(),
+    )
+}
+
+/// [`simulate`] with the sandbox's controls: an authorization the test card
+/// would approve is declined with the controls' code when its reference
+/// (the payment id; else the new reference) draws under the decline share.
+/// Outages and rate limits come first (nothing is processed), then the test
+/// cards' own answers (a stolen card stays stolen).
+pub fn simulate_with(
+    op: &str,
+    req: &SandboxRequest,
+    existing: Option<&SandboxPayment>,
+    new_reference: &str,
+    behaviour: Option<&Behaviour>,
+    controls: &Controls,
 ) -> SandboxReply {
     match behaviour.and_then(|b| b.failure) {
         Some(FailureMode::Outage) => {
@@ -335,6 +473,14 @@ pub fn simulate(
                 return reply(
                     402,
                     json!({"status": "declined", "decline_code": code, "processor_code": issuer_code}),
+                );
+            }
+            let drawn = req.reference.as_deref().unwrap_or(new_reference);
+            if controls.declines(drawn) {
+                let issuer_code = spike_code(&controls.decline_code).unwrap_or("05");
+                return reply(
+                    402,
+                    json!({"status": "declined", "decline_code": controls.decline_code, "processor_code": issuer_code}),
                 );
             }
             let capture = req.capture.unwrap_or(true);
@@ -605,6 +751,145 @@ mod tests {
         assert_eq!(simulate("authorize", &r, None, "x", Some(&b)).status, 429);
     }
 
+    fn spike(share_ppm: u32, code: &str) -> Controls {
+        Controls {
+            decline_ppm: share_ppm,
+            decline_code: code.to_owned(),
+        }
+    }
+
+    fn auth_ref(number: &str, reference: &str, controls: &Controls) -> SandboxReply {
+        let r = req(
+            json!({"amount": 1000, "currency": "usd", "reference": reference,
+                           "card": {"number": number, "cvc": "123"}}),
+        );
+        simulate_with("authorize", &r, None, "sbx_1", None, controls)
+    }
+
+    #[test]
+    fn spike_codes_are_soft_declines() {
+        assert_eq!(spike_code(DEFAULT_SPIKE_CODE), Some("19"));
+        for (code, _) in SPIKE_CODES {
+            assert_eq!(crate::decline::classify(code), DeclineClass::Soft, "{code}");
+        }
+        assert_eq!(spike_code("stolen_card"), None);
+        assert_eq!(spike_code("nope"), None);
+    }
+
+    #[test]
+    fn the_decline_draw_is_the_references_and_spreads_evenly() {
+        let refs: Vec<String> = (0..20_000).map(|i| format!("pi_{i:024}")).collect();
+        for r in &refs[..50] {
+            assert_eq!(decline_draw(r), decline_draw(r));
+            assert!(decline_draw(r) < SHARE_SCALE);
+        }
+        // The share declined is the share asked, within 1 % over 20,000
+        // references (the draw is fixed: this is no matter of luck).
+        for share in [100_000u32, 300_000, 500_000, 900_000] {
+            let c = spike(share, DEFAULT_SPIKE_CODE);
+            let n = refs.iter().filter(|r| c.declines(r)).count();
+            let want = refs.len() as f64 * f64::from(share) / f64::from(SHARE_SCALE);
+            assert!(
+                (n as f64 - want).abs() < refs.len() as f64 * 0.01,
+                "{share}: {n}"
+            );
+        }
+        assert!(refs.iter().all(|r| spike(SHARE_SCALE, "x").declines(r)));
+        assert!(!refs.iter().any(|r| Controls::default().declines(r)));
+        // A larger share declines every reference a smaller one did.
+        let (lo, hi) = (spike(200_000, "x"), spike(600_000, "x"));
+        assert!(refs.iter().all(|r| !lo.declines(r) || hi.declines(r)));
+    }
+
+    #[test]
+    fn a_decline_spike_declines_approvals_by_reference() {
+        let all = spike(SHARE_SCALE, "issuer_not_available");
+        let r = auth_ref("4242424242424242", "pi_1", &all);
+        assert_eq!(r.status, 402);
+        assert_eq!(r.body["decline_code"], "issuer_not_available");
+        assert_eq!(r.body["processor_code"], "91");
+        assert!(r.ledger.is_none(), "a declined authorization holds nothing");
+        // The test cards' own answers come first.
+        let stolen = auth_ref("4000000000009979", "pi_1", &all);
+        assert_eq!(stolen.body["decline_code"], "stolen_card");
+        // No spike: approved.
+        let none = auth_ref("4242424242424242", "pi_1", &Controls::default());
+        assert_eq!(none.status, 200);
+        // Half: the references that draw under the share, exactly.
+        let half = spike(500_000, DEFAULT_SPIKE_CODE);
+        for i in 0..200 {
+            let reference = format!("pi_{i}");
+            let r = auth_ref("4242424242424242", &reference, &half);
+            let declined = decline_draw(&reference) < 500_000;
+            assert_eq!(r.status, if declined { 402 } else { 200 }, "{reference}");
+        }
+        // Without a reference, the new one draws.
+        let r =
+            req(json!({"amount": 1, "currency": "usd", "card": {"number": "4242424242424242"}}));
+        let with_new = |new: &str| simulate_with("authorize", &r, None, new, None, &half).status;
+        let new = (0..50)
+            .map(|i| format!("sbx_{i}"))
+            .find(|n| decline_draw(n) < 500_000)
+            .unwrap_or_default();
+        assert_eq!(with_new(&new), 402);
+        // Captures, voids and refunds are never declined; an outage is
+        // still an outage.
+        let entry = SandboxPayment {
+            reference: "sbx_1".into(),
+            amount: 1000,
+            currency: "usd".into(),
+            captured: 0,
+            refunded: 0,
+            voided: false,
+            last4: "4242".into(),
+        };
+        let cap = simulate_with(
+            "capture",
+            &req(json!({"amount": 1000})),
+            Some(&entry),
+            "",
+            None,
+            &all,
+        );
+        assert_eq!(cap.status, 200);
+        let down = Behaviour {
+            latency_ms: 0,
+            failure: Some(FailureMode::Outage),
+            slow_ms: 0,
+            hold_ms: 0,
+        };
+        let r = req(json!({"amount": 1, "currency": "usd", "reference": "pi_1",
+                           "card": {"number": "4242424242424242"}}));
+        let o = simulate_with("authorize", &r, None, "x", Some(&down), &all);
+        assert_eq!((o.status, o.not_processed), (503, true));
+    }
+
+    #[test]
+    fn controls_change_what_is_given_and_show_the_share() {
+        let c = Controls::default();
+        assert_eq!(
+            c.view(),
+            json!({"decline_share": 0.0, "decline_code": "try_again_later"})
+        );
+        let c = c.with(&ControlsUpdate {
+            decline_ppm: Some(250_000),
+            decline_code: None,
+        });
+        assert_eq!(c, spike(250_000, "try_again_later"));
+        assert_eq!(c.view()["decline_share"], json!(0.25));
+        let c = c.with(&ControlsUpdate {
+            decline_ppm: None,
+            decline_code: Some("do_not_honor".into()),
+        });
+        assert_eq!(c, spike(250_000, "do_not_honor"));
+        let c = c.with(&ControlsUpdate {
+            decline_ppm: Some(2_000_000),
+            decline_code: Some("stolen_card".into()),
+        });
+        assert_eq!(c, spike(SHARE_SCALE, "do_not_honor"));
+        assert_eq!(c.view()["decline_share"], json!(1.0));
+    }
+
     #[test]
     fn adapter_round_trip() {
         let done = |p: Parsed| match p {
@@ -642,6 +927,44 @@ mod tests {
                 assert_eq!(d.decline_code, "insufficient_funds");
                 assert_eq!(d.class, DeclineClass::Soft);
                 assert_eq!(d.processor_code.as_deref(), Some("51"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A spike's decline is soft: the plan moves on.
+        let visa = Card::from_raw("4242424242424242", 12, 2030, Some("123"));
+        let visa = visa.unwrap_or_else(|e| panic!("{e:?}"));
+        let approvable = Call::Authorize {
+            key: "pi_1-authorize-1-sandbox_a",
+            payment_id: "pi_1",
+            amount: 1000,
+            currency: "usd",
+            capture: true,
+            card: &visa.secret,
+            facts: &visa.facts,
+            descriptor: Default::default(),
+        };
+        let sent = req(serde_json::from_str(a.build(&approvable).body()).unwrap_or_default());
+        assert_eq!(sent.reference.as_deref(), Some("pi_1"));
+        let r = simulate_with(
+            "authorize",
+            &sent,
+            None,
+            "sbx_9",
+            None,
+            &Controls {
+                decline_ppm: SHARE_SCALE,
+                ..Controls::default()
+            },
+        );
+        let d = Delivery::Answered(WireResponse {
+            status: r.status,
+            headers: vec![],
+            body: r.body.to_string(),
+        });
+        match done(a.parse(&approvable, 0, &d)) {
+            Outcome::Declined(d) => {
+                assert_eq!(d.decline_code, "try_again_later");
+                assert_eq!(d.class, DeclineClass::Soft);
             }
             other => panic!("{other:?}"),
         }
