@@ -100,9 +100,9 @@ function checkPayment(p, r) {
     } else {
       assert.ok(['brand_country_funding', 'brand_country', 'brand', 'all'].includes(c.group), what);
       assert.ok(c.attempts >= MIN_SAMPLE, what);
-      // Within a unit in the last place: the payment's stored JSON is read
-      // back by serde_json, whose default float parsing may be 1 ulp off.
-      assert.ok(Math.abs(c.rate - c.authorized / c.attempts) <= 1e-15, what);
+      // Exactly: the payment's stored JSON is read back by serde_json with
+      // float_roundtrip, so a rate survives storage to the last bit.
+      assert.equal(c.rate, c.authorized / c.attempts, what);
     }
   }
   const rated = info.candidates.filter((c) => c.group !== null);
