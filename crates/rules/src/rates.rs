@@ -170,12 +170,13 @@ impl Slab {
         // A table always has a free cell (`decode` checks it): this ends.
         loop {
             let at = self.at + i * CELL;
-            let k = word(bytes, at)?;
+            let cell = bytes.get(at..at + CELL)?;
+            let k = word(cell, 0)?;
             if k == key {
-                let attempts = word(bytes, at + 8)?;
+                let attempts = word(cell, 8)?;
                 return Some(Count {
                     attempts,
-                    authorized: word(bytes, at + 16)?.min(attempts),
+                    authorized: word(cell, 16)?.min(attempts),
                 });
             }
             if k == EMPTY {
@@ -191,13 +192,25 @@ impl Slab {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
     bytes: Vec<u8>,
-    by_processor: BTreeMap<String, Slab>,
+    /// Each processor's name hash (`name_hash`), name and table.
+    processors: Vec<(u64, String, Slab)>,
+}
+
+/// FNV-1a of a processor's name: a router keeps its processors' hashes,
+/// so that finding one in a table compares integers, not names.
+pub fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// No rates at all: `auth_rate` then decides by its fixed order.
 pub static NO_RATES: Rates = Rates {
     bytes: Vec::new(),
-    by_processor: BTreeMap::new(),
+    processors: Vec::new(),
 };
 
 /// One entry of a rate table.
@@ -212,7 +225,7 @@ pub struct RateEntry {
 
 impl Rates {
     pub fn is_empty(&self) -> bool {
-        self.by_processor.is_empty()
+        self.processors.is_empty()
     }
 
     /// Builds a table from entries (each counted toward its own group and
@@ -249,16 +262,34 @@ impl Rates {
 
     /// The counts of a processor's group at a level (zero when none).
     pub fn count(&self, processor: &str, g: Group, level: Level) -> Count {
-        let Some(groups) = self.by_processor.get(processor).copied() else {
+        let Some(groups) = self.slab(name_hash(processor), processor) else {
             return Count::default();
         };
         groups.get(&self.bytes, g.key(level)).unwrap_or_default()
     }
 
+    fn slab(&self, hash: u64, name: &str) -> Option<Slab> {
+        self.processors
+            .iter()
+            .find(|(h, n, _)| *h == hash && n == name)
+            .map(|(_, _, s)| *s)
+    }
+
     /// A processor's rate for a payment's group: the finest level with at
     /// least `min_sample` attempts, or `None`.
     pub fn rated(&self, processor: &str, g: Group, min_sample: u64) -> Option<(Level, Count)> {
-        let groups = *self.by_processor.get(processor)?;
+        self.rated_hashed(name_hash(processor), processor, g, min_sample)
+    }
+
+    /// `rated`, the processor's name hash given (`name_hash`).
+    pub fn rated_hashed(
+        &self,
+        hash: u64,
+        processor: &str,
+        g: Group,
+        min_sample: u64,
+    ) -> Option<(Level, Count)> {
+        let groups = self.slab(hash, processor)?;
         let need = min_sample.max(1);
         Level::ALL.into_iter().find_map(|level| {
             let c = groups.get(&self.bytes, g.key(level))?;
@@ -291,9 +322,9 @@ impl Rates {
         if r.take(4)? != MAGIC {
             return None;
         }
-        let processors = r.u32()?;
-        let mut by_processor = BTreeMap::new();
-        for _ in 0..processors {
+        let count = r.u32()?;
+        let mut processors: Vec<(u64, String, Slab)> = Vec::new();
+        for _ in 0..count {
             let len = usize::from(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
             let name = std::str::from_utf8(r.take(len)?).ok()?.to_owned();
             let bits = u32::from(*r.take(1)?.first()?);
@@ -310,18 +341,18 @@ impl Rates {
             if !cells.chunks_exact(CELL).any(|c| c[..8] == [0xff; 8]) {
                 return None;
             }
-            by_processor.insert(name, slab);
+            if processors.iter().any(|(_, n, _)| *n == name) {
+                return None;
+            }
+            processors.push((name_hash(&name), name, slab));
         }
         if !r.0.is_empty() {
             return None;
         }
-        if by_processor.is_empty() {
+        if processors.is_empty() {
             return Some(Rates::default());
         }
-        Some(Rates {
-            bytes,
-            by_processor,
-        })
+        Some(Rates { bytes, processors })
     }
 
     /// Reads a rate table given as JSON (docs/rules.md): an array of

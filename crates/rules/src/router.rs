@@ -14,7 +14,7 @@ use crate::ast::*;
 use crate::guard::{self, Guard};
 use crate::issue::{Issue, Issues, ValidateOptions};
 use crate::payment::{Fact, Payment};
-use crate::rates::{Count, Group, Level, Rates, NO_RATES};
+use crate::rates::{name_hash, Count, Group, Level, Rates, NO_RATES};
 
 /// A compiled rule set, built once and used for many decisions.
 #[derive(Debug)]
@@ -23,6 +23,8 @@ pub struct Router {
     rules: Vec<CRule>,
     default: CAction,
     processors: Vec<String>,
+    /// Each processor's `rates::name_hash`, to find it in a rate table.
+    processor_hashes: Vec<u64>,
     index: Option<Index>,
     /// The metadata keys any rule reads, sorted.
     metadata_keys: Vec<Box<str>>,
@@ -135,11 +137,13 @@ impl Router {
         }
         metadata_keys.sort();
         metadata_keys.dedup();
+        let processor_hashes = processors.iter().map(|p| name_hash(p)).collect();
         Router {
             name: rs.name,
             rules,
             default,
             processors,
+            processor_hashes,
             index,
             metadata_keys,
         }
@@ -262,10 +266,13 @@ impl Router {
     ) -> Choice {
         let mut best: Option<(usize, Count)> = None;
         for (i, c) in candidates.iter().enumerate() {
-            let Some(name) = self.processors.get(usize::from(*c)) else {
+            let i_c = usize::from(*c);
+            let (Some(name), Some(hash)) =
+                (self.processors.get(i_c), self.processor_hashes.get(i_c))
+            else {
                 continue;
             };
-            if let Some((_, n)) = rates.rated(name, group, min_sample) {
+            if let Some((_, n)) = rates.rated_hashed(*hash, name, group, min_sample) {
                 if best.is_none_or(|(_, b)| n.beats(b)) {
                     best = Some((i, n));
                 }
