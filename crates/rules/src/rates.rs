@@ -381,12 +381,30 @@ impl Rates {
             return Err(out.errors);
         }
         let mut entries = Vec::with_capacity(items.len());
-        let mut seen = std::collections::HashSet::new();
+        // The first entry of each group, by a hash of the group (the same
+        // map type the router uses, so no new code for the binding).
+        let mut seen: std::collections::HashMap<u64, u32> = Default::default();
         for (i, item) in items.iter().enumerate() {
             let ip = root.idx(i);
             if let Some(e) = entry(item, &ip, &mut out) {
-                let dims = (e.processor.clone(), e.brand, e.country, e.funding);
-                if !seen.insert(dims) {
+                let group = Group::new(e.brand, e.country.flatten(), e.funding);
+                let given = u64::from(e.brand.is_some())
+                    | u64::from(e.country.is_some()) << 1
+                    | u64::from(e.funding.is_some()) << 2;
+                let h = name_hash(&e.processor)
+                    ^ group
+                        .key(Level::BrandCountryFunding)
+                        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    ^ given.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                let same = |j: &u32| {
+                    entries.get(*j as usize).is_some_and(|f: &RateEntry| {
+                        f.processor == e.processor
+                            && f.brand == e.brand
+                            && f.country == e.country
+                            && f.funding == e.funding
+                    })
+                };
+                if seen.get(&h).is_some_and(same) {
                     out.error(
                         &ip,
                         "duplicate_rate",
@@ -396,6 +414,7 @@ impl Rates {
                         ),
                     );
                 } else {
+                    seen.entry(h).or_insert(entries.len() as u32);
                     entries.push(e);
                 }
             }
