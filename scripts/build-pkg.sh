@@ -15,5 +15,8 @@ rm -rf www/pkg
 # `import { SwitchyardError } from './pkg/switchyard.js'` works.
 snippet=$(cd www/pkg && ls snippets/*/js/error.js | head -n 1)
 printf "export { SwitchyardError } from './%s';\n" "$snippet" >> www/pkg/switchyard.js
+# The route call without JSON (crates/preview/js/route.js) on the Router class.
+cp crates/preview/js/route.js www/pkg/route.js
+printf "import { installFastRoute } from './route.js';\ninstallFastRoute(Router, __intern, __internReset);\n" >> www/pkg/switchyard.js
 rm -f www/pkg/.gitignore www/pkg/package.json
-echo "www/pkg: $(wc -c < www/pkg/switchyard_bg.wasm) bytes wasm; wasm + all JS gzipped: $(cat www/pkg/switchyard_bg.wasm www/pkg/switchyard.js www/pkg/snippets/*/js/*.js | gzip -9 | wc -c) bytes"
+echo "www/pkg: $(wc -c < www/pkg/switchyard_bg.wasm) bytes wasm; wasm + all JS gzipped: $(cat www/pkg/switchyard_bg.wasm www/pkg/switchyard.js www/pkg/route.js www/pkg/snippets/*/js/*.js | gzip -9 | wc -c) bytes"

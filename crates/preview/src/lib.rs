@@ -554,3 +554,142 @@ pub fn fields() -> JsValue {
 pub fn version() -> String {
     rules::VERSION.to_owned()
 }
+
+// ---------------------------------------------------------------------------
+// The route call without JSON (js/route.js installs it on Router.prototype).
+//
+// The JS glue reads a plain payment's known fields, interns its strings
+// (each string crosses once: `__intern`), and hands the router the amount,
+// the string ids and the routing key; the decision comes back as numbers
+// (route or decline, the rule, the plan as processor positions), which the
+// glue turns into the same Decision object as the JSON path. Validation is
+// the same code (`Payment::from_input`); a payment it refuses, or one the
+// glue does not read (a card number, an unknown key, a value of another
+// type), goes through the JSON path, so errors stay word for word.
+
+thread_local! {
+    /// Interned strings, by id - 1 (id 0 is "absent").
+    static INTERNED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Interns a string for the fast route; its id (from 1).
+#[wasm_bindgen(js_name = __intern, skip_typescript)]
+pub fn intern(s: String) -> u32 {
+    INTERNED.with(|t| {
+        let mut t = t.borrow_mut();
+        t.push(s);
+        u32::try_from(t.len()).unwrap_or(0)
+    })
+}
+
+/// Forgets every interned string (the glue's table is full).
+#[wasm_bindgen(js_name = __internReset, skip_typescript)]
+pub fn intern_reset() {
+    INTERNED.with(|t| t.borrow_mut().clear());
+}
+
+/// Flags of the fast route's header (js/route.js writes them).
+const F_AMOUNT: u32 = 1;
+const F_CARD: u32 = 2;
+const F_BILLING: u32 = 4;
+const F_OFF_SESSION: u32 = 8;
+const F_OFF_SESSION_TRUE: u32 = 16;
+const F_3DS: u32 = 32;
+const F_3DS_TRUE: u32 = 64;
+const F_METADATA: u32 = 128;
+/// Header: flags, currency, bin, brand, country, funding, issuer, billing
+/// country, capture method, metadata pairs; then the pairs' ids.
+const HEADER: usize = 10;
+
+#[wasm_bindgen(js_class = Router)]
+impl JsRouter {
+    /// The fast route (js/route.js): `[0, action, rule + 1 or 0, plan...]`,
+    /// or `[1]` when the payment must go through the JSON path.
+    #[wasm_bindgen(js_name = __routeIds, skip_typescript)]
+    pub fn route_ids(&self, amount: f64, ids: &[u32], key: Option<String>) -> Vec<u32> {
+        INTERNED.with(|t| {
+            let t = t.borrow();
+            let at = |i: usize| ids.get(i).copied().unwrap_or(0);
+            let s = |id: u32| -> Option<&str> {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|i| i.checked_sub(1))
+                    .and_then(|i| t.get(i))
+                    .map(String::as_str)
+            };
+            let flags = at(0);
+            let has = |f: u32| flags & f != 0;
+            let pairs = usize::try_from(at(9)).unwrap_or(0);
+            let mut metadata = std::collections::BTreeMap::new();
+            for k in 0..pairs {
+                match (s(at(HEADER + 2 * k)), s(at(HEADER + 2 * k + 1))) {
+                    (Some(key), Some(value)) => {
+                        metadata.insert(key, value);
+                    }
+                    _ => return vec![1],
+                }
+            }
+            let input = rules::PaymentInput::<&str> {
+                amount: has(F_AMOUNT).then_some(amount),
+                currency: s(at(1)),
+                card: has(F_CARD).then(|| rules::CardInput {
+                    number: None,
+                    bin: s(at(2)),
+                    brand: s(at(3)),
+                    country: s(at(4)),
+                    funding: s(at(5)),
+                    issuer: s(at(6)),
+                }),
+                billing: has(F_BILLING).then(|| rules::BillingInput { country: s(at(7)) }),
+                capture_method: s(at(8)),
+                off_session: has(F_OFF_SESSION).then_some(has(F_OFF_SESSION_TRUE)),
+                three_d_secure: has(F_3DS).then_some(has(F_3DS_TRUE)),
+                metadata: has(F_METADATA).then_some(metadata),
+                routing_key: key.as_deref(),
+            };
+            let Ok(p) = rules::Payment::from_input(input) else {
+                return vec![1];
+            };
+            let key = p.routing_key().map_or_else(random_key, str::to_owned);
+            let v = self.inner.select_with(&p, &key, &self.rates);
+            let mut out = vec![
+                0,
+                u32::from(v.is_decline()),
+                v.rule_index()
+                    .and_then(|i| u32::try_from(i + 1).ok())
+                    .unwrap_or(0),
+            ];
+            out.extend(v.processor_ids().map(u32::from));
+            out
+        })
+    }
+
+    /// What the fast route's numbers name: `{processors, rules, declines}`
+    /// (a decline per rule, then the default's; `null` for other actions).
+    #[wasm_bindgen(js_name = __names, skip_typescript)]
+    pub fn names(&self) -> Result<JsValue, JsValue> {
+        let declines: Vec<Option<rules::DeclineInfo>> = (0..self.inner.rule_count())
+            .map(Some)
+            .chain([None])
+            .map(|r| {
+                self.inner
+                    .decline_of(r)
+                    .map(|(code, message)| rules::DeclineInfo {
+                        code: code.to_owned(),
+                        message: message.map(str::to_owned),
+                    })
+            })
+            .collect();
+        #[derive(Serialize)]
+        struct Names<'a> {
+            processors: &'a [String],
+            rules: Vec<&'a str>,
+            declines: Vec<Option<rules::DeclineInfo>>,
+        }
+        to_js(&Names {
+            processors: self.inner.processors(),
+            rules: self.inner.rule_names().collect(),
+            declines,
+        })
+    }
+}

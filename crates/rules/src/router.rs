@@ -170,6 +170,24 @@ impl Router {
         self.rules.len()
     }
 
+    /// Each rule's name, in order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// The decline of a rule (`None`: the default), when its action is one:
+    /// code and message.
+    pub fn decline_of(&self, rule: Option<usize>) -> Option<(&str, Option<&str>)> {
+        let action = match rule {
+            Some(i) => &self.rules.get(i)?.action,
+            None => &self.default,
+        };
+        match action {
+            CAction::Decline { code, message } => Some((code, message.as_deref())),
+            _ => None,
+        }
+    }
+
     /// Every processor id the rule set names, in order of first mention.
     pub fn processors(&self) -> &[String] {
         &self.processors
@@ -525,6 +543,12 @@ impl<'a> Verdict<'a> {
     /// The attempt plan, in order.
     pub fn processors(&self) -> impl Iterator<Item = &'a str> + 'a {
         let names = &self.router.processors;
+        self.processor_ids()
+            .filter_map(move |i| names.get(usize::from(i)).map(String::as_str))
+    }
+    /// The attempt plan as positions in [`Router::processors`] (what the
+    /// binding's fast route hands back instead of names).
+    pub fn processor_ids(&self) -> impl Iterator<Item = u16> + 'a {
         let (head, tail): (Option<u16>, &'a [u16]) = match (self.action, self.pick) {
             (CAction::Route(ps), _) => (None, ps.as_slice()),
             (
@@ -540,7 +564,6 @@ impl<'a> Verdict<'a> {
         };
         head.into_iter()
             .chain(tail.iter().copied().filter(move |p| Some(*p) != head))
-            .filter_map(move |i| names.get(usize::from(i)).map(String::as_str))
     }
     /// How a split picked, when a split decided.
     pub fn split(&self) -> Option<SplitInfo> {
