@@ -6,9 +6,10 @@
 // itself: the amount as a number, every string as an id of a table both
 // sides keep (each string crosses once; the table is emptied when it holds
 // MAX_STRINGS), the booleans as flags, into one reused Uint32Array. The
-// router answers numbers (route or decline, the rule, the plan as
-// processor positions) that become the same Decision object the JSON path
-// makes, from names read once per router. Anything else - options, a card
+// router answers one number: the rule that decided and the split's or
+// auth_rate's pick. The Decision of each number is read from the router
+// once and copied for each call, so it is the same object the JSON path
+// makes. Anything else - options, a card
 // number (never kept in any table), a key the payment format does not
 // have, a value of another type, an object that is not plain, a getter
 // that throws, a payment the engine refuses - goes through the JSON path
@@ -37,7 +38,8 @@ const isPlain = (v) => {
 export function installFastRoute(Router, intern, reset) {
   const jsonRoute = Router.prototype.route;
   const strings = new Map();
-  const names = new WeakMap();
+  // Per router: the Decision of each (rule, pick) number seen.
+  const decisions = new WeakMap();
   let ids = new Uint32Array(HEADER + 32);
   // Counts the table's resets: ids read before one are void.
   let generation = 0;
@@ -167,31 +169,29 @@ export function installFastRoute(Router, intern, reset) {
       enc = null; // a getter that throws: the JSON path reports it
     }
     if (enc === null) return jsonRoute.call(this, payment);
-    const out = this.__routeIds(enc.amount, ids.subarray(0, HEADER + 2 * enc.pairs), enc.key);
-    if (out[0] !== 0) return jsonRoute.call(this, payment);
-    let n = names.get(this);
-    if (n === undefined) {
-      n = this.__names();
-      names.set(this, n);
+    const code = this.__routeIds(enc.amount, ids.subarray(0, HEADER + 2 * enc.pairs), enc.key);
+    if (code < 0) return jsonRoute.call(this, payment);
+    let known = decisions.get(this);
+    if (known === undefined) {
+      known = new Map();
+      decisions.set(this, known);
     }
-    const processors = [];
-    for (let i = 3; i < out.length; i++) processors.push(n.processors[out[i]]);
-    const ruleIndex = out[2] === 0 ? null : out[2] - 1;
-    if (out[1] === 1) {
-      const d = n.declines[ruleIndex === null ? n.rules.length : ruleIndex];
-      return {
-        action: 'decline',
-        processors,
-        rule: ruleIndex === null ? null : n.rules[ruleIndex],
-        rule_index: ruleIndex,
-        decline: { code: d.code, message: d.message },
-      };
+    let d = known.get(code);
+    if (d === undefined) {
+      d = this.__decisionAt(code);
+      if (d === null) return jsonRoute.call(this, payment);
+      known.set(code, d);
     }
-    return {
-      action: 'route',
-      processors,
-      rule: ruleIndex === null ? null : n.rules[ruleIndex],
-      rule_index: ruleIndex,
-    };
+    // A fresh object each time, as the JSON path gives: the caller may
+    // change it.
+    return d.action === 'decline'
+      ? {
+          action: d.action,
+          processors: [],
+          rule: d.rule,
+          rule_index: d.rule_index,
+          decline: { code: d.decline.code, message: d.decline.message },
+        }
+      : { action: d.action, processors: d.processors.slice(), rule: d.rule, rule_index: d.rule_index };
   };
 }

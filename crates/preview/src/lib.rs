@@ -397,13 +397,45 @@ fn payment(v: &JsValue) -> Result<rules::Payment, JsValue> {
     payment_facts(v).map_err(|e| error(&e))
 }
 
-/// A routing key for a preview that gives none: 16 random bytes, hex.
+thread_local! {
+    /// SplitMix64's state for routing keys, seeded once from the platform's
+    /// random source (0: not seeded yet).
+    static KEY_STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A routing key for a payment that gives none: 128 bits, hex. The keys
+/// only spread previews over a split's or an auth_rate's choices (nothing
+/// secret depends on them), so they come from SplitMix64 seeded once from
+/// `getrandom`: a few nanoseconds, not a call to `crypto.getRandomValues`
+/// per payment.
 fn random_key() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        return String::new();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    KEY_STATE.with(|state| {
+        let mut x = state.get();
+        if x == 0 {
+            let mut seed = [0u8; 8];
+            if getrandom::fill(&mut seed).is_err() {
+                return String::new();
+            }
+            x = u64::from_le_bytes(seed) | 1;
+        }
+        let mut next = || {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let (a, b) = (next(), next());
+        state.set(x);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for word in [a, b] {
+            for i in (0..16).rev() {
+                out.push(char::from(HEX[((word >> (i * 4)) & 15) as usize]));
+            }
+        }
+        out
+    })
 }
 
 /// Validates a rule set: every problem at once. Never throws for a bad rule set.
@@ -603,10 +635,12 @@ const HEADER: usize = 10;
 
 #[wasm_bindgen(js_class = Router)]
 impl JsRouter {
-    /// The fast route (js/route.js): `[0, action, rule + 1 or 0, plan...]`,
-    /// or `[1]` when the payment must go through the JSON path.
+    /// The fast route (js/route.js): the decision as one number, `(rule + 1
+    /// or 0) * 65536 + (the split's or auth_rate's pick, or 65535)`, which
+    /// `__decisionAt` turns into the Decision; -1 when the payment must go
+    /// through the JSON path.
     #[wasm_bindgen(js_name = __routeIds, skip_typescript)]
-    pub fn route_ids(&self, amount: f64, ids: &[u32], key: Option<String>) -> Vec<u32> {
+    pub fn route_ids(&self, amount: f64, ids: &[u32], key: Option<String>) -> f64 {
         INTERNED.with(|t| {
             let t = t.borrow();
             let at = |i: usize| ids.get(i).copied().unwrap_or(0);
@@ -626,7 +660,7 @@ impl JsRouter {
                     (Some(key), Some(value)) => {
                         metadata.insert(key, value);
                     }
-                    _ => return vec![1],
+                    _ => return -1.0,
                 }
             }
             let input = rules::PaymentInput::<&str> {
@@ -648,48 +682,29 @@ impl JsRouter {
                 routing_key: key.as_deref(),
             };
             let Ok(p) = rules::Payment::from_input(input) else {
-                return vec![1];
+                return -1.0;
             };
-            let key = p.routing_key().map_or_else(random_key, str::to_owned);
-            let v = self.inner.select_with(&p, &key, &self.rates);
-            let mut out = vec![
-                0,
-                u32::from(v.is_decline()),
-                v.rule_index()
-                    .and_then(|i| u32::try_from(i + 1).ok())
-                    .unwrap_or(0),
-            ];
-            out.extend(v.processor_ids().map(u32::from));
-            out
+            let v = match p.routing_key() {
+                Some(k) => self.inner.select_with(&p, k, &self.rates),
+                None => self.inner.select_with(&p, &random_key(), &self.rates),
+            };
+            let rule = v.rule_index().map_or(0.0, |i| i as f64 + 1.0);
+            let pick = v.pick_index().filter(|p| *p < 65_535).unwrap_or(65_535);
+            rule * 65_536.0 + pick as f64
         })
     }
 
-    /// What the fast route's numbers name: `{processors, rules, declines}`
-    /// (a decline per rule, then the default's; `null` for other actions).
-    #[wasm_bindgen(js_name = __names, skip_typescript)]
-    pub fn names(&self) -> Result<JsValue, JsValue> {
-        let declines: Vec<Option<rules::DeclineInfo>> = (0..self.inner.rule_count())
-            .map(Some)
-            .chain([None])
-            .map(|r| {
-                self.inner
-                    .decline_of(r)
-                    .map(|(code, message)| rules::DeclineInfo {
-                        code: code.to_owned(),
-                        message: message.map(str::to_owned),
-                    })
-            })
-            .collect();
-        #[derive(Serialize)]
-        struct Names<'a> {
-            processors: &'a [String],
-            rules: Vec<&'a str>,
-            declines: Vec<Option<rules::DeclineInfo>>,
+    /// The Decision a fast route's number stands for (js/route.js caches
+    /// it per router and number).
+    #[wasm_bindgen(js_name = __decisionAt, skip_typescript)]
+    pub fn decision_at(&self, code: f64) -> Result<JsValue, JsValue> {
+        let rule = (code / 65_536.0).floor();
+        let pick = code - rule * 65_536.0;
+        let rule = (rule >= 1.0).then(|| rule as usize - 1);
+        let pick = (pick < 65_535.0).then_some(pick as usize);
+        match self.inner.decision_at(rule, pick) {
+            Some(d) => to_js(&d),
+            None => Ok(JsValue::NULL),
         }
-        to_js(&Names {
-            processors: self.inner.processors(),
-            rules: self.inner.rule_names().collect(),
-            declines,
-        })
     }
 }

@@ -170,6 +170,40 @@ impl Router {
         self.rules.len()
     }
 
+    /// The decision of a rule (`None`: the default) with a split's or an
+    /// auth_rate's pick given by position (what `Verdict::pick_index`
+    /// reports): the binding's fast route caches these by (rule, pick).
+    pub fn decision_at(&self, rule: Option<usize>, pick: Option<usize>) -> Option<Decision> {
+        let action = match rule {
+            Some(i) => &self.rules.get(i)?.action,
+            None => &self.default,
+        };
+        let v = Verdict {
+            router: self,
+            rule,
+            action,
+            pick: match action {
+                CAction::Split { entries, .. } => {
+                    Some((pick.filter(|p| *p < entries.len())?, 0, 0))
+                }
+                _ => None,
+            },
+            chose: match action {
+                CAction::AuthRate { candidates, .. } => Some((
+                    Choice {
+                        index: pick.filter(|p| *p < candidates.len())?,
+                        reason: Reason::BestRate,
+                        roll: None,
+                    },
+                    Group::new(None, None, None),
+                )),
+                _ => None,
+            },
+            rates: &NO_RATES,
+        };
+        Some(v.to_decision())
+    }
+
     /// Each rule's name, in order.
     pub fn rule_names(&self) -> impl Iterator<Item = &str> + '_ {
         self.rules.iter().map(|r| r.name.as_str())
@@ -545,6 +579,14 @@ impl<'a> Verdict<'a> {
         let names = &self.router.processors;
         self.processor_ids()
             .filter_map(move |i| names.get(usize::from(i)).map(String::as_str))
+    }
+    /// Which split entry or auth_rate candidate was picked, by position.
+    pub fn pick_index(&self) -> Option<usize> {
+        match (self.pick, self.chose) {
+            (Some((e, _, _)), _) => Some(e),
+            (_, Some((c, _))) => Some(c.index),
+            _ => None,
+        }
     }
     /// The attempt plan as positions in [`Router::processors`] (what the
     /// binding's fast route hands back instead of names).
