@@ -203,3 +203,86 @@ export function launch() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }
+
+test('examples/node-server: the handler routes, then calls POST /v1/payment_intents (a fake worker)', async () => {
+  const ex = path.join(dir, 'node-server');
+  fs.mkdirSync(ex);
+  for (const f of ['handler.mjs', 'routing-rules.json']) fs.copyFileSync(path.join(ROOT, 'examples/node-server', f), path.join(ex, f));
+  const { createPaymentHandler, Router } = await import(path.join(ex, 'handler.mjs'));
+  const rules = JSON.parse(fs.readFileSync(path.join(ex, 'routing-rules.json'), 'utf8'));
+  const router = new Router(rules);
+  const calls = [];
+  const fakeFetch = async (url, init) => {
+    calls.push({ url: String(url), init, form: Object.fromEntries(new URLSearchParams(String(init.body))) });
+    return new Response(JSON.stringify({ id: 'pi_1', object: 'payment_intent', status: 'succeeded' }), { status: 200 });
+  };
+  const http = await import('node:http');
+  const server = http.createServer(createPaymentHandler({ router, switchyardUrl: 'http://switchyard.test', secretKey: 'sk_test_x', fetch: fakeFetch }));
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const pay = async (order) => {
+    const res = await fetch(`http://127.0.0.1:${server.address().port}/pay`, { method: 'POST', body: JSON.stringify(order) });
+    return { status: res.status, text: await res.text() };
+  };
+  const card = { number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
+  try {
+    const eur = await pay({ order_id: 'o_1', amount: 2000, currency: 'eur', card });
+    assert.equal(eur.status, 200, eur.text);
+    assert.deepEqual(JSON.parse(eur.text), { status: 'succeeded', payment_intent: 'pi_1', expected_processor: 'adyen_eu' });
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].url, 'http://switchyard.test/v1/payment_intents');
+    assert.equal(calls[0].init.headers.authorization, `Basic ${Buffer.from('sk_test_x:').toString('base64')}`);
+    assert.equal(calls[0].init.headers['idempotency-key'], 'order_o_1');
+    assert.deepEqual(calls[0].form, {
+      amount: '2000', currency: 'eur', confirm: 'true', 'payment_method_data[type]': 'card',
+      'payment_method_data[card][number]': card.number, 'payment_method_data[card][exp_month]': '12',
+      'payment_method_data[card][exp_year]': '2030', 'payment_method_data[card][cvc]': '123',
+      'metadata[order_id]': 'o_1', 'metadata[expected_processor]': 'adyen_eu',
+    });
+    const big = await pay({ order_id: 'o_2', amount: 60000, currency: 'usd', card });
+    assert.equal(JSON.parse(big.text).expected_processor, 'checkout');
+    assert.equal(calls.at(-1).form['metadata[expected_processor]'], 'checkout');
+    // A rule's decline and a malformed payment never reach the worker.
+    const blocked = await pay({ order_id: 'o_3', amount: 2000, currency: 'usd', card: { ...card, number: '4000000000000002' } });
+    assert.equal(blocked.status, 402);
+    assert.deepEqual(JSON.parse(blocked.text), { error: 'card blocked by merchant rule', code: 'do_not_honor' });
+    const bad = await pay({ order_id: 'o_4', amount: 0, currency: 'usd', card: { ...card, number: '4242424242424241' } });
+    assert.equal(bad.status, 400);
+    const issues = JSON.parse(bad.text).issues.map((i) => `${i.code} at ${i.path}`).sort();
+    assert.deepEqual(issues, ['invalid_card_number at /card/number', 'invalid_value at /amount']);
+    assert.ok(!bad.text.includes('4242424242424241'), 'the error quotes no card number');
+    assert.equal(calls.length, 2);
+  } finally {
+    await new Promise((ok) => server.close(ok));
+    router.free();
+  }
+});
+
+test('examples/checkout-browser: the page previews the processor for the typed BIN (import map, no build)', async () => {
+  for (const f of ['index.html', 'checkout.js', 'routing-rules.json']) fs.copyFileSync(path.join(ROOT, 'examples/checkout-browser', f), path.join(dir, f));
+  const server = await serve(dir);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${server.url}index.html`);
+    await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 20000 });
+    const shown = async (amount, currency, cardNumber) => {
+      await page.fill('#amount', String(amount));
+      await page.selectOption('#currency', currency);
+      await page.fill('#card', cardNumber);
+      const out = page.locator('#processor');
+      return { action: await out.getAttribute('data-action'), processor: await out.getAttribute('data-processor'), text: await out.textContent() };
+    };
+    assert.deepEqual(await shown(2500, 'usd', '4242 42'), { action: 'route', processor: 'stripe', text: 'Processed by stripe' });
+    assert.deepEqual(await shown(2500, 'usd', '5555 5555 44'), { action: 'route', processor: 'adyen_eu', text: 'Processed by adyen_eu (partner bank BINs to Adyen)' });
+    assert.equal((await shown(2500, 'eur', '4242')).processor, 'adyen_eu');
+    assert.equal((await shown(60000, 'usd', '4242 4242 4242 4242')).processor, 'checkout');
+    assert.deepEqual(await shown(2500, 'usd', '4000 0000'), { action: 'decline', processor: '', text: 'This card cannot be used here.' });
+    assert.equal((await shown(0, 'usd', '4242')).action, 'invalid');
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
