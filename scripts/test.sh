@@ -29,6 +29,9 @@ bash scripts/build-pkg.sh
 stage "Node: golden cases through www/pkg"
 node --test tests/node/
 
+stage "the npm package: packed, installed, used from Node (ESM, CommonJS), TypeScript and an esbuild bundle in Chromium; the examples"
+node --test tests/package/
+
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 stage "headless Chromium: golden cases through the binding (wasm-bindgen-test)"
 (cd crates/preview && env -u GECKODRIVER CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown)
