@@ -25,7 +25,7 @@ const fail = (msg) => {
   console.error(`build-package: ${msg}`);
   process.exit(1);
 };
-for (const f of ['switchyard.js', 'switchyard_bg.wasm', 'switchyard.d.ts', 'snippets']) {
+for (const f of ['switchyard.js', 'switchyard_bg.wasm', 'switchyard.d.ts', 'snippets', 'route.js']) {
   if (!fs.existsSync(path.join(PKG, f))) fail(`www/pkg/${f} is missing: run bash scripts/build-pkg.sh`);
 }
 
@@ -49,6 +49,9 @@ web = web.replace(urlFrom, "new URL('./switchyard_bg.wasm', import.meta.url)");
 fs.writeFileSync(path.join(OUT, 'switchyard.js'), web);
 fs.copyFileSync(path.join(PKG, 'switchyard_bg.wasm'), path.join(OUT, 'switchyard_bg.wasm'));
 fs.cpSync(path.join(PKG, 'snippets'), path.join(OUT, 'snippets'), { recursive: true });
+// The route call without JSON (crates/preview/js/route.js), which
+// switchyard.js installs on Router.
+fs.copyFileSync(path.join(PKG, 'route.js'), path.join(OUT, 'route.js'));
 // Router declares [Symbol.dispose](), which TypeScript knows from lib
 // esnext.disposable only: declared here too, so that a project on an older
 // lib (es2022) type-checks without skipLibCheck. It merges with the lib's.
@@ -153,7 +156,7 @@ const pkg = {
   main: './node.cjs',
   module: './switchyard.js',
   types: './switchyard.d.ts',
-  files: ['switchyard.js', 'switchyard.d.ts', 'switchyard_bg.wasm', 'snippets/', 'node.cjs', 'node.mjs', 'node.d.ts', 'node.d.cts', 'README.md', 'LICENSE'],
+  files: ['switchyard.js', 'switchyard.d.ts', 'switchyard_bg.wasm', 'snippets/', 'route.js', 'node.cjs', 'node.mjs', 'node.d.ts', 'node.d.cts', 'README.md', 'LICENSE'],
   sideEffects: ['./node.cjs', './node.mjs'],
 };
 fs.writeFileSync(path.join(OUT, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
