@@ -201,18 +201,7 @@ fn one_payment(simulate_sandbox: bool, metrics: bool) -> String {
 }
 
 fn median_ns(simulate_sandbox: bool, metrics: bool) -> f64 {
-    const BATCH: u32 = 2000;
-    let mut batches: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..BATCH {
-                std::hint::black_box(one_payment(simulate_sandbox, metrics));
-            }
-            t.elapsed().as_nanos() as f64 / f64::from(BATCH)
-        })
-        .collect();
-    batches.sort_by(f64::total_cmp);
-    batches[batches.len() / 2]
+    median_of(2000, || one_payment(simulate_sandbox, metrics))
 }
 
 #[test]
@@ -289,6 +278,7 @@ fn rate_rows(processors: usize, groups: usize) -> Vec<crate::metrics::rates::Row
     out
 }
 
+/// The median time of one call of `f`, over 15 batches of `n` calls.
 fn median_of<T>(n: u32, mut f: impl FnMut() -> T) -> f64 {
     let mut runs: Vec<f64> = (0..15)
         .map(|_| {

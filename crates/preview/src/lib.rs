@@ -418,14 +418,8 @@ fn random_key() -> String {
             }
             x = u64::from_le_bytes(seed) | 1;
         }
-        let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        let (a, b) = (next(), next());
+        let a = rules::splitmix64(&mut x);
+        let b = rules::splitmix64(&mut x);
         state.set(x);
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(32);

@@ -9,6 +9,7 @@ mod card;
 mod catalog;
 mod columns;
 mod guard;
+mod hash;
 mod issue;
 mod parse;
 mod payment;
@@ -25,6 +26,7 @@ pub use catalog::{fields, FieldInfo};
 pub use columns::{
     element_is_json, simulate_columns, ColumnsError, PaymentColumns, TextColumn, MISSING,
 };
+pub use hash::{fnv1a, splitmix64};
 pub use issue::{Issue, ValidateOptions, Validation};
 pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text};
 pub use rates::{Count, Group, Level, RateEntry, Rates, MAX_RATES, NO_RATES};

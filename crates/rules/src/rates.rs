@@ -199,12 +199,7 @@ pub struct Rates {
 /// FNV-1a of a processor's name: a router keeps its processors' hashes,
 /// so that finding one in a table compares integers, not names.
 pub fn name_hash(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    crate::hash::fnv1a(name.as_bytes())
 }
 
 /// No rates at all: `auth_rate` then decides by its fixed order.

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ast::*;
 use crate::guard::{self, Guard};
+use crate::hash::{fnv1a, splitmix64};
 use crate::issue::{Issue, Issues, ValidateOptions};
 use crate::payment::{Fact, Payment};
 use crate::rates::{name_hash, Count, Group, Level, Rates, NO_RATES};
@@ -497,20 +498,9 @@ const EXPLORE_SCALE: u64 = 1_000_000;
 /// key's UTF-8 bytes. Cheap (the split's SHA-256 would be most of the
 /// decision's time) and well spread for keys that differ in a character.
 pub fn explore_hash(routing_key: &str) -> (u64, u64) {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in routing_key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let mut next = || {
-        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = h;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let roll = next();
-    (roll, next())
+    let mut state = fnv1a(routing_key.as_bytes());
+    let roll = splitmix64(&mut state);
+    (roll, splitmix64(&mut state))
 }
 
 /// Why `auth_rate` picked what it picked.
