@@ -250,16 +250,8 @@ fn cpu_per_payment() {
 /// A mode's rates as the metrics would give them: `processors` processors,
 /// each with attempts in `groups` brand/country/funding groups.
 fn rate_rows(processors: usize, groups: usize) -> Vec<crate::metrics::rates::Row> {
-    const BRANDS: [&str; 8] = [
-        "visa",
-        "mastercard",
-        "amex",
-        "discover",
-        "jcb",
-        "diners",
-        "unionpay",
-        "maestro",
-    ];
+    // the first eight brands: the named networks, not cartes_bancaires or unknown
+    let brands: Vec<&str> = switchyard_rules::Brand::names().take(8).collect();
     const FUNDING: [&str; 3] = ["credit", "debit", "prepaid"];
     let countries: Vec<&str> = switchyard_rules::Country::all().collect();
     let mut out = Vec::new();
@@ -267,9 +259,9 @@ fn rate_rows(processors: usize, groups: usize) -> Vec<crate::metrics::rates::Row
         for g in 0..groups {
             out.push(crate::metrics::rates::Row {
                 processor: format!("processor_{p}"),
-                brand: BRANDS[g % BRANDS.len()].to_owned(),
-                country: countries[(g / BRANDS.len()) % countries.len()].to_owned(),
-                funding: FUNDING[(g / (BRANDS.len() * countries.len())) % FUNDING.len()].to_owned(),
+                brand: brands[g % brands.len()].to_owned(),
+                country: countries[(g / brands.len()) % countries.len()].to_owned(),
+                funding: FUNDING[(g / (brands.len() * countries.len())) % FUNDING.len()].to_owned(),
                 attempts: 1000 + (g as u64 * 7) % 500,
                 authorized: 800 + (g as u64 * 3) % 200,
             });

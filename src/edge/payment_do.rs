@@ -144,12 +144,10 @@ impl PaymentObject {
     ) -> Result<RunOutcome, ApiError> {
         // The mode's authorization rates, as this isolate holds them (for
         // auth_rate; refreshed in the background, never waited for).
-        let rates = if matches!(b.op, Op::Create | Op::Confirm) {
-            rates::current(&self.env, mode)
-        } else {
-            Default::default()
-        };
-        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), &rates, b))? {
+        let current =
+            matches!(b.op, Op::Create | Op::Confirm).then(|| rates::current(&self.env, mode));
+        let rates = current.as_deref().unwrap_or(&switchyard_rules::NO_RATES);
+        let work = match ROUTERS.with(|r| payment::begin(store, &mut r.borrow_mut(), rates, b))? {
             Begun::NeedRuleset => return Ok(RunOutcome::NeedRuleset),
             Begun::Reply(reply) => return answered(reply, Vec::new(), None),
             Begun::Work(work) => work,

@@ -41,9 +41,7 @@ const STALE_REFRESH_MS: u64 = 30_000;
 #[derive(Default)]
 struct Table {
     rates: Rc<Rates>,
-    /// When the table was computed (0: never).
-    computed_ms: u64,
-    /// When this isolate last fetched it.
+    /// When this isolate last fetched it (0: never).
     fetched_ms: u64,
     /// When the refresh under way started.
     refreshing_ms: Option<u64>,
@@ -58,13 +56,20 @@ fn with<T>(mode: Mode, f: impl FnOnce(&mut Table) -> T) -> T {
     TABLES.with(|t| f(&mut t.borrow_mut()[usize::from(mode.livemode())]))
 }
 
+impl Table {
+    /// Whether the table is older than the refresh period.
+    fn due(&self, now: u64, refresh_ms: u64) -> bool {
+        now.saturating_sub(self.fetched_ms) >= refresh_ms
+    }
+}
+
 /// The mode's rates for a payment about to be routed: this isolate's
 /// table, refreshed in the background when it is due.
 pub(crate) fn current(env: &Env, mode: Mode) -> Rc<Rates> {
     let now = now_ms();
     let refresh_ms = config(env).rates_refresh_ms;
     let (rates, due) = with(mode, |t| {
-        let due = now.saturating_sub(t.fetched_ms) >= refresh_ms
+        let due = t.due(now, refresh_ms)
             && t.refreshing_ms
                 .is_none_or(|s| now.saturating_sub(s) >= STALE_REFRESH_MS);
         if due {
@@ -110,24 +115,14 @@ async fn refresh(env: &Env, mode: Mode) -> Result<(), ApiError> {
         if resp.status_code() != 200 {
             return Err(ApiError::internal("the rates object failed"));
         }
-        let computed_ms = resp
-            .headers()
-            .get(COMPUTED_HEADER)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
         let bytes = resp.bytes().await?;
-        let rates = Rates::decode(bytes)
-            .ok_or_else(|| ApiError::internal("unreadable rates from the rates object"))?;
-        Ok((rates, computed_ms))
+        Rates::decode(bytes)
+            .ok_or_else(|| ApiError::internal("unreadable rates from the rates object"))
     }
     .await;
     with(mode, |t| {
         t.refreshing_ms = None;
-        let (rates, computed_ms) = result?;
-        t.rates = Rc::new(rates);
-        t.computed_ms = computed_ms;
+        t.rates = Rc::new(result?);
         t.fetched_ms = now_ms();
         Ok(())
     })
@@ -136,9 +131,7 @@ async fn refresh(env: &Env, mode: Mode) -> Result<(), ApiError> {
 /// The mode's rates, fresh (for the API: a caller who asks may wait).
 pub(crate) async fn fresh(env: &Env, mode: Mode) -> Result<Rc<Rates>, ApiError> {
     let refresh_ms = config(env).rates_refresh_ms;
-    if with(mode, |t| {
-        now_ms().saturating_sub(t.fetched_ms) >= refresh_ms
-    }) {
+    if with(mode, |t| t.due(now_ms(), refresh_ms)) {
         refresh(env, mode).await?;
     }
     Ok(with(mode, |t| t.rates.clone()))
@@ -175,8 +168,6 @@ pub(crate) async fn get(call: &Call, env: &Env) -> Result<Response, ApiError> {
         }),
     ))
 }
-
-const COMPUTED_HEADER: &str = "Rates-Computed-Ms";
 
 struct Computed {
     at_ms: u64,
@@ -238,12 +229,7 @@ impl DurableObject for RatesObject {
             Err(e) => return Ok(error_response(&e)),
         };
         match path.as_str() {
-            "/table" => {
-                let mut resp = Response::from_bytes(c.table.clone())?;
-                resp.headers_mut()
-                    .set(COMPUTED_HEADER, &c.at_ms.to_string())?;
-                Ok(resp)
-            }
+            "/table" => Response::from_bytes(c.table.clone()),
             "/rows" => Ok(json_response(
                 200,
                 &json!({"computed_ms": c.at_ms, "rows": c.rows}),

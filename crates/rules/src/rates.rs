@@ -59,14 +59,6 @@ impl Level {
         Level::Brand,
         Level::All,
     ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::BrandCountryFunding => "brand_country_funding",
-            Level::BrandCountry => "brand_country",
-            Level::Brand => "brand",
-            Level::All => "all",
-        }
-    }
 }
 
 /// A payment's group values: brand, issuing country, funding. A payment
@@ -219,10 +211,6 @@ pub struct RateEntry {
 }
 
 impl Rates {
-    pub fn is_empty(&self) -> bool {
-        self.processors.is_empty()
-    }
-
     /// Builds a table from entries (each counted toward its own group and
     /// every coarser one). `country: Some(None)` is the unknown country.
     pub fn from_entries<I: IntoIterator<Item = RateEntry>>(entries: I) -> Rates {

@@ -205,24 +205,6 @@ impl Router {
         Some(v.to_decision())
     }
 
-    /// Each rule's name, in order.
-    pub fn rule_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.rules.iter().map(|r| r.name.as_str())
-    }
-
-    /// The decline of a rule (`None`: the default), when its action is one:
-    /// code and message.
-    pub fn decline_of(&self, rule: Option<usize>) -> Option<(&str, Option<&str>)> {
-        let action = match rule {
-            Some(i) => &self.rules.get(i)?.action,
-            None => &self.default,
-        };
-        match action {
-            CAction::Decline { code, message } => Some((code, message.as_deref())),
-            _ => None,
-        }
-    }
-
     /// Every processor id the rule set names, in order of first mention.
     pub fn processors(&self) -> &[String] {
         &self.processors
