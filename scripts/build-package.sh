@@ -12,4 +12,4 @@ node package/build.mjs dist/switchyard
 rm -f dist/switchyard-routing-*.tgz
 tgz=$(cd dist/switchyard && npm pack --silent --pack-destination .. | tail -n 1)
 d=dist/switchyard
-echo "dist/$tgz: $(wc -c < "dist/$tgz") bytes; browser entry (wasm + JS) gzipped: $(cat $d/switchyard_bg.wasm $d/switchyard.js $d/snippets/*/js/*.js | gzip -9 | wc -c) bytes"
+echo "dist/$tgz: $(wc -c < "dist/$tgz") bytes"

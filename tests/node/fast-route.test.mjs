@@ -36,13 +36,13 @@ const show = (p) => {
 
 /** Counts the fast route's calls into the router. */
 function counting() {
-  const original = sy.Router.prototype.__routeIds;
+  const original = sy.Router.prototype.__routeFast;
   let n = 0;
-  sy.Router.prototype.__routeIds = function (...a) {
+  sy.Router.prototype.__routeFast = function (...a) {
     n++;
     return original.apply(this, a);
   };
-  return { calls: () => n, restore: () => (sy.Router.prototype.__routeIds = original) };
+  return { calls: () => n, restore: () => (sy.Router.prototype.__routeFast = original) };
 }
 
 const RULESET = {
@@ -84,6 +84,16 @@ test('route(payment) answers as the JSON path for valid, invalid and odd payment
     { amount: 1, currency: 'eur', card: null }, { amount: 1, currency: 'eur', billing: { country: 'FR', city: 'Paris' } }, { amount: 1, currency: 'eur', currency2: undefined },
     Object.create({ amount: 1, currency: 'eur' }), { amount: 1, currency: 'eur', get card() { throw new Error('boom'); } }, [1, 2], 'text', null, undefined, 42,
     JSON.stringify({ amount: 5, currency: 'eur' }), { amount: 9007199254740993, currency: 'eur' }, { amount: 1, currency: 'eur', metadata: { ['k'.repeat(300)]: 'v' } },
+    // Strings JSON text cannot carry (a lone surrogate), wherever they are.
+    { amount: 1, currency: 'eur', routing_key: 'k\ud800' }, { amount: 1, currency: 'eur', card: { issuer: 'B\udc00' } },
+    { amount: 1, currency: 'e\ud800' }, { amount: 1, currency: 'eur', metadata: { channel: 'w\ud800' } }, { amount: 1, currency: 'eur', metadata: { order: '\ud800' } },
+    { amount: 1, currency: 'eur', metadata: { ['\udfff']: 'x' } }, { amount: 1, currency: 'eur', routing_key: 'ключ-😀' },
+    { amount: 1, currency: 'eur', routing_key: 'é'.repeat(600) }, { amount: 1, currency: 'eur', routing_key: 'k'.repeat(1024) }, { amount: 1, currency: 'eur', routing_key: 'k'.repeat(1025) },
+    // Objects JSON.stringify does not write as their own properties.
+    { amount: 1, currency: 'eur', card: [] }, { amount: 1, currency: 'eur', card: new Date(0) }, { amount: 1, currency: 'eur', metadata: new Map([['a', 'b']]) },
+    { amount: 1, currency: 'eur', card: { bin: '42424242', toJSON: () => ({ bin: '41111111' }) } }, { amount: 1, currency: 'eur', billing: Object.create(null, { country: { value: 'FR', enumerable: true } }) },
+    new (class Payment { constructor() { this.amount = 1; this.currency = 'eur'; } })(), { amount: 1, currency: 'eur', metadata: { toJSON: 'x' } },
+    { amount: 1, currency: 'eur', card: Object.create({ toJSON: () => 'x' }) }, { amount: 1, currency: 'eur', card: new String('x') }, { amount: new Number(1), currency: 'eur' },
   ];
   for (const p of [...payments, ...odd]) {
     const [fast, json] = both(router, p);
@@ -112,6 +122,23 @@ test('the golden decisions through route(payment) are the JSON path\'s; a paymen
   }
   spy.restore();
   assert.ok(fast >= 50, `only ${fast} golden payments took the fast path`);
+});
+
+test('metadata the rules do not read: unique values route as the JSON path does', () => {
+  const router = new sy.Router(RULESET);
+  // The glue asks each router once for the metadata keys its rules read
+  // and interns only their values; the rest is type-checked and left out.
+  assert.deepStrictEqual(router.__metadataKeys(), ['channel']);
+  const spy = counting();
+  for (let i = 0; i < 10_000; i++) {
+    const p = { amount: 100, currency: 'usd', metadata: { channel: i % 2 ? 'web' : 'app', order: `o_${i}` }, routing_key: `k${i}` };
+    const d = router.route(p);
+    assert.deepStrictEqual(d, router.route(p, {}));
+    assert.equal(d.rule, i % 2 ? 'web channel' : null);
+  }
+  assert.equal(spy.calls(), 10_000, 'every payment took the fast path');
+  spy.restore();
+  router.free();
 });
 
 test('a table that fills up is emptied, and routing goes on', () => {

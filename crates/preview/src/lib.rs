@@ -409,27 +409,28 @@ thread_local! {
 /// `getrandom`: a few nanoseconds, not a call to `crypto.getRandomValues`
 /// per payment.
 fn random_key() -> String {
-    KEY_STATE.with(|state| {
-        let mut x = state.get();
-        if x == 0 {
-            let mut seed = [0u8; 8];
-            if getrandom::fill(&mut seed).is_err() {
-                return String::new();
-            }
-            x = u64::from_le_bytes(seed) | 1;
+    random_key_into(&mut [0u8; 32]).to_owned()
+}
+
+/// A routing key as `random_key`'s, written into `out`.
+fn random_key_into(out: &mut [u8; 32]) -> &str {
+    let mut x = KEY_STATE.with(std::cell::Cell::get);
+    if x == 0 {
+        let mut seed = [0u8; 8];
+        if getrandom::fill(&mut seed).is_err() {
+            return "";
         }
-        let a = rules::splitmix64(&mut x);
-        let b = rules::splitmix64(&mut x);
-        state.set(x);
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(32);
-        for word in [a, b] {
-            for i in (0..16).rev() {
-                out.push(char::from(HEX[((word >> (i * 4)) & 15) as usize]));
-            }
-        }
-        out
-    })
+        x = u64::from_le_bytes(seed) | 1;
+    }
+    let a = rules::splitmix64(&mut x);
+    let b = rules::splitmix64(&mut x);
+    KEY_STATE.with(|state| state.set(x));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, digit) in out.iter_mut().enumerate() {
+        let word = if i < 16 { a } else { b };
+        *digit = HEX[((word >> ((15 - i % 16) * 4)) & 15) as usize];
+    }
+    std::str::from_utf8(out).unwrap_or("")
 }
 
 /// Validates a rule set: every problem at once. Never throws for a bad rule set.
@@ -585,33 +586,109 @@ pub fn version() -> String {
 // The route call without JSON (js/route.js installs it on Router.prototype).
 //
 // The JS glue reads a plain payment's known fields, interns its strings
-// (each string crosses once: `__intern`), and hands the router the amount,
-// the string ids and the routing key; the decision comes back as numbers
-// (route or decline, the rule, the plan as processor positions), which the
-// glue turns into the same Decision object as the JSON path. Validation is
-// the same code (`Payment::from_input`); a payment it refuses, or one the
-// glue does not read (a card number, an unknown key, a value of another
-// type), goes through the JSON path, so errors stay word for word.
+// (each string crosses once: `__intern`), and writes the string ids, the
+// flags and the routing key's bytes into a scratch area of wasm memory
+// (`__fastScratch`); `__routeFast` reads them from there, so that a call
+// copies nothing through wasm-bindgen and allocates nothing. The decision
+// comes back as one number, which the glue turns into the same Decision
+// object as the JSON path. Validation is the same code
+// (`Payment::from_input`); a payment it refuses, or one the glue does not
+// read (a card number, an unknown key, a value of another type), goes
+// through the JSON path, so errors stay word for word.
+
+/// The fast route's state: the interned strings, the scratch area the glue
+/// writes, and buffers reused from call to call.
+#[derive(Default)]
+struct Fast {
+    /// Interned strings, by id - 1 (id 0 is "absent").
+    interned: Vec<Interned>,
+    /// At least `SCRATCH_WORDS` words: the header, then the metadata
+    /// pairs' ids.
+    scratch: Vec<u32>,
+    /// The routing key's UTF-8 bytes: `MAX_ROUTING_KEY` of them.
+    key: Vec<u8>,
+    /// The payment's metadata (the pairs its router reads) and issuer,
+    /// kept between calls so that a steady stream allocates nothing.
+    metadata: std::collections::BTreeMap<String, String>,
+    issuer: String,
+}
 
 thread_local! {
-    /// Interned strings, by id - 1 (id 0 is "absent").
-    static INTERNED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    static FAST: std::cell::RefCell<Fast> = std::cell::RefCell::new(Fast::default());
+}
+
+/// An interned string, with its reading as each payment field takes it
+/// (`None`: that field refuses it), made once by the engine's own parsers.
+struct Interned {
+    text: String,
+    currency: Option<rules::Currency>,
+    country: Option<rules::Country>,
+    bin: Option<rules::CardBin>,
+    brand: Option<rules::Brand>,
+    funding: Option<rules::Funding>,
+    capture_method: Option<rules::CaptureMethod>,
+}
+
+impl Interned {
+    fn new(text: String) -> Interned {
+        Interned {
+            currency: rules::Currency::parse(&text),
+            country: rules::Country::parse(&text),
+            bin: rules::CardBin::parse(&text),
+            brand: rules::Brand::parse(&text),
+            funding: rules::Funding::parse(&text),
+            capture_method: rules::CaptureMethod::parse(&text),
+            text,
+        }
+    }
 }
 
 /// Interns a string for the fast route; its id (from 1).
 #[wasm_bindgen(js_name = __intern, skip_typescript)]
 pub fn intern(s: String) -> u32 {
-    INTERNED.with(|t| {
-        let mut t = t.borrow_mut();
-        t.push(s);
-        u32::try_from(t.len()).unwrap_or(0)
+    FAST.with(|f| {
+        let mut f = f.borrow_mut();
+        f.interned.push(Interned::new(s));
+        u32::try_from(f.interned.len()).unwrap_or(0)
     })
 }
 
 /// Forgets every interned string (the glue's table is full).
 #[wasm_bindgen(js_name = __internReset, skip_typescript)]
 pub fn intern_reset() {
-    INTERNED.with(|t| t.borrow_mut().clear());
+    FAST.with(|f| f.borrow_mut().interned.clear());
+}
+
+/// The scratch area's address in wasm memory, for `words` words (at least
+/// `SCRATCH_WORDS`); it moves only when a larger one is asked for.
+#[wasm_bindgen(js_name = __fastScratch, skip_typescript)]
+pub fn fast_scratch(words: u32) -> u32 {
+    FAST.with(|f| {
+        let mut f = f.borrow_mut();
+        let words = (words as usize).max(SCRATCH_WORDS);
+        if f.scratch.len() < words {
+            f.scratch.resize(words, 0);
+        }
+        f.scratch.as_ptr() as u32
+    })
+}
+
+/// The routing key area's address in wasm memory (`MAX_ROUTING_KEY` bytes).
+#[wasm_bindgen(js_name = __fastKey, skip_typescript)]
+pub fn fast_key() -> u32 {
+    FAST.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.key.len() < rules::MAX_ROUTING_KEY {
+            f.key.resize(rules::MAX_ROUTING_KEY, 0);
+        }
+        f.key.as_ptr() as u32
+    })
+}
+
+/// The wasm memory, for the glue's views of the scratch area.
+#[wasm_bindgen(js_name = __memory, skip_typescript)]
+pub fn memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 /// Flags of the fast route's header (js/route.js writes them).
@@ -624,68 +701,177 @@ const F_3DS: u32 = 32;
 const F_3DS_TRUE: u32 = 64;
 const F_METADATA: u32 = 128;
 /// Header: flags, currency, bin, brand, country, funding, issuer, billing
-/// country, capture method, metadata pairs; then the pairs' ids.
-const HEADER: usize = 10;
+/// country, capture method (string ids, 0 for absent).
+const HEADER: usize = 9;
+/// The metadata pairs' ids follow the header; the glue asks for more room
+/// when a payment has more pairs than this many words hold.
+const SCRATCH_WORDS: usize = HEADER + 64;
+
+/// An interned string by its id.
+fn interned(table: &[Interned], id: u32) -> Option<&Interned> {
+    let i = usize::try_from(id).ok()?.checked_sub(1)?;
+    table.get(i)
+}
+
+/// A payment field's reading of the string `id`: `Some(None)` when the
+/// payment leaves the field out (id 0), `None` when the field refuses the
+/// string or the id is stale.
+fn reading<T>(
+    table: &[Interned],
+    id: u32,
+    of: impl Fn(&Interned) -> Option<T>,
+) -> Option<Option<T>> {
+    if id == 0 {
+        return Some(None);
+    }
+    of(interned(table, id)?).map(Some)
+}
 
 #[wasm_bindgen(js_class = Router)]
 impl JsRouter {
-    /// The fast route (js/route.js): the decision as one number, `(rule + 1
-    /// or 0) * 65536 + (the split's or auth_rate's pick, or 65535)`, which
-    /// `__decisionAt` turns into the Decision; -1 when the payment must go
-    /// through the JSON path.
-    #[wasm_bindgen(js_name = __routeIds, skip_typescript)]
-    pub fn route_ids(&self, amount: f64, ids: &[u32], key: Option<String>) -> f64 {
-        INTERNED.with(|t| {
-            let t = t.borrow();
-            let at = |i: usize| ids.get(i).copied().unwrap_or(0);
-            let s = |id: u32| -> Option<&str> {
-                usize::try_from(id)
-                    .ok()
-                    .and_then(|i| i.checked_sub(1))
-                    .and_then(|i| t.get(i))
-                    .map(String::as_str)
-            };
-            let flags = at(0);
-            let has = |f: u32| flags & f != 0;
-            let pairs = usize::try_from(at(9)).unwrap_or(0);
-            let mut metadata = std::collections::BTreeMap::new();
-            for k in 0..pairs {
-                match (s(at(HEADER + 2 * k)), s(at(HEADER + 2 * k + 1))) {
-                    (Some(key), Some(value)) => {
-                        metadata.insert(key, value);
-                    }
-                    _ => return -1.0,
-                }
-            }
-            let input = rules::PaymentInput::<&str> {
-                amount: has(F_AMOUNT).then_some(amount),
-                currency: s(at(1)),
-                card: has(F_CARD).then(|| rules::CardInput {
-                    number: None,
-                    bin: s(at(2)),
-                    brand: s(at(3)),
-                    country: s(at(4)),
-                    funding: s(at(5)),
-                    issuer: s(at(6)),
-                }),
-                billing: has(F_BILLING).then(|| rules::BillingInput { country: s(at(7)) }),
-                capture_method: s(at(8)),
-                off_session: has(F_OFF_SESSION).then_some(has(F_OFF_SESSION_TRUE)),
-                three_d_secure: has(F_3DS).then_some(has(F_3DS_TRUE)),
-                metadata: has(F_METADATA).then_some(metadata),
-                routing_key: key.as_deref(),
-            };
-            let Ok(p) = rules::Payment::from_input(input) else {
+    /// The fast route (js/route.js): the payment read from the scratch
+    /// area, `pairs` metadata pairs and a routing key of `key_len` bytes
+    /// (-1: none). The decision as one number, `(rule + 1 or 0) * 65536 +
+    /// (the split's or auth_rate's pick, or 65535)`, which `__decisionAt`
+    /// turns into the Decision; -1 when the payment must go through the JSON
+    /// path.
+    #[wasm_bindgen(js_name = __routeFast, skip_typescript)]
+    pub fn route_fast(&self, amount: f64, pairs: u32, key_len: i32) -> f64 {
+        FAST.with(|f| {
+            let Ok(mut f) = f.try_borrow_mut() else {
                 return -1.0;
             };
-            let v = match p.routing_key() {
-                Some(k) => self.inner.select_with(&p, k, &self.rates),
-                None => self.inner.select_with(&p, &random_key(), &self.rates),
-            };
+            let f = &mut *f;
+            self.route_scratch(f, amount, pairs as usize, key_len)
+                .unwrap_or(-1.0)
+        })
+    }
+}
+
+impl JsRouter {
+    fn route_scratch(&self, f: &mut Fast, amount: f64, pairs: usize, key_len: i32) -> Option<f64> {
+        let Fast {
+            interned: table,
+            scratch,
+            key: key_bytes,
+            metadata: kept_metadata,
+            issuer: kept_issuer,
+        } = f;
+        let words = scratch.get(..HEADER + 2 * pairs)?;
+        let flags = words[0];
+        let has = |x: u32| flags & x != 0;
+        // The payment as `Payment::from_input` builds it, from the
+        // readings of its strings (the engine's parsers, run once per
+        // string); anything the engine refuses goes the JSON way, whose
+        // errors are word for word the binding's.
+        let card = has(F_CARD);
+        let mut p = rules::Payment {
+            amount: rules::MinorUnits::from_amount(has(F_AMOUNT).then_some(amount)?).ok()?,
+            currency: reading(table, words[1], |x| x.currency)??,
+            bin: if card {
+                reading(table, words[2], |x| x.bin)?
+            } else {
+                None
+            },
+            brand: if card {
+                reading(table, words[3], |x| x.brand)?
+            } else {
+                None
+            },
+            card_country: if card {
+                reading(table, words[4], |x| x.country)?
+            } else {
+                None
+            },
+            funding: if card {
+                reading(table, words[5], |x| x.funding)?
+            } else {
+                None
+            },
+            issuer: None,
+            billing_country: if has(F_BILLING) {
+                reading(table, words[7], |x| x.country)?
+            } else {
+                None
+            },
+            capture_method: reading(table, words[8], |x| x.capture_method)?,
+            off_session: has(F_OFF_SESSION).then_some(has(F_OFF_SESSION_TRUE)),
+            three_d_secure: has(F_3DS).then_some(has(F_3DS_TRUE)),
+            metadata: std::collections::BTreeMap::new(),
+            routing_key: None,
+        };
+        let issuer = match words[6] {
+            id if card && id != 0 => Some(interned(table, id)?.text.as_str()),
+            _ => None,
+        };
+        let meta = &words[HEADER..];
+        let pair = |k: usize| {
+            Some((
+                interned(table, meta[2 * k])?.text.as_str(),
+                interned(table, meta[2 * k + 1])?.text.as_str(),
+            ))
+        };
+        if (0..pairs).any(|k| pair(k).is_none()) {
+            return None;
+        }
+        // The metadata as this payment has it, keeping the strings of the
+        // keys the last payment also had: a steady stream allocates nothing.
+        let mut metadata = std::mem::take(kept_metadata);
+        let same_keys = has(F_METADATA)
+            && metadata.len() == pairs
+            && (0..pairs)
+                .filter_map(pair)
+                .all(|(k, _)| metadata.contains_key(k));
+        if !same_keys {
+            metadata.clear();
+        }
+        if has(F_METADATA) {
+            for (k, v) in (0..pairs).filter_map(pair) {
+                match metadata.get_mut(k) {
+                    Some(slot) => {
+                        slot.clear();
+                        slot.push_str(v);
+                    }
+                    None => {
+                        metadata.insert(k.to_owned(), v.to_owned());
+                    }
+                }
+            }
+        }
+        p.metadata = metadata;
+        if let Some(i) = issuer {
+            let mut b = std::mem::take(kept_issuer);
+            b.clear();
+            b.push_str(i);
+            p.issuer = Some(b);
+        }
+        // The routing key's bytes, as the glue wrote them (UTF-8).
+        let mut random = [0u8; 32];
+        let key = match usize::try_from(key_len) {
+            Ok(n) => key_bytes.get(..n).and_then(|b| std::str::from_utf8(b).ok()),
+            Err(_) => Some(random_key_into(&mut random)),
+        };
+        let code = key.map(|key| {
+            let v = self.inner.select_with(&p, key, &self.rates);
             let rule = v.rule_index().map_or(0.0, |i| i as f64 + 1.0);
             let pick = v.pick_index().filter(|p| *p < 65_535).unwrap_or(65_535);
             rule * 65_536.0 + pick as f64
-        })
+        });
+        *kept_metadata = std::mem::take(&mut p.metadata);
+        if let Some(b) = p.issuer.take() {
+            *kept_issuer = b;
+        }
+        code
+    }
+}
+
+#[wasm_bindgen(js_class = Router)]
+impl JsRouter {
+    /// The metadata keys this router's rules read: the glue interns only
+    /// their values (a payment's other metadata cannot change its decision).
+    #[wasm_bindgen(js_name = __metadataKeys, skip_typescript)]
+    pub fn metadata_keys(&self) -> js_sys::Array {
+        self.inner.metadata_keys().map(JsValue::from_str).collect()
     }
 
     /// The Decision a fast route's number stands for (js/route.js caches

@@ -52,8 +52,7 @@ impl<T: Ord + Clone> Guard<T> {
                 },
             ) => {
                 a.extend(b);
-                a.sort();
-                a.dedup();
+                crate::sort::sort_dedup(&mut a);
                 Guard::Set {
                     vals: a,
                     missing: ma || mb,
@@ -77,8 +76,7 @@ pub(crate) fn discrete(c: &Cond, kind: FieldKind) -> Guard<u32> {
     match c {
         Cond::Leaf(l) if l.field.kind == kind => {
             let set = |mut vals: Vec<u32>, missing| {
-                vals.sort_unstable();
-                vals.dedup();
+                crate::sort::sort_dedup(&mut vals);
                 Guard::Set { vals, missing }
             };
             match &l.op {
@@ -127,8 +125,7 @@ pub(crate) fn bin(c: &Cond) -> Guard<Box<str>> {
                 Op::Exists(false) => Vec::new(),
                 _ => return Guard::Any,
             };
-            vals.sort();
-            vals.dedup();
+            crate::sort::sort_dedup(&mut vals);
             Guard::Set {
                 vals,
                 missing: matches!(l.op, Op::Exists(false)),
@@ -198,7 +195,7 @@ pub(crate) fn amount(c: &Cond) -> Option<Vec<(u64, u64)>> {
 }
 
 fn normalise(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    v.sort_unstable();
+    crate::sort::sort(&mut v);
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
     for (lo, hi) in v {
         match out.last_mut() {

@@ -15,6 +15,7 @@ mod parse;
 mod payment;
 mod rates;
 mod router;
+mod sort;
 mod values;
 
 pub use ast::{
@@ -28,7 +29,7 @@ pub use columns::{
 };
 pub use hash::{fnv1a, splitmix64};
 pub use issue::{Issue, ValidateOptions, Validation};
-pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text};
+pub use payment::{BillingInput, CardInput, Payment, PaymentInput, Text, MAX_ROUTING_KEY};
 pub use rates::{Count, Group, Level, RateEntry, Rates, MAX_RATES, NO_RATES};
 pub use router::{
     explore_hash, simulate_json, split_hash, AuthRateInfo, Decision, DecisionAction, DeclineInfo,

@@ -136,8 +136,7 @@ impl Router {
         for c in rules.iter().filter_map(|r| r.cond.as_ref()) {
             metadata_keys_of(c, &mut metadata_keys);
         }
-        metadata_keys.sort();
-        metadata_keys.dedup();
+        crate::sort::sort_dedup(&mut metadata_keys);
         let processor_hashes = processors.iter().map(|p| name_hash(p)).collect();
         Router {
             name: rs.name,
@@ -1023,8 +1022,7 @@ impl Index {
                     Guard::Set { vals, .. } => all_vals.extend(vals),
                 }
             }
-            all_vals.sort_unstable();
-            all_vals.dedup();
+            crate::sort::sort_dedup(&mut all_vals);
             let missing = ix.copy_set(any);
             let mut values = Vec::with_capacity(all_vals.len());
             for v in &all_vals {
@@ -1065,8 +1063,7 @@ impl Index {
                     }
                 }
             }
-            starts.sort_unstable();
-            starts.dedup();
+            crate::sort::sort_dedup(&mut starts);
             if starts.len() <= MAX_AMOUNT_SEGMENTS {
                 let any = ix.new_set();
                 for (i, g) in &amount_guards {
@@ -1124,7 +1121,7 @@ impl Index {
                     }
                 }
             }
-            prefixes.sort_unstable();
+            crate::sort::sort(&mut prefixes);
             ix.bin = Some(BinDim {
                 prefixes,
                 any,
@@ -1200,13 +1197,17 @@ impl Index {
                     n += 1;
                 }
                 Some(bin) => {
-                    let s = bin.as_str();
-                    for len in 1..=s.len().min(8) {
-                        if let Some(key) = bin_key(&s[..len]) {
-                            if let Ok(pos) = b.prefixes.binary_search_by_key(&key, |(k, _)| *k) {
-                                or[m] = self.slice(b.prefixes[pos].1);
-                                m += 1;
-                            }
+                    // Each prefix's key, digit by digit (as `bin_key`).
+                    let mut digits = 0u64;
+                    for (len, d) in bin.as_str().bytes().take(8).enumerate() {
+                        if !d.is_ascii_digit() {
+                            break;
+                        }
+                        digits = digits * 10 + u64::from(d - b'0');
+                        let key = ((len as u64 + 1) << 40) | digits;
+                        if let Ok(pos) = b.prefixes.binary_search_by_key(&key, |(k, _)| *k) {
+                            or[m] = self.slice(b.prefixes[pos].1);
+                            m += 1;
                         }
                     }
                     // The ORed prefixes join the "any" set as one more AND operand below.

@@ -17,6 +17,20 @@ impl MinorUnits {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// A payment's amount from a JSON number (rules.md, Payment input), or
+    /// what is wrong with it.
+    pub fn from_amount(a: f64) -> Result<MinorUnits, &'static str> {
+        if a.fract() != 0.0 || !a.is_finite() {
+            Err("amount is a whole number of minor units (cents)")
+        } else if a < 1.0 {
+            Err("a payment's amount is positive")
+        } else if a > MinorUnits::MAX as f64 {
+            Err("amount is at most 9007199254740991")
+        } else {
+            Ok(MinorUnits(a as u64))
+        }
+    }
 }
 
 impl fmt::Display for MinorUnits {
@@ -44,7 +58,7 @@ impl Currency {
             b[1].to_ascii_uppercase(),
             b[2].to_ascii_uppercase(),
         ];
-        if ISO_4217.binary_search(&up).is_ok() {
+        if bit(&ISO_4217_SET, letters(&up)) {
             Some(Currency([
                 up[0].to_ascii_lowercase(),
                 up[1].to_ascii_lowercase(),
@@ -87,7 +101,7 @@ impl Country {
             return None;
         }
         let up = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
-        if ISO_3166.binary_search(&up).is_ok() {
+        if bit(&ISO_3166_SET, letters(&up)) {
             Some(Country(up))
         } else {
             None
@@ -203,6 +217,38 @@ impl fmt::Debug for CardBin {
 }
 
 /// ISO 4217 codes in use (and the funds and precious-metal codes), sorted.
+/// Upper-case ASCII letters as a number in base 26 (the code's index in a
+/// set of all codes of its length).
+const fn letters(code: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < code.len() {
+        n = n * 26 + (code[i] - b'A') as usize;
+        i += 1;
+    }
+    n
+}
+
+/// A bit set of codes, one bit per code of their length: a code is checked
+/// with one load, not a search.
+const fn code_set<const N: usize, const W: usize>(codes: &[[u8; N]]) -> [u64; W] {
+    let mut set = [0u64; W];
+    let mut i = 0;
+    while i < codes.len() {
+        let n = letters(&codes[i]);
+        set[n / 64] |= 1 << (n % 64);
+        i += 1;
+    }
+    set
+}
+
+fn bit(set: &[u64], n: usize) -> bool {
+    set.get(n / 64).is_some_and(|w| w >> (n % 64) & 1 == 1)
+}
+
+const ISO_4217_SET: [u64; (26 * 26 * 26usize).div_ceil(64)] = code_set(&ISO_4217);
+const ISO_3166_SET: [u64; (26 * 26usize).div_ceil(64)] = code_set(&ISO_3166);
+
 const ISO_4217: [[u8; 3]; 183] = [
     *b"AED", *b"AFN", *b"ALL", *b"AMD", *b"ANG", *b"AOA", *b"ARS", *b"AUD", *b"AWG", *b"AZN",
     *b"BAM", *b"BBD", *b"BDT", *b"BGN", *b"BHD", *b"BIF", *b"BMD", *b"BND", *b"BOB", *b"BOV",
@@ -264,6 +310,38 @@ mod tests {
         assert!(Currency::parse("eu").is_none());
         assert!(Currency::parse("abc").is_none());
         assert!(Currency::parse("€ur").is_none());
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(MinorUnits::from_amount(1.0), Ok(MinorUnits(1)));
+        let max = MinorUnits::MAX as f64;
+        assert_eq!(
+            MinorUnits::from_amount(max),
+            Ok(MinorUnits(MinorUnits::MAX))
+        );
+        let over = MinorUnits::from_amount(max + 2.0);
+        assert_eq!(
+            over,
+            Err(format!("amount is at most {}", MinorUnits::MAX).as_str())
+        );
+        assert!(MinorUnits::from_amount(0.0).is_err());
+        assert!(MinorUnits::from_amount(1.5).is_err());
+        assert!(MinorUnits::from_amount(f64::NAN).is_err());
+        assert!(MinorUnits::from_amount(f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn every_code_set_holds_its_list_and_nothing_else() {
+        for c in ISO_4217 {
+            assert!(bit(&ISO_4217_SET, letters(&c)));
+        }
+        for c in ISO_3166 {
+            assert!(bit(&ISO_3166_SET, letters(&c)));
+        }
+        let held = |set: &[u64]| set.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        assert_eq!(held(&ISO_4217_SET), ISO_4217.len());
+        assert_eq!(held(&ISO_3166_SET), ISO_3166.len());
     }
 
     #[test]
