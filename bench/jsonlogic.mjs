@@ -138,6 +138,21 @@ for (const s of sets) for (const q of traffic) agree(s, q);
 console.log(`agreement: the same deciding rule for ${1 + traffic.length} payments on each of ${sets.length} rule sets`);
 console.table(rows);
 
+// The mixed traffic: each of its first 2,000 payments in turn (their rules
+// decide at every position, or none does), per payment.
+if (traffic.length) {
+  const mixed = [];
+  for (const s of sets.filter((x) => x.name.endsWith('-middle'))) {
+    let i = 0;
+    const next = () => traffic[i++ % traffic.length];
+    const sy = perCall(() => s.router.route(next()));
+    const jl = perCall(() => decide(s.logic, next()));
+    mixed.push({ rules: Number(s.name.split('-')[1]), switchyard_ns: Math.round(sy), json_logic_ns: Math.round(jl), times: Math.round(jl / sy) });
+  }
+  console.log(`the first ${traffic.length} payments of the traffic, in turn:`);
+  console.table(mixed);
+}
+
 function agree({ name, router, logic }, q) {
   const a = router.route(q).rule_index;
   const b = decide(logic, q);
