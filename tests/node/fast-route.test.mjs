@@ -141,6 +141,23 @@ test('metadata the rules do not read: unique values route as the JSON path does'
   router.free();
 });
 
+test('wasm memory that grows while a payment is read (its views detach) does not change the answer', () => {
+  const router = new sy.Router(RULESET);
+  const spy = counting();
+  for (let i = 0; i < 12; i++) {
+    // A new 2 MB string the rules read: interning it grows wasm memory
+    // partway through reading the payment.
+    const big = `${i}`.padEnd(2 << 20, 'x');
+    const p = { amount: 100, currency: 'eur', card: { funding: i % 2 ? 'credit' : 'debit' }, metadata: { channel: big }, routing_key: `k${i}` };
+    assert.deepStrictEqual(router.route(p), router.route(p, {}));
+    const q = { amount: 100, currency: 'eur', card: { funding: 'credit' }, metadata: { channel: 'web' }, routing_key: `k${i}` };
+    assert.deepStrictEqual(router.route(q), router.route(q, {}));
+  }
+  assert.ok(spy.calls() >= 12, `fast route calls: ${spy.calls()}`);
+  spy.restore();
+  router.free();
+});
+
 test('a table that fills up is emptied, and routing goes on', () => {
   const router = new sy.Router(RULESET);
   for (let i = 0; i < 10_000; i++) {
