@@ -29,7 +29,7 @@ bash scripts/build-pkg.sh
 stage "Node: golden cases through www/pkg"
 node --test tests/node/
 
-stage "the npm package: packed, installed, used from Node (ESM, CommonJS), TypeScript and an esbuild bundle in Chromium; the examples"
+stage "the npm package: packed, installed, used from Node (ESM, CommonJS), TypeScript, an esbuild bundle and a Vite build in Chromium; the examples"
 node --test tests/package/
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

@@ -2,8 +2,8 @@
 // built by scripts/build-package.sh, packed by npm pack, installed offline
 // from the tarball into a fresh project, then used from Node as an ES module
 // and as CommonJS, from TypeScript (tsc --strict against the shipped types,
-// Node and bundler resolution), and from an esbuild bundle in headless
-// Chromium. Each routes every golden case (tests/cases), compared with the
+// Node and bundler resolution), and from an esbuild bundle and a Vite build
+// in headless Chromium. Each routes every golden case (tests/cases), compared with the
 // cases' expectations by tests/node/cases.mjs. The examples/ are run too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +23,7 @@ const CASE = Object.fromEntries(CASES.map(({ name, c }) => [name, c]));
 const TSC = process.env.TSC_BIN ?? path.join(ROOT, 'node_modules/typescript/bin/tsc');
 const ESBUILD = process.env.ESBUILD_BIN ?? path.join(ROOT, 'node_modules/.bin/esbuild');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const VITE = path.join(ROOT, 'node_modules/vite/bin/vite.js');
 
 let dir; // the consumer project
 let tarball;
@@ -178,8 +179,13 @@ test('esbuild bundle of a TypeScript app in headless Chromium (wasm as a file as
   run(ESBUILD, ['app.ts', '--bundle', '--format=esm', '--platform=browser', '--target=es2022', '--loader:.wasm=file',
     '--asset-names=[name]-[hash]', `--outdir=${pub}`, '--log-level=warning']);
   assert.ok(fs.readdirSync(pub).some((f) => /^switchyard_bg-.*\.wasm$/.test(f)), 'the wasm is an asset of the bundle');
-  fs.copyFileSync(path.join(dir, 'cases.json'), path.join(pub, 'cases.json'));
   fs.writeFileSync(path.join(pub, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bundle</title><script type="module" src="./app.js"></script>');
+  await goldenInChromium(pub, 'esbuild bundle in Chromium');
+});
+
+/** Serves `pub` and runs the golden cases in the page there, in Chromium. */
+async function goldenInChromium(pub, where) {
+  fs.copyFileSync(path.join(dir, 'cases.json'), path.join(pub, 'cases.json'));
   const server = await serve(pub);
   const browser = await launch();
   try {
@@ -190,11 +196,27 @@ test('esbuild bundle of a TypeScript app in headless Chromium (wasm as a file as
     await page.waitForSelector('body[data-engine]', { state: 'attached', timeout: 20000 });
     const json = await page.evaluate(() => window.runGolden());
     assert.deepEqual(problems, []);
-    compare(json, 'esbuild bundle in Chromium');
+    compare(json, where);
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+test('Vite production build of a plain app (await init(), no loader setup) in headless Chromium', async () => {
+  // `vite build` finds the wasm through the glue's new URL(..., import.meta.url)
+  // and emits it as an asset; the app names neither the wasm nor a loader.
+  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>vite</title><script type="module" src="./vite-main.js"></script>');
+  const out = path.join(dir, 'vite-dist');
+  try {
+    run(process.execPath, [VITE, 'build', '--outDir', out, '--target', 'es2022', '--logLevel', 'warn', '--base', './'],
+      { env: { ...process.env, NODE_ENV: 'production' } });
+  } catch (e) {
+    assert.fail(`vite build: ${e.stdout}${e.stderr}`);
+  }
+  const assets = fs.readdirSync(path.join(out, 'assets'));
+  assert.ok(assets.some((f) => /^switchyard_bg-.*\.wasm$/.test(f)), `the wasm is an asset of the build: ${assets.join(', ')}`);
+  await goldenInChromium(out, 'Vite build in Chromium');
 });
 
 export function launch() {
