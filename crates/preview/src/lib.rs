@@ -714,14 +714,15 @@ fn interned(table: &[Interned], id: u32) -> Option<&Interned> {
 }
 
 /// A payment field's reading of the string `id`: `Some(None)` when the
-/// payment leaves the field out (id 0), `None` when the field refuses the
-/// string or the id is stale.
+/// payment leaves the field out (its object is absent, or id 0), `None` when
+/// the field refuses the string or the id is stale.
 fn reading<T>(
     table: &[Interned],
+    present: bool,
     id: u32,
     of: impl Fn(&Interned) -> Option<T>,
 ) -> Option<Option<T>> {
-    if id == 0 {
+    if !present || id == 0 {
         return Some(None);
     }
     of(interned(table, id)?).map(Some)
@@ -767,34 +768,14 @@ impl JsRouter {
         let card = has(F_CARD);
         let mut p = rules::Payment {
             amount: rules::MinorUnits::from_amount(has(F_AMOUNT).then_some(amount)?).ok()?,
-            currency: reading(table, words[1], |x| x.currency)??,
-            bin: if card {
-                reading(table, words[2], |x| x.bin)?
-            } else {
-                None
-            },
-            brand: if card {
-                reading(table, words[3], |x| x.brand)?
-            } else {
-                None
-            },
-            card_country: if card {
-                reading(table, words[4], |x| x.country)?
-            } else {
-                None
-            },
-            funding: if card {
-                reading(table, words[5], |x| x.funding)?
-            } else {
-                None
-            },
+            currency: reading(table, true, words[1], |x| x.currency)??,
+            bin: reading(table, card, words[2], |x| x.bin)?,
+            brand: reading(table, card, words[3], |x| x.brand)?,
+            card_country: reading(table, card, words[4], |x| x.country)?,
+            funding: reading(table, card, words[5], |x| x.funding)?,
             issuer: None,
-            billing_country: if has(F_BILLING) {
-                reading(table, words[7], |x| x.country)?
-            } else {
-                None
-            },
-            capture_method: reading(table, words[8], |x| x.capture_method)?,
+            billing_country: reading(table, has(F_BILLING), words[7], |x| x.country)?,
+            capture_method: reading(table, true, words[8], |x| x.capture_method)?,
             off_session: has(F_OFF_SESSION).then_some(has(F_OFF_SESSION_TRUE)),
             three_d_secure: has(F_3DS).then_some(has(F_3DS_TRUE)),
             metadata: std::collections::BTreeMap::new(),
