@@ -110,7 +110,7 @@ try {
   const n = fs.readSync(fd, buf, 0, buf.length, 0);
   fs.closeSync(fd);
   const head = buf.toString('utf8', 0, n);
-  let cut = head.lastIndexOf('},{');
+  const cut = head.lastIndexOf('},{');
   traffic = JSON.parse(`${head.slice(0, cut + 1)}]`).slice(0, 2000);
 } catch {
   console.log('(no traffic-1m.json: agreement checked on the benchmark payments only)');

@@ -25,7 +25,6 @@ const MAX_STRINGS = 4096;
 // the header, then the metadata pairs' ids. The routing key has its own
 // area, of KEY_BYTES bytes (the longest routing key).
 const HEADER = 9;
-const META_AT = HEADER;
 const KEY_BYTES = 1024;
 const F_AMOUNT = 1;
 const F_CARD = 2;
@@ -69,10 +68,13 @@ export function installFastRoute(Router, wasm) {
   // Per header slot and for the metadata, the last string and its id: a
   // payment's currency, country or funding is mostly the last one's, and
   // comparing strings is several times cheaper than a Map lookup.
+  // (Slots 1 to HEADER - 1 are the header's; then a metadata key's, a value's.)
+  const META_KEY = HEADER;
+  const META_VALUE = HEADER + 1;
   const lastString = new Array(HEADER + 2).fill(undefined);
   const lastId = new Uint32Array(HEADER + 2);
   const encoder = new TextEncoder();
-  let capacity = META_AT + 64;
+  let capacity = HEADER + 64;
   let words = new Uint32Array(0);
   let bytes = new Uint8Array(0);
   // Counts the table's resets: ids read before one are void.
@@ -109,12 +111,10 @@ export function installFastRoute(Router, wasm) {
     return id;
   };
 
-  function stateOf(router) {
-    let st = router[STATE];
-    if (st === undefined) {
-      st = { reads: new Set(router.__metadataKeys()), decisions: new Map() };
-      Object.defineProperty(router, STATE, { value: st });
-    }
+  // A router's state, made at its first fast route.
+  function newState(router) {
+    const st = { reads: new Set(router.__metadataKeys()), decisions: new Map() };
+    Object.defineProperty(router, STATE, { value: st });
     return st;
   }
 
@@ -193,14 +193,14 @@ export function installFastRoute(Router, wasm) {
               if (!wellFormed(m) || !wellFormed(x)) return -1;
               continue;
             }
-            const at = META_AT + 2 * pairs;
+            const at = HEADER + 2 * pairs;
             if (at + 2 > capacity) {
               // More pairs than the area holds: a larger one, and again.
               capacity *= 2;
               attach();
               return encode(p, reads);
             }
-            if ((w[at] = idAt(HEADER, m)) === 0 || (w[at + 1] = idAt(HEADER + 1, x)) === 0) return -1;
+            if ((w[at] = idAt(META_KEY, m)) === 0 || (w[at + 1] = idAt(META_VALUE, x)) === 0) return -1;
             pairs++;
           }
           break;
@@ -239,7 +239,7 @@ export function installFastRoute(Router, wasm) {
 
   Router.prototype.route = function route(payment, options) {
     if (options !== undefined) return jsonRoute.call(this, payment, options);
-    const st = this[STATE] ?? stateOf(this);
+    const st = this[STATE] ?? newState(this);
     let pairs;
     try {
       if (words.length === 0) attach();

@@ -976,8 +976,12 @@ const MAX_AMOUNT_SEGMENTS: usize = 1024;
 
 /// A BIN prefix as a number: length and digits, so lookups compare integers.
 fn bin_key(prefix: &str) -> Option<u64> {
-    let digits: u64 = prefix.parse().ok()?;
-    Some(((prefix.len() as u64) << 40) | digits)
+    Some(prefix_key(prefix.len(), prefix.parse().ok()?))
+}
+
+/// The key of the prefix of `len` digits whose value is `digits`.
+fn prefix_key(len: usize, digits: u64) -> u64 {
+    ((len as u64) << 40) | digits
 }
 
 impl Index {
@@ -1197,14 +1201,15 @@ impl Index {
                     n += 1;
                 }
                 Some(bin) => {
-                    // Each prefix's key, digit by digit (as `bin_key`).
+                    // Each prefix's key, digit by digit (`bin_key` would
+                    // parse each prefix again).
                     let mut digits = 0u64;
                     for (len, d) in bin.as_str().bytes().take(8).enumerate() {
                         if !d.is_ascii_digit() {
                             break;
                         }
                         digits = digits * 10 + u64::from(d - b'0');
-                        let key = ((len as u64 + 1) << 40) | digits;
+                        let key = prefix_key(len + 1, digits);
                         if let Ok(pos) = b.prefixes.binary_search_by_key(&key, |(k, _)| *k) {
                             or[m] = self.slice(b.prefixes[pos].1);
                             m += 1;
